@@ -1,0 +1,48 @@
+"""The engine's clock: wall time live, event time in replay."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ClockTick:
+    """An input item that only moves the engine clock (replay's ``--until``)."""
+
+    at: float
+    shard: str = "0"
+
+
+class Clock(Protocol):
+    """Tells the engine what time it is, given the event time of the item at hand."""
+
+    def observe(self, event_at: float) -> float:
+        """Engine time (epoch s) while handling an item with event time ``event_at``."""
+        ...
+
+
+class WallClock:
+    """Live mode: the engine's time is the machine's."""
+
+    def observe(self, event_at: float) -> float:
+        return time.time()
+
+
+class EventTimeClock:
+    """Replay mode: time is the latest event time seen; late events do not move it back."""
+
+    def __init__(self) -> None:
+        self.now = float("-inf")
+
+    def observe(self, event_at: float) -> float:
+        if event_at > self.now:
+            self.now = event_at
+        return self.now
+
+
+def utc_timestamp(epoch: float) -> str:
+    """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,90 @@
+"""The live flow: Kafka in, Redis state, Kafka out, on the wall clock.
+
+Run it with Bytewax's own runner (all of its -w/-i/-a/-r/-s/-b options apply):
+
+    python -m bytewax.run "flows.live:build_flow()" -w 2
+    python -m bytewax.run flows.live:flow
+
+Settings come from the YAML file named by ``SMARTCOMMS_CONFIG`` (optional) and the
+``SMARTCOMMS_*`` environment (see smartcomms.config); ``redis.url`` is required.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from bytewax.dataflow import Dataflow
+
+from flows.clock import WallClock
+from flows.dataflow import DeadLetter, RawInput
+from flows.dataflow import build_flow as build_dataflow
+from flows.kafka_io import KafkaRecord, ReliableKafkaSink
+from flows.processor import EmittedNotice
+from flows.stats import Stats
+from flows.wiring import processor_factory
+from smartcomms.config import ConfigError, Settings, load_settings
+
+STATS = Stats()
+"""Totals of this process (read by metrics and tests)."""
+
+KafkaItem = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
+
+
+def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
+    """A consumed message as raw input; consumer errors become dead letters."""
+    if isinstance(item, KafkaError):
+        msg = item.msg
+        return DeadLetter(msg.value or b"", f"{msg.topic}:{msg.partition}", f"kafka: {item.err}")
+    origin = f"{item.topic}:{item.partition}@{item.offset}"
+    if item.value is None:
+        return DeadLetter(b"", origin, "empty message")
+    return RawInput(item.value, origin)
+
+
+def encode_notice(item: EmittedNotice) -> KafkaRecord:
+    """Notices are keyed by customer, so one customer's notices stay in order."""
+    customer_id, notice = item
+    return customer_id.encode(), notice, None
+
+
+def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
+    """The original bytes, unchanged; reason and origin travel as headers."""
+    headers = [("reason", letter.reason.encode()), ("origin", letter.origin.encode())]
+    return None, letter.raw, headers
+
+
+def build_flow(settings: Settings | None = None) -> Dataflow:
+    """The live dataflow for ``settings`` (default: from SMARTCOMMS_CONFIG and environment)."""
+    if settings is None:
+        settings = load_settings(os.environ.get("SMARTCOMMS_CONFIG"))
+    if not settings.redis.url:
+        raise ConfigError("redis.url is required for the live flow (SMARTCOMMS_REDIS__URL)")
+    kafka = settings.kafka
+    topics = kafka.topics
+    source = KafkaSource(
+        [kafka.brokers],
+        topics.inputs(),
+        tail=True,
+        add_config=dict(kafka.client_config),
+        batch_size=kafka.consumer_batch_size,
+        raise_on_errors=False,
+    )
+    return build_dataflow(
+        "smartcomms_live",
+        source,
+        read_kafka,
+        processor_factory(settings, settings.redis.url, WallClock(), STATS),
+        settings.engine.shards,
+        ReliableKafkaSink(kafka.brokers, topics.notices, encode_notice, kafka.client_config),
+        ReliableKafkaSink(
+            kafka.brokers, topics.dead_letters, encode_dead_letter, kafka.client_config
+        ),
+    )
+
+
+def __getattr__(name: str) -> Dataflow:
+    # `python -m bytewax.run flows.live:flow` builds the flow from the environment on demand
+    if name == "flow":
+        return build_flow()
+    raise AttributeError(name)

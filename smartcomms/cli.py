@@ -1,0 +1,195 @@
+"""The ``smartcomms`` command: up, run, simulate, replay, demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import orjson
+
+from smartcomms.config import ConfigError, Settings, load_settings
+from smartcomms.localstack import kafka_broker, redis_server
+from triggers.events import check_timestamp, epoch_of
+
+EXIT_USAGE = 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    kafka = getattr(args, "brokers", None)
+    redis_url = getattr(args, "redis_url", None)
+    updates: dict[str, object] = {}
+    if kafka:
+        updates["kafka"] = settings.kafka.model_copy(update={"brokers": kafka})
+    if redis_url:
+        updates["redis"] = settings.redis.model_copy(update={"url": redis_url})
+    return settings.model_copy(update=updates)
+
+
+@contextlib.contextmanager
+def _redis_for(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or a private one that is removed afterwards."""
+    if settings.redis.url:
+        yield settings.redis.url
+    else:
+        with redis_server() as url:
+            yield url
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run the trigger logic over a JSONL file with event time as the clock."""
+    from flows.replay import replay
+
+    settings = _settings(args)
+    events = Path(args.events)
+    if not events.is_file():
+        raise ConfigError(f"no such events file: {events}")
+    until = None
+    if args.until is not None:
+        try:
+            until = epoch_of(check_timestamp(args.until))
+        except ValueError as exc:
+            raise ConfigError(f"--until {args.until!r}: {exc}") from None
+    err = sys.stderr.buffer
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.out, "wb")) if args.out else sys.stdout.buffer
+        redis_url = stack.enter_context(_redis_for(settings))
+        stats = replay(settings, events, redis_url, out, err, until)
+    err.write(b"summary: " + orjson.dumps(stats.summary()) + b"\n")
+    return 0
+
+
+def _check_timestamp(value: str) -> str:
+    from triggers.events import _rfc3339
+
+    return _rfc3339(value)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start a local Redis and Kafka-protocol broker with the topics; wait for Ctrl-C."""
+    settings = _settings(args)
+    with redis_server() as redis_url, kafka_broker() as brokers:
+        _create_topics(settings, brokers, args.partitions)
+        print(f"SMARTCOMMS_REDIS__URL={redis_url}")
+        print(f"SMARTCOMMS_KAFKA__BROKERS={brokers}", flush=True)
+        _wait_for_interrupt()
+    return 0
+
+
+def _create_topics(settings: Settings, brokers: str, partitions: int) -> None:
+    from smartcomms.topics import ensure_topics
+
+    topics = settings.kafka.topics
+    names = [*topics.inputs(), topics.notices, topics.dead_letters]
+    ensure_topics(brokers, names, partitions, settings.kafka.client_config)
+
+
+def _wait_for_interrupt() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        while True:
+            time.sleep(3600)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the live flow with Bytewax's runner; extra arguments go to bytewax.run."""
+    settings = _settings(args)
+    if not settings.redis.url:
+        raise ConfigError("the live flow needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    env = dict(os.environ)
+    env["SMARTCOMMS_KAFKA__BROKERS"] = settings.kafka.brokers
+    env["SMARTCOMMS_REDIS__URL"] = settings.redis.url
+    if args.config:
+        env["SMARTCOMMS_CONFIG"] = str(Path(args.config).resolve())
+    argv = [sys.executable, "-m", "bytewax.run", "flows.live:build_flow()", *args.bytewax_args]
+    os.execvpe(sys.executable, argv, env)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Produce synthetic traffic to Kafka at a rate, or as fast as possible."""
+    from smartcomms.simulate import produce
+
+    settings = _settings(args)
+    sent = produce(settings, args.count, args.rate, args.customers, args.seed, args.bad_rate)
+    print(f"produced {sent} events", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Local stack + synthetic traffic through the live flow, with a live display."""
+    from smartcomms.demo import run_demo
+
+    return run_demo(_settings(args), args.rate, args.customers, args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="smartcomms",
+        description="Real-time trigger processor for retail loyalty communications.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: object, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="FILE", help="YAML configuration (env overrides it)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("replay", cmd_replay,
+            "Replay a JSONL file of events through the trigger logic (event-time clock); "
+            "notices to stdout, dead letters and a summary to stderr.")
+    p.add_argument("events", metavar="EVENTS.jsonl")
+    p.add_argument("--out", metavar="FILE", help="write notices here instead of stdout")
+    p.add_argument("--until", metavar="TS",
+                   help="RFC 3339 time the clock moves on to at the end (default: last event)")
+    p.add_argument("--redis-url", help="use this Redis (default: a private temporary one)")
+
+    p = add("up", cmd_up, "Start a local Redis and Kafka-protocol broker, create the topics, "
+                          "print their addresses and wait for Ctrl-C.")
+    p.add_argument("--partitions", type=int, default=4)
+
+    p = add("run", cmd_run, "Run the live flow (Kafka -> Redis -> notices) with Bytewax. "
+                            "Arguments after -- go to bytewax.run, e.g. -- -w 2 -r DIR.")
+    p.add_argument("--brokers", help="Kafka bootstrap servers (host:port[,host:port])")
+    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
+    p.add_argument("bytewax_args", nargs=argparse.REMAINDER)
+
+    p = add("simulate", cmd_simulate, "Produce realistic synthetic POS, web and profile "
+                                      "traffic to Kafka.")
+    p.add_argument("--brokers", help="Kafka bootstrap servers")
+    p.add_argument("--count", type=int, default=100_000, help="events to produce (0: endless)")
+    p.add_argument("--rate", type=float, default=0, help="events per second (0: max)")
+    p.add_argument("--customers", type=int, default=5_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--bad-rate", type=float, default=0.001,
+                   help="share of malformed messages (dead letters)")
+
+    p = add("demo", cmd_demo, "Start everything locally and stream live traffic through the "
+                              "flow, showing notices and a running summary. Ctrl-C stops.")
+    p.add_argument("--rate", type=float, default=2_000, help="events per second")
+    p.add_argument("--customers", type=int, default=5_000)
+    p.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "bytewax_args", None) and args.bytewax_args[0] == "--":
+        args.bytewax_args = args.bytewax_args[1:]
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"smartcomms {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Settings: pydantic models loaded from an optional YAML file, then the environment.
+
+Environment variables override the file: ``SMARTCOMMS_<SECTION>__<FIELD>=value``, e.g.
+``SMARTCOMMS_KAFKA__BROKERS=kafka:9092`` or ``SMARTCOMMS_REDIS__URL=redis://r:6379/0``.
+Values from the environment are parsed as YAML scalars/lists (``[push, sms]`` works).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CHANNELS: tuple[str, ...] = ("push", "web_push", "telegram", "viber", "whatsapp", "sms", "email")
+"""Every channel the product knows, in the contract's default order (cheapest first)."""
+
+ENV_PREFIX = "SMARTCOMMS_"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names every bad field and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicNames(_Section):
+    receipts: str = "receipts"
+    clicks: str = "clicks"
+    customers: str = "customers"
+    deliveries: str = "deliveries"
+    notices: str = "notices"
+    dead_letters: str = "dead-letters"
+
+    def inputs(self) -> list[str]:
+        """The four input topics."""
+        return [self.receipts, self.clicks, self.customers, self.deliveries]
+
+
+class KafkaSettings(_Section):
+    brokers: str = "127.0.0.1:9092"
+    topics: TopicNames = TopicNames()
+    consumer_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Extra librdkafka properties for both consumer and producer, e.g. SASL_SSL:
+    # {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512", ...}
+    client_config: dict[str, str] = {}
+
+
+class RedisSettings(_Section):
+    url: str | None = None
+    """None: commands that need Redis start a private local one (replay, demo)."""
+    prefix: str = Field(default="sc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+class EngineSettings(_Section):
+    shards: int = Field(default=16, ge=1, le=4096)
+    """Keys of the stateful step: customers are hashed onto this many shards. Fixed for the
+    life of a deployment (timer indexes are per shard); must be >= the most workers you run."""
+    dedup_window_days: float = Field(default=7, gt=0)
+    """How long an applied event_id is remembered per customer (engine clock)."""
+    default_timezone: str = "Europe/Moscow"
+    anonymous_ttl_days: float = Field(default=30, gt=0)
+    """How long state of anonymous devices is kept after their last event."""
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+
+class BonusSettings(_Section):
+    accrual_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    """Applied when a receipt carries no ``bonus``: earned = floor(total * percent / 100)."""
+
+
+class BonusEarnedRule(_Section):
+    enabled: bool = True
+    template: str = "bonus_earned"
+
+
+class TriggerSettings(_Section):
+    bonus_earned: BonusEarnedRule = BonusEarnedRule()
+
+
+class ChannelSettings(_Section):
+    order: tuple[str, ...] = CHANNELS
+    """Cascade order, cheapest first. Channels left out are never used."""
+
+    @field_validator("order")
+    @classmethod
+    def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a channel is listed twice")
+        return value
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(_Section):
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    engine: EngineSettings = EngineSettings()
+    bonus: BonusSettings = BonusSettings()
+    triggers: TriggerSettings = TriggerSettings()
+    channels: ChannelSettings = ChannelSettings()
+    log: LogSettings = LogSettings()
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA timezone {name!r}") from exc
+    return name
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the YAML file (if any) overlaid with ``SMARTCOMMS_*`` variables.
+
+    Raises ConfigError with the path and reason of every invalid field.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(Path(path))
+    for name, raw in env.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            _set_nested(data, name[len(ENV_PREFIX) :].lower().split("__"), yaml.safe_load(raw))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid configuration{where}:\n{describe_errors(exc)}") from exc
+
+
+def describe_errors(exc: ValidationError, sep: str = "\n") -> str:
+    """One line per error: ``field.path: reason``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"{loc}: {err['msg']}")
+    return sep.join(lines)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration {path} is not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"configuration {path} must be a mapping at the top level")
+    return loaded
+
+
+def _set_nested(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"environment override {'.'.join(path)} conflicts with a value")
+    node[path[-1]] = value

@@ -1,0 +1,109 @@
+"""``make demo``: local Redis + broker, synthetic traffic through the live flow, on screen."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import orjson
+from confluent_kafka import Consumer
+
+from smartcomms.config import Settings
+from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.simulate import produce
+from smartcomms.topics import assignments, ensure_topics
+
+SHOW_EVERY_S = 1.0
+
+
+@contextlib.contextmanager
+def live_flow(settings: Settings, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Run the live flow as a Bytewax process against ``settings``; stop it on exit."""
+    assert settings.redis.url is not None
+    env = {**os.environ, "SMARTCOMMS_KAFKA__BROKERS": settings.kafka.brokers,
+           "SMARTCOMMS_REDIS__URL": settings.redis.url, "SMARTCOMMS_LOG__FORMAT": "json"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "flows.live:build_flow()", "-w", str(workers)],
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches the demo only; it stops the flow itself
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_demo(settings: Settings, rate: float, customers: int, workers: int) -> int:
+    """Run until Ctrl-C; returns the exit status."""
+    with redis_server() as redis_url, kafka_broker() as brokers:
+        settings = settings.model_copy(update={
+            "kafka": settings.kafka.model_copy(update={"brokers": brokers}),
+            "redis": settings.redis.model_copy(update={"url": redis_url}),
+        })
+        topics = settings.kafka.topics
+        ensure_topics(brokers, [*topics.inputs(), topics.notices, topics.dead_letters], 4,
+                      settings.kafka.client_config)
+        print(f"Redis {redis_url}  Kafka {brokers}  — Ctrl-C stops", file=sys.stderr)
+        stop = threading.Event()
+        produced = [0]
+
+        def traffic() -> None:
+            produced[0] = produce(settings, 0, rate, customers, 7, 0.001, stop)
+
+        with live_flow(settings, workers) as flow:
+            producer = threading.Thread(target=traffic, daemon=True)
+            producer.start()
+            try:
+                _show(settings, flow, stop)
+            except KeyboardInterrupt:
+                print("\nstopping…", file=sys.stderr)
+            finally:
+                stop.set()
+                producer.join(timeout=10)
+    return 0
+
+
+def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Event) -> None:
+    topics = settings.kafka.topics
+    consumer = Consumer({"bootstrap.servers": settings.kafka.brokers, "group.id": "demo",
+                         "enable.auto.commit": False})
+    consumer.assign(assignments(settings.kafka.brokers, [topics.notices, topics.dead_letters]))
+    by_trigger: collections.Counter[str] = collections.Counter()
+    dead = 0
+    started = last_show = time.monotonic()
+    shown_in_second = 0
+    try:
+        while not stop.is_set():
+            if flow.poll() is not None:
+                raise SystemExit(f"the live flow exited with status {flow.returncode}")
+            for msg in consumer.consume(500, 0.2):
+                if msg.error():
+                    continue
+                if msg.topic() == topics.dead_letters:
+                    dead += 1
+                    continue
+                notice = orjson.loads(msg.value())
+                by_trigger[notice["trigger"]] += 1
+                if shown_in_second < 3:  # a sample of notices, readable at any rate
+                    shown_in_second += 1
+                    print(f"  → {notice['customer_id']} [{', '.join(notice['channels'])}] "
+                          f"{notice['text']}")
+            now = time.monotonic()
+            if now - last_show >= SHOW_EVERY_S:
+                last_show, shown_in_second = now, 0
+                total = sum(by_trigger.values())
+                print(f"[{now - started:6.0f}s] notices {total} ({dict(by_trigger)}), "
+                      f"{total / (now - started):.0f}/s, dead letters {dead}", file=sys.stderr)
+    finally:
+        consumer.close()

@@ -1,0 +1,48 @@
+"""Producing synthetic traffic to the input topics."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from confluent_kafka import Producer
+
+from flows.kafka_io import producer_config
+from smartcomms.config import Settings
+from smartcomms.synthetic import TrafficGenerator
+
+
+def produce(
+    settings: Settings,
+    count: int,
+    rate: float,
+    customers: int,
+    seed: int,
+    bad_rate: float,
+    stop: threading.Event | None = None,
+) -> int:
+    """Produce ``count`` events (0: until ``stop``) at ``rate`` ev/s (0: as fast as possible)."""
+    topics = settings.kafka.topics
+    by_role = {"receipts": topics.receipts, "clicks": topics.clicks,
+               "customers": topics.customers}
+    producer = Producer(producer_config(settings.kafka.brokers, settings.kafka.client_config))
+    generator = TrafficGenerator(customers=customers, seed=seed, bad_rate=bad_rate)
+    started = time.monotonic()
+    sent = 0
+    for role, key, value in generator.events(count or None):
+        if stop is not None and stop.is_set():
+            break
+        while True:
+            try:
+                producer.produce(by_role[role], value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        sent += 1
+        if rate and sent % 100 == 0:
+            ahead = sent / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+            producer.poll(0)
+    producer.flush(60)
+    return sent

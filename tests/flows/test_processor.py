@@ -1,0 +1,82 @@
+"""The batch processor against a real Redis: exactly-once application and routing."""
+
+from __future__ import annotations
+
+import orjson
+import redis
+
+from flows.clock import EventTimeClock
+from flows.processor import BatchProcessor
+from flows.stats import Stats
+from smartcomms.config import CHANNELS
+from state.customers import CustomerStore
+from tests.events import customer, receipt
+from triggers.engine import Rules
+from triggers.events import Event, parse_event
+
+WEEK = 7 * 86_400.0
+
+
+def events(*raw: dict) -> list[Event]:
+    return [parse_event(orjson.dumps(e)) for e in raw]  # type: ignore[misc]
+
+
+def processor(client: redis.Redis, stats: Stats) -> BatchProcessor:
+    store = CustomerStore(client, "t", 3600)
+    return BatchProcessor(store, Rules(), CHANNELS, WEEK, EventTimeClock(), stats)
+
+
+def test_redelivered_events_are_applied_once_across_batches(redis_client: redis.Redis) -> None:
+    stats = Stats()
+    first = processor(redis_client, stats)
+    batch = events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000))
+    assert len(first.process(batch)) == 1
+    # a restarted worker (new processor, same Redis) sees the same batch again
+    again = processor(redis_client, stats).process(batch + events(receipt("r1", "C1", 1000)))
+    assert again == []
+    assert stats.duplicates == 3
+    state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
+    assert state.balance == 50
+
+
+def test_duplicate_inside_one_batch_is_applied_once(redis_client: redis.Redis) -> None:
+    stats = Stats()
+    out = processor(redis_client, stats).process(
+        events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000),
+               receipt("r1", "C1", 1000))
+    )
+    assert len(out) == 1 and stats.duplicates == 1
+
+
+def test_notice_without_a_contact_is_counted_unreachable(redis_client: redis.Redis) -> None:
+    stats = Stats()
+    out = processor(redis_client, stats).process(events(receipt("r1", "C1", 1000)))
+    assert out == []
+    assert stats.suppressed["unreachable"] == 1
+    assert stats.events["receipt"] == 1
+
+
+def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
+    redis_client: redis.Redis,
+) -> None:
+    out = processor(redis_client, Stats()).process(
+        events(customer("C1", first_name="Анна", contacts={"email": "a@b.ru", "phone": "+7"}),
+               receipt("r1", "C1", 1000))
+    )
+    [(key, body)] = out
+    notice = orjson.loads(body)
+    assert key == "C1"
+    assert set(notice) == {"notice_id", "trigger", "kind", "customer_id", "channels",
+                           "template", "vars", "text", "caused_by", "event_ts", "due_ts",
+                           "created_at"}
+    assert notice["channels"] == ["sms", "email"]
+    assert notice["text"] == "Анна, начислено 50 бонусов, на счёте 50."
+
+
+def test_dedup_window_forgets_old_ids_on_the_engine_clock(redis_client: redis.Redis) -> None:
+    stats = Stats()
+    proc = processor(redis_client, stats)
+    proc.process(events(receipt("r1", "C1", 100, ts="2026-11-01T10:00:00+03:00")))
+    proc.process(events(receipt("r2", "C1", 100, ts="2026-11-22T10:00:00+03:00")))
+    state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
+    assert len(state.seen) == 1  # r1 was applied more than a week of engine time ago

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.events import customer, receipt
+from triggers.events import Click, CustomerUpdate, Receipt, Rejection, parse_event, subject_of
+
+
+def parse(event: dict) -> object:
+    return parse_event(orjson.dumps(event))
+
+
+def test_valid_receipt_with_extra_fields_is_parsed() -> None:
+    event = receipt("e1", "C1", 100.5, loyalty_level="gold")
+    parsed = parse(event)
+    assert isinstance(parsed, Receipt)
+    assert parsed.total == 100.5
+    assert parsed.channel == "pos" and parsed.currency == "RUB"
+    assert subject_of(parsed) == "c:C1"
+
+
+def test_anonymous_click_belongs_to_its_device() -> None:
+    parsed = parse({"event_id": "k1", "type": "add_to_cart", "ts": "2026-11-22T10:00:00Z",
+                    "anonymous_id": "D1", "sku": "A", "price": 10})
+    assert isinstance(parsed, Click) and parsed.qty == 1
+    assert subject_of(parsed) == "a:D1"
+
+
+def test_anonymous_receipt_has_no_subject() -> None:
+    parsed = parse(receipt("e1", None, 10))
+    assert isinstance(parsed, Receipt) and subject_of(parsed) == "-"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{broken", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"event_id": "x"}', "missing field 'type'"),
+        (b'{"event_id": "x", "type": "teleport"}', "unknown type 'teleport'"),
+        (orjson.dumps(receipt("e", "C1", -5)), "total"),
+        (orjson.dumps(receipt("e", "C1", "100")), "total"),
+        (orjson.dumps(receipt("e", 42, 100)), "customer_id"),
+        (orjson.dumps(receipt("e", "C1", 1, ts="2026-11-22T10:00:00")), "ts"),
+        (orjson.dumps(receipt("e", "C1", 1, ts="yesterday")), "ts"),
+        (orjson.dumps(receipt("", "C1", 1)), "event_id"),
+        (orjson.dumps(receipt("x" * 129, "C1", 1)), "event_id"),
+        (orjson.dumps(receipt("e", "C1", 1, lines=[{"sku": "a", "qty": 0, "price": 1,
+                                                     "amount": 1}])), "qty"),
+        (orjson.dumps(customer("C1", timezone="Mars/Olympus")), "timezone"),
+        (orjson.dumps(customer("C1", birthday="1990-13-01")), "birthday"),
+        ('{"event_id":"x","type":"receipt","ts":"é'.encode("latin-1"), "not JSON"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_one_line_reason(raw: bytes, reason: str) -> None:
+    parsed = parse_event(raw)
+    assert isinstance(parsed, Rejection)
+    assert parsed.raw == raw
+    assert reason in parsed.reason
+    assert "\n" not in parsed.reason
+
+
+def test_customer_update_keeps_only_given_fields() -> None:
+    parsed = parse(customer("C1", contacts={"phone": "+79990001122"}))
+    assert isinstance(parsed, CustomerUpdate)
+    assert parsed.first_name is None and parsed.consents is None
+    assert parsed.contacts is not None and parsed.contacts.phone == "+79990001122"

@@ -1,0 +1,120 @@
+"""The rolling profile of one customer (or one anonymous device) and how events change it.
+
+Pure data and functions: no I/O. `state/` stores a `CustomerState` as one JSON document per
+customer, so every field here is plain JSON (str, float, list, dict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from triggers.events import CONTACT_CHANNEL, CustomerUpdate, ReceiptLine
+
+DAY = 86_400.0
+HISTORY_DAYS = 365
+"""Purchase history is kept per day for this long: enough for 30/90/365-day aggregates."""
+TOP_CATEGORIES = 20
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Everything the engine knows of one subject, as stored in Redis."""
+
+    first_name: str | None = None
+    timezone: str | None = None
+    birthday: str | None = None
+    registered_at: str | None = None
+    contacts: dict[str, str] = field(default_factory=dict)
+    """contact field (``phone``, ``push_token``, ...) -> value"""
+    consents: dict[str, bool] = field(default_factory=dict)
+    """channel -> marketing consent"""
+    balance: float = 0.0
+    """bonus balance: the POS figure when it sends one, else our running sum"""
+    last_purchase_at: float | None = None
+    """event time (epoch s) of the latest receipt or order"""
+    purchase_days: list[list[float]] = field(default_factory=list)
+    """``[day_number, purchases, spend]`` per day with purchases, oldest first, 365 days"""
+    category_spend: dict[str, float] = field(default_factory=dict)
+    """lifetime spend per category, the top categories only"""
+    seen: dict[str, float] = field(default_factory=dict)
+    """digest of an applied event_id -> engine time it was applied (dedup window)"""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CustomerState:
+        """Rebuild from the stored document, ignoring fields this version does not know."""
+        known = _FIELD_NAMES
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def reachable_channels(self) -> set[str]:
+        """Channels with a contact."""
+        return {CONTACT_CHANNEL[kind] for kind, value in self.contacts.items() if value}
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(CustomerState))
+
+
+def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
+    """Merge a profile update field by field: what the update leaves out keeps its value."""
+    for name in ("first_name", "timezone", "birthday", "registered_at"):
+        value = getattr(update, name)
+        if value is not None:
+            setattr(state, name, value)
+    if update.contacts is not None:
+        for kind, value in update.contacts.model_dump(exclude_none=True).items():
+            if value == "":
+                state.contacts.pop(kind, None)  # an empty string removes a contact
+            else:
+                state.contacts[kind] = value
+    if update.consents is not None:
+        state.consents.update(update.consents)
+
+
+def record_purchase(
+    state: CustomerState, total: float, lines: Sequence[ReceiptLine], at: float, sign: int
+) -> None:
+    """Add a purchase (sign +1) or take a return (sign -1) into the purchase aggregates."""
+    day = float(int(at // DAY))
+    days = state.purchase_days
+    spend = sign * total
+    if days and days[-1][0] == day:
+        days[-1][1] += sign
+        days[-1][2] = round(days[-1][2] + spend, 2)
+    elif days and days[-1][0] > day:  # a late receipt: find or insert its day
+        _add_to_past_day(days, day, sign, spend)
+    else:
+        days.append([day, float(sign), round(spend, 2)])
+    horizon = day - HISTORY_DAYS
+    while days and days[0][0] <= horizon:
+        days.pop(0)
+    for line in lines:
+        if line.category:
+            cat = state.category_spend
+            cat[line.category] = round(cat.get(line.category, 0.0) + sign * line.amount, 2)
+    if len(state.category_spend) > TOP_CATEGORIES:
+        top = sorted(state.category_spend.items(), key=lambda kv: -kv[1])[:TOP_CATEGORIES]
+        state.category_spend = dict(top)
+    if sign > 0 and (state.last_purchase_at is None or at > state.last_purchase_at):
+        state.last_purchase_at = at
+
+
+def _add_to_past_day(days: list[list[float]], day: float, sign: int, spend: float) -> None:
+    for entry in days:
+        if entry[0] == day:
+            entry[1] += sign
+            entry[2] = round(entry[2] + spend, 2)
+            return
+    days.append([day, float(sign), round(spend, 2)])
+    days.sort(key=lambda entry: entry[0])
+
+
+def purchase_totals(state: CustomerState, now: float, window_days: int) -> tuple[int, float]:
+    """Number of purchases (net of returns) and spend over the last ``window_days``."""
+    first_day = int(now // DAY) - window_days + 1
+    count, spend = 0.0, 0.0
+    for day, purchases, amount in state.purchase_days:
+        if day >= first_day:
+            count += purchases
+            spend += amount
+    return int(count), round(spend, 2)

@@ -1,0 +1,239 @@
+"""Input events of the contract, validated with pydantic, parsed with orjson.
+
+`parse_event(raw)` returns a typed event or a `Rejection` with a one-line reason; it never
+raises. Types are strict (a number where a string is due is a wrong type), unknown extra
+fields are ignored (the original bytes are what dead letters keep). `ts` is kept as sent;
+`epoch_of(ts)` gives the number for arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from smartcomms.config import describe_errors
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def check_timestamp(value: str) -> str:
+    """The value if it is an RFC 3339 timestamp with an offset; ValueError otherwise."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise ValueError("timestamp needs a date, a time and an offset")
+    return value
+
+
+def _iana_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {value!r}") from None
+    return value
+
+
+def _iso_date(value: str) -> str:
+    date.fromisoformat(value)
+    return value
+
+
+Timestamp = Annotated[str, AfterValidator(check_timestamp)]
+
+
+def epoch_of(ts: str) -> float:
+    """Epoch seconds of an RFC 3339 timestamp (already validated)."""
+    return datetime.fromisoformat(ts).timestamp()
+
+
+class _Event(BaseModel):
+    # No computed attributes here: a private attribute set after validation costs more than
+    # the validation itself; the engine converts `ts` once, where it needs the number.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    event_id: EventId
+    ts: Timestamp
+
+
+class ReceiptLine(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    sku: Id
+    category: str | None = None
+    qty: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    price: Money
+    amount: Money
+
+
+class Bonus(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    earned: Money
+    spent: Money
+    balance: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+
+class Receipt(_Event):
+    """A POS or online receipt (``type: receipt``) or a return (``type: return``)."""
+
+    type: Literal["receipt", "return"]
+    receipt_id: Id
+    store_id: Id
+    customer_id: Id | None = None
+    channel: Literal["pos", "online"] = "pos"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
+    total: Money
+    lines: list[ReceiptLine] = []
+    bonus: Bonus | None = None
+
+
+CLICK_TYPES = (
+    "page_view",
+    "product_view",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout_start",
+    "order",
+    "login",
+)
+
+
+class Click(_Event):
+    """Web or app behaviour; ``anonymous_id`` always, ``customer_id`` when logged in."""
+
+    type: Literal[
+        "page_view",
+        "product_view",
+        "add_to_cart",
+        "remove_from_cart",
+        "checkout_start",
+        "order",
+        "login",
+    ]
+    anonymous_id: Id
+    customer_id: Id | None = None
+    session_id: str | None = None
+    sku: str | None = None
+    category: str | None = None
+    qty: Annotated[int, Field(gt=0)] = 1
+    price: Money | None = None
+    order_id: str | None = None
+    total: Money | None = None
+    lines: list[ReceiptLine] | None = None
+
+
+class Contacts(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    push_token: str | None = None
+    web_push: str | None = None
+    telegram_chat_id: str | None = None
+    viber_id: str | None = None
+    whatsapp: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+CONTACT_CHANNEL: dict[str, str] = {
+    "push_token": "push",
+    "web_push": "web_push",
+    "telegram_chat_id": "telegram",
+    "viber_id": "viber",
+    "whatsapp": "whatsapp",
+    "phone": "sms",
+    "email": "email",
+}
+"""Which channel each contact enables (contract)."""
+
+
+class CustomerUpdate(_Event):
+    """Profile, contacts and consents; absent fields keep their old value."""
+
+    type: Literal["customer"]
+    customer_id: Id
+    first_name: str | None = None
+    timezone: Annotated[str, AfterValidator(_iana_timezone)] | None = None
+    birthday: Annotated[str, AfterValidator(_iso_date)] | None = None
+    registered_at: Timestamp | None = None
+    contacts: Contacts | None = None
+    consents: dict[str, bool] | None = None
+
+
+class Delivery(_Event):
+    """A delivery receipt from a channel gateway."""
+
+    type: Literal["delivery"]
+    notice_id: Id
+    customer_id: Id
+    channel: Literal["push", "web_push", "telegram", "viber", "whatsapp", "sms", "email"]
+    status: Literal["sent", "delivered", "failed", "opened", "clicked"]
+    error: str | None = None
+
+
+Event = Receipt | Click | CustomerUpdate | Delivery
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(
+    Annotated[Event, Field(discriminator="type")]  # type: ignore[arg-type]
+)
+_KNOWN_TYPES = frozenset(("receipt", "return", "customer", "delivery", *CLICK_TYPES))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Input that cannot be applied: the original bytes and a one-line reason."""
+
+    raw: bytes
+    reason: str
+
+
+def parse_event(raw: bytes) -> Event | Rejection:
+    """Parse one input message; never raises."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection(raw, f"not JSON: {exc}")
+    if not isinstance(data, dict):
+        return Rejection(raw, "not a JSON object")
+    kind = data.get("type")
+    if kind not in _KNOWN_TYPES:
+        reason = "missing field 'type'" if kind is None else f"unknown type {kind!r}"
+        return Rejection(raw, reason[:200])
+    try:
+        return _EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        return Rejection(raw, _one_line(exc))
+
+
+def _one_line(exc: ValidationError) -> str:
+    text = describe_errors(exc, sep="; ")
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def subject_of(event: Event) -> str:
+    """Whose state the event belongs to: ``c:<customer_id>``, ``a:<anonymous_id>`` or ``-``.
+
+    ``-`` marks an anonymous receipt: it has no loyalty state to touch.
+    """
+    customer_id = getattr(event, "customer_id", None)
+    if customer_id is not None:
+        return "c:" + customer_id
+    if isinstance(event, Click):
+        return "a:" + event.anonymous_id
+    return "-"

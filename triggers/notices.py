@@ -1,0 +1,41 @@
+"""Candidate notices as the trigger rules produce them, and their deterministic identity."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+_NOTICE_NAMESPACE = uuid.UUID("6f0c55a2-3f0e-5a7c-9a57-5c0ad4b7e3a1")
+
+Kind = Literal["transactional", "marketing"]
+
+
+def notice_id(trigger: str, customer_id: str, cause: str) -> str:
+    """UUIDv5 of (trigger, customer, cause): the same cause always yields the same id."""
+    return str(uuid.uuid5(_NOTICE_NAMESPACE, f"{trigger}\x1f{customer_id}\x1f{cause}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A notice a trigger wants to send, before the delivery policy picks its channels."""
+
+    trigger: str
+    kind: Kind
+    customer_id: str
+    template: str
+    vars: dict[str, Any]
+    caused_by: str
+    event_ts: str
+    due_ts: str
+
+    @property
+    def notice_id(self) -> str:
+        """Deterministic id of this notice."""
+        return notice_id(self.trigger, self.customer_id, self.caused_by)
+
+
+def plain_number(value: float) -> int | float:
+    """50.0 -> 50, 12.5 -> 12.5: amounts as a person writes them, for template vars."""
+    as_int = int(value)
+    return as_int if as_int == value else round(value, 2)
