@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+import structlog
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 
@@ -24,6 +25,7 @@ from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.wiring import processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
+from smartcomms.logs import configure as configure_logging
 
 STATS = Stats()
 """Totals of this process (read by metrics and tests)."""
@@ -60,7 +62,12 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
         settings = load_settings(os.environ.get("SMARTCOMMS_CONFIG"))
     if not settings.redis.url:
         raise ConfigError("redis.url is required for the live flow (SMARTCOMMS_REDIS__URL)")
+    configure_logging(settings.log)
     kafka = settings.kafka
+    structlog.get_logger().info(
+        "live flow", brokers=kafka.brokers, inputs=kafka.topics.inputs(),
+        shards=settings.engine.shards,
+    )
     topics = kafka.topics
     source = KafkaSource(
         [kafka.brokers],

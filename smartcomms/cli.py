@@ -15,6 +15,7 @@ import orjson
 
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.logs import configure as configure_logging
 from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
@@ -22,6 +23,7 @@ EXIT_USAGE = 2
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
+    configure_logging(settings.log)
     kafka = getattr(args, "brokers", None)
     redis_url = getattr(args, "redis_url", None)
     updates: dict[str, object] = {}

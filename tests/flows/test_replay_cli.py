@@ -1,0 +1,92 @@
+"""`smartcomms replay` end to end, as a user runs it (a subprocess, its own private Redis)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.events import customer, jsonl, receipt
+
+EVENTS = [
+    customer("C1", first_name="Анна", contacts={"push_token": "t1", "phone": "+79990001122"}),
+    receipt("r1", "C1", 1000),
+    receipt("r1", "C1", 1000),  # the POS resends: no second notice, no double balance
+    b"{this is not json",
+    receipt("r2", "C1", 500, ts="2026-11-22T11:00:00+03:00",
+            bonus={"earned": 10, "spent": 30}),
+    receipt("r3", None, 700),  # anonymous shopper
+    receipt("r4", "C2", 900),  # no contacts: unreachable
+    {"event_id": "bad", "type": "receipt", "ts": "2026-11-22T12:00:00+03:00"},
+]
+
+
+def run_replay(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    return subprocess.run(
+        [sys.executable, "-m", "smartcomms.cli", "replay", str(path), *args],
+        capture_output=True, timeout=120, check=False,
+    )
+
+
+def notices_of(stdout: bytes) -> list[dict]:
+    return [orjson.loads(line) for line in stdout.splitlines()]
+
+
+def test_replay_prints_only_notices_and_reports_on_stderr(tmp_path: Path) -> None:
+    result = run_replay(tmp_path)
+    assert result.returncode == 0, result.stderr
+    notices = notices_of(result.stdout)
+    assert [(n["caused_by"], n["vars"]["balance"]) for n in notices] == [("r1", 50), ("r2", 30)]
+    first = notices[0]
+    assert first["channels"] == ["push", "sms"]
+    assert first["text"] == "Анна, начислено 50 бонусов, на счёте 50."
+    assert first["kind"] == "transactional" and first["trigger"] == "bonus_earned"
+    assert first["due_ts"] == first["event_ts"] == "2026-11-22T10:15:03.120+03:00"
+    err = result.stderr.decode()
+    assert err.count("dead letter") == 2
+    assert "line 4: not JSON" in err and "line 8:" in err and "receipt_id: Field required" in err
+    summary = orjson.loads(err.split("summary: ", 1)[1])
+    assert summary["duplicates"] == 1
+    assert summary["dead_letters"] == 2
+    assert summary["suppressed"] == {"unreachable": 1}
+    assert summary["notices_by_trigger"] == {"bonus_earned": 2}
+
+
+def test_replay_is_deterministic_apart_from_created_at(tmp_path: Path) -> None:
+    def strip(stdout: bytes) -> list[dict]:
+        return [{k: v for k, v in n.items() if k != "created_at"} for n in notices_of(stdout)]
+
+    first, second = run_replay(tmp_path), run_replay(tmp_path)
+    assert strip(first.stdout) == strip(second.stdout)
+    assert len(strip(first.stdout)) == 2
+
+
+def test_out_file_and_until(tmp_path: Path) -> None:
+    out = tmp_path / "notices.jsonl"
+    result = run_replay(tmp_path, "--out", str(out), "--until", "2026-12-31T00:00:00+03:00")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    assert len(notices_of(out.read_bytes())) == 2
+
+
+def test_bad_arguments_fail_with_a_clear_message(tmp_path: Path) -> None:
+    result = run_replay(tmp_path, "--until", "next tuesday")
+    assert result.returncode != 0 and b"--until" in result.stderr
+    config = tmp_path / "bad.yaml"
+    config.write_text("channels: {order: [sms, pigeon]}\n")
+    result = run_replay(tmp_path, "--config", str(config))
+    assert result.returncode != 0 and b"channels.order" in result.stderr
+    missing = subprocess.run([sys.executable, "-m", "smartcomms.cli", "replay", "/no/such.jsonl"],
+                             capture_output=True, timeout=60, check=False)
+    assert missing.returncode != 0 and b"no such events file" in missing.stderr
+
+
+def test_replay_uses_the_configured_channel_order(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("channels: {order: [sms, push]}\n")
+    result = run_replay(tmp_path, "--config", str(config))
+    assert notices_of(result.stdout)[0]["channels"] == ["sms", "push"]
