@@ -56,8 +56,12 @@ def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
     return None, letter.raw, headers
 
 
-def build_flow(settings: Settings | None = None) -> Dataflow:
-    """The live dataflow for ``settings`` (default: from SMARTCOMMS_CONFIG and environment)."""
+def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> Dataflow:
+    """The live dataflow for ``settings`` (default: from SMARTCOMMS_CONFIG and environment).
+
+    ``stop_at_end`` ends the run once the inputs are read to their end (catch-up runs,
+    benchmarks) instead of waiting for more.
+    """
     if settings is None:
         settings = load_settings(os.environ.get("SMARTCOMMS_CONFIG"))
     if not settings.redis.url:
@@ -72,8 +76,10 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     source = KafkaSource(
         [kafka.brokers],
         topics.inputs(),
-        tail=True,
-        add_config=dict(kafka.client_config),
+        tail=not stop_at_end,
+        # a fetch that finds little data returns after 10 ms, not librdkafka's 500 ms:
+        # receipt -> notice latency is the product
+        add_config={"fetch.wait.max.ms": "10", **kafka.client_config},
         batch_size=kafka.consumer_batch_size,
         raise_on_errors=False,
     )

@@ -1,0 +1,169 @@
+"""Throughput and latency of the live flow, against a Bytewax passthrough baseline.
+
+    python bench/throughput.py [--events 200000] [--rate 5000] [--latency-seconds 10]
+
+Starts a local Redis and broker, fills the input topics with a realistic synthetic mix, then
+measures in the same run:
+  (a) baseline: Bytewax Kafka -> Kafka passthrough over the same messages;
+  (b) smartcomms: the live flow (parse, dedup, Redis state, bonus_earned, notices);
+and prints events/s of both and their ratio. Then it runs the live flow as a process, produces
+receipts at a fixed rate and reports receipt -> notice latency p50/p99 (time the notice is
+read minus the receipt's event time, which the producer sets to the wall clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bytewax.operators as op
+import orjson
+from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
+from bytewax.dataflow import Dataflow
+from bytewax.testing import run_main
+from confluent_kafka import Consumer, Producer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flows.kafka_io import producer_config
+from flows.live import build_flow
+from smartcomms.config import Settings, TopicNames
+from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.synthetic import TrafficGenerator
+from smartcomms.topics import assignments, ensure_topics
+
+PARTITIONS = 3
+
+
+def fill_inputs(settings: Settings, events: int, customers: int) -> None:
+    topics = settings.kafka.topics
+    by_role = {"receipts": topics.receipts, "clicks": topics.clicks,
+               "customers": topics.customers}
+    producer = Producer(producer_config(settings.kafka.brokers, {}))
+    for role, key, value in TrafficGenerator(customers=customers, bad_rate=0.001).events(events):
+        while True:
+            try:
+                producer.produce(by_role[role], value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+def passthrough(settings: Settings) -> Dataflow:
+    kafka = settings.kafka
+    flow = Dataflow("passthrough")
+    messages = op.input("in", flow, KafkaSource([kafka.brokers], kafka.topics.inputs(),
+                                                tail=False))
+    out = op.map("to_sink", messages, lambda m: KafkaSinkMessage(m.key, m.value))
+    op.output("out", out, KafkaSink([kafka.brokers], "passthrough"))
+    return flow
+
+
+def timed(flow: Dataflow) -> float:
+    started = time.perf_counter()
+    run_main(flow)
+    return time.perf_counter() - started
+
+
+def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
+    """Receipt -> notice latencies (s) with the live flow running as its own process."""
+    topics = TopicNames(**{f: f"{f}-latency" for f in TopicNames.model_fields})
+    kafka = settings.kafka.model_copy(update={"topics": topics})
+    ensure_topics(kafka.brokers, [*topics.inputs(), topics.notices, topics.dead_letters],
+                  PARTITIONS, {})
+    env = {**os.environ, "SMARTCOMMS_KAFKA__BROKERS": kafka.brokers,
+           "SMARTCOMMS_REDIS__URL": str(settings.redis.url),
+           "SMARTCOMMS_REDIS__PREFIX": "lat", "SMARTCOMMS_LOG__LEVEL": "warning"}
+    env.update({f"SMARTCOMMS_KAFKA__TOPICS__{f.upper()}": getattr(topics, f)
+                for f in TopicNames.model_fields})
+    flow = subprocess.Popen([sys.executable, "-m", "bytewax.run", "flows.live:flow"], env=env)
+    consumer = Consumer({"bootstrap.servers": kafka.brokers, "group.id": "bench",
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    consumer.assign(assignments(kafka.brokers, [kafka.topics.notices]))
+    generator = TrafficGenerator(customers=5000, seed=99)
+    producer = Producer(producer_config(kafka.brokers, {}))
+    for _role, key, value in generator.events(5000):  # profiles of the latency customers
+        producer.produce(kafka.topics.customers, value, key)
+    producer.flush(30)
+    time.sleep(3)  # let the flow start and catch up
+    done = threading.Event()
+
+    def produce_receipts() -> None:
+        sent, started = 0, time.monotonic()
+        while time.monotonic() - started < seconds:
+            event = generator.receipt()
+            event["ts"] = datetime.now(UTC).isoformat(timespec="microseconds")
+            producer.produce(kafka.topics.receipts, orjson.dumps(event))
+            sent += 1
+            if sent % 50 == 0:
+                producer.poll(0)
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        producer.flush(30)
+        done.set()
+
+    thread = threading.Thread(target=produce_receipts)
+    thread.start()
+    samples: list[float] = []
+    quiet = 0
+    while not done.is_set() or quiet < 10:
+        batch = consumer.consume(1000, 0.2)
+        quiet = 0 if batch else quiet + 1
+        now = time.time()
+        for msg in batch:
+            if not msg.error():
+                ts = orjson.loads(msg.value())["event_ts"]
+                samples.append(now - datetime.fromisoformat(ts).timestamp())
+    thread.join()
+    consumer.close()
+    flow.terminate()
+    flow.wait(30)
+    return samples
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--rate", type=float, default=5_000, help="latency run, events/s")
+    parser.add_argument("--latency-seconds", type=float, default=10)
+    args = parser.parse_args()
+
+    with redis_server() as redis_url, kafka_broker() as brokers:
+        settings = Settings.model_validate(
+            {"kafka": {"brokers": brokers}, "redis": {"url": redis_url},
+             "log": {"level": "warning"}}
+        )
+        topics = settings.kafka.topics
+        ensure_topics(brokers, [*topics.inputs(), topics.notices, topics.dead_letters,
+                                "passthrough"], PARTITIONS, {})
+        fill_inputs(settings, args.events, args.customers)
+        base_s = timed(passthrough(settings))
+        engine_s = timed(build_flow(settings, stop_at_end=True))
+        base, engine = args.events / base_s, args.events / engine_s
+        print(f"events: {args.events}, customers: {args.customers}, partitions: {PARTITIONS}")
+        print(f"(a) baseline  Bytewax Kafka->Kafka passthrough: {base:9,.0f} ev/s")
+        print(f"(b) smartcomms live flow (1 process, 1 worker): {engine:9,.0f} ev/s")
+        print(f"ratio smartcomms / passthrough: {engine / base:.2f}")
+        samples = latency(settings, args.rate, args.latency_seconds)
+        if samples:
+            print(f"receipt->notice latency at {args.rate:,.0f} ev/s over {len(samples)} "
+                  f"notices: p50 {percentile(samples, 50) * 1000:.1f} ms, "
+                  f"p99 {percentile(samples, 99) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
