@@ -35,25 +35,11 @@ from flows.kafka_io import producer_config
 from flows.live import build_flow
 from smartcomms.config import Settings, TopicNames
 from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.simulate import produce
 from smartcomms.synthetic import TrafficGenerator
 from smartcomms.topics import assignments, ensure_topics
 
 PARTITIONS = 3
-
-
-def fill_inputs(settings: Settings, events: int, customers: int) -> None:
-    topics = settings.kafka.topics
-    by_role = {"receipts": topics.receipts, "clicks": topics.clicks,
-               "customers": topics.customers}
-    producer = Producer(producer_config(settings.kafka.brokers, {}))
-    for role, key, value in TrafficGenerator(customers=customers, bad_rate=0.001).events(events):
-        while True:
-            try:
-                producer.produce(by_role[role], value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
 
 
 def passthrough(settings: Settings) -> Dataflow:
@@ -150,7 +136,7 @@ def main() -> None:
         topics = settings.kafka.topics
         ensure_topics(brokers, [*topics.inputs(), topics.notices, topics.dead_letters,
                                 "passthrough"], PARTITIONS, {})
-        fill_inputs(settings, args.events, args.customers)
+        produce(settings, args.events, 0, args.customers, seed=7, bad_rate=0.001)
         base_s = timed(passthrough(settings))
         engine_s = timed(build_flow(settings, stop_at_end=True))
         base, engine = args.events / base_s, args.events / engine_s

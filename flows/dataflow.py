@@ -1,6 +1,7 @@
 """The one dataflow: input -> parse -> shard -> engine -> notices / dead letters.
 
 Live and replay differ only in the source, the sinks and the clock given to the engine.
+Parsing, keying and splitting off rejects happen per batch, not per event.
 Step ids are a frozen contract (Bytewax recovery keys snapshots by them).
 """
 
@@ -9,12 +10,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar, cast
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
-from bytewax.operators import StatefulBatchLogic
+from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from flows.clock import ClockTick
@@ -59,13 +60,33 @@ class _EngineLogic(StatefulBatchLogic[Event | ClockTick, EmittedNotice, None]):
         return None
 
 
-def _parse(item: RawInput | DeadLetter | ClockTick) -> Event | DeadLetter | ClockTick:
-    if not isinstance(item, RawInput):
-        return item
-    parsed = parse_event(item.value)
-    if isinstance(parsed, Rejection):
-        return DeadLetter(parsed.raw, item.origin, parsed.reason)
-    return parsed
+DEAD_LETTER_KEY = "dead-letter"
+"""Key of rejected input in the parsed stream (never a shard: shards are numbers)."""
+
+Parsed = tuple[str, Event | ClockTick | DeadLetter]
+"""(shard, item) or (DEAD_LETTER_KEY, dead letter)"""
+
+
+def parse_batch(
+    items: list[X], read: Callable[[X], RawInput | DeadLetter | ClockTick], shards: int
+) -> list[Parsed]:
+    """Read, parse and key a whole input batch in one call (a Bytewax step per event costs)."""
+    out: list[Parsed] = []
+    for item in items:
+        raw = read(item)
+        if isinstance(raw, RawInput):
+            parsed = parse_event(raw.value)
+            if isinstance(parsed, Rejection):
+                out.append((DEAD_LETTER_KEY, DeadLetter(parsed.raw, raw.origin, parsed.reason)))
+            else:
+                subject = subject_of(parsed)
+                key = parsed.event_id if subject == "-" else subject
+                out.append((shard_of(key, shards), parsed))
+        elif isinstance(raw, ClockTick):
+            out.append((raw.shard, raw))
+        else:
+            out.append((DEAD_LETTER_KEY, raw))
+    return out
 
 
 def build_flow(
@@ -80,17 +101,10 @@ def build_flow(
     """Wire the dataflow. ``processor()`` is called once per shard a worker owns."""
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
-    parsed = op.map("parse", op.map("read", raw, read), _parse)
-    split = op.branch("split_rejects", parsed, lambda x: not isinstance(x, DeadLetter))
-    op.output("dead_letters", split.falses, dead_letter_sink)
-
-    def key(event: Any) -> str:
-        if isinstance(event, ClockTick):
-            return event.shard
-        subject = subject_of(event)
-        return shard_of(event.event_id if subject == "-" else subject, shards)
-
-    keyed = op.key_on("shard", split.trues, key)
+    parsed = op.flat_map_batch("parse", raw, lambda items: parse_batch(items, read, shards))
+    split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD_LETTER_KEY)
+    op.output("dead_letters", op.key_rm("unkey_rejects", split.falses), dead_letter_sink)
+    keyed = cast(KeyedStream[Event | ClockTick], split.trues)
     notices = op.stateful_batch("engine", keyed, lambda _resume: _EngineLogic(processor()))
     op.output("notices", op.key_rm("unshard", notices), notice_sink)
     return flow

@@ -30,6 +30,17 @@ def producer_config(brokers: str, extra: Mapping[str, str]) -> dict[str, object]
     }
 
 
+def produce_waiting(producer: Producer, topic: str, value: bytes, key: bytes | None = None,
+                    **kwargs: object) -> None:
+    """Produce one message; when the local queue is full, let librdkafka send and retry."""
+    while True:
+        try:
+            producer.produce(topic, value, key, **kwargs)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 class DeliveryFailed(RuntimeError):
     """The broker did not accept some messages of a batch."""
 
@@ -46,15 +57,10 @@ class _ProducerPartition(StatelessSinkPartition[X], Generic[X]):
             self._errors.append(err)
 
     def write_batch(self, items: list[X]) -> None:
-        produce = self._producer.produce
         for item in items:
             key, value, headers = self._encode(item)
-            while True:
-                try:
-                    produce(self._topic, value, key, headers=headers, on_delivery=self._on_delivery)
-                    break
-                except BufferError:  # local queue full: let librdkafka send, then retry
-                    self._producer.poll(0.05)
+            produce_waiting(self._producer, self._topic, value, key, headers=headers,
+                            on_delivery=self._on_delivery)
         remaining = self._producer.flush(60)
         if remaining or self._errors:
             first = self._errors[0] if self._errors else f"{remaining} still queued after 60 s"

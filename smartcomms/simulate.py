@@ -7,7 +7,7 @@ import time
 
 from confluent_kafka import Producer
 
-from flows.kafka_io import producer_config
+from flows.kafka_io import produce_waiting, producer_config
 from smartcomms.config import Settings
 from smartcomms.synthetic import TrafficGenerator
 
@@ -32,12 +32,7 @@ def produce(
     for role, key, value in generator.events(count or None):
         if stop is not None and stop.is_set():
             break
-        while True:
-            try:
-                producer.produce(by_role[role], value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, by_role[role], value, key)
         sent += 1
         if rate and sent % 100 == 0:
             ahead = sent / rate - (time.monotonic() - started)
