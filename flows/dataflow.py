@@ -50,14 +50,25 @@ def shard_of(subject: str, shards: int) -> str:
 class _EngineLogic(StatefulBatchLogic[Event | ClockTick, EmittedNotice, None]):
     """Bytewax adapter: the engine keeps no in-memory state (Redis holds it)."""
 
-    def __init__(self, processor: BatchProcessor) -> None:
+    def __init__(self, processor: BatchProcessor, shards: int) -> None:
         self._processor = processor
+        self._shards = shards
 
     def on_batch(self, values: list[Event | ClockTick]) -> tuple[Iterable[EmittedNotice], bool]:
-        return self._processor.process(values), StatefulBatchLogic.DISCARD
+        # Bytewax does not tell the logic its key; every item of the batch carries it
+        shard = key_of(values[0], self._shards)
+        return self._processor.process(shard, values), StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
         return None
+
+
+def key_of(item: Event | ClockTick, shards: int) -> str:
+    """The shard an item goes to: its subject's (an anonymous receipt spreads by event id)."""
+    if isinstance(item, ClockTick):
+        return item.shard
+    subject = subject_of(item)
+    return shard_of(item.event_id if subject == "-" else subject, shards)
 
 
 DEAD_LETTER_KEY = "dead-letter"
@@ -79,9 +90,7 @@ def parse_batch(
             if isinstance(parsed, Rejection):
                 out.append((DEAD_LETTER_KEY, DeadLetter(parsed.raw, raw.origin, parsed.reason)))
             else:
-                subject = subject_of(parsed)
-                key = parsed.event_id if subject == "-" else subject
-                out.append((shard_of(key, shards), parsed))
+                out.append((key_of(parsed, shards), parsed))
         elif isinstance(raw, ClockTick):
             out.append((raw.shard, raw))
         else:
@@ -95,16 +104,19 @@ def build_flow(
     read: Callable[[X], RawInput | DeadLetter | ClockTick],
     processor: Callable[[], BatchProcessor],
     shards: int,
-    notice_sink: Sink[EmittedNotice],
+    notice_sink: Sink[tuple[str, EmittedNotice]],
     dead_letter_sink: Sink[DeadLetter],
 ) -> Dataflow:
-    """Wire the dataflow. ``processor()`` is called once per shard a worker owns."""
+    """Wire the dataflow. ``processor()`` is called once per shard batch (cache it).
+
+    Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``.
+    """
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
     parsed = op.flat_map_batch("parse", raw, lambda items: parse_batch(items, read, shards))
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD_LETTER_KEY)
     op.output("dead_letters", op.key_rm("unkey_rejects", split.falses), dead_letter_sink)
     keyed = cast(KeyedStream[Event | ClockTick], split.trues)
-    notices = op.stateful_batch("engine", keyed, lambda _resume: _EngineLogic(processor()))
-    op.output("notices", op.key_rm("unshard", notices), notice_sink)
+    engine = op.stateful_batch("engine", keyed, lambda _: _EngineLogic(processor(), shards))
+    op.output("notices", engine, notice_sink)
     return flow

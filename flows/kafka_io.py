@@ -46,10 +46,17 @@ class DeliveryFailed(RuntimeError):
 
 
 class _ProducerPartition(StatelessSinkPartition[X], Generic[X]):
-    def __init__(self, producer: Producer, topic: str, encode: Callable[[X], KafkaRecord]) -> None:
+    def __init__(
+        self,
+        producer: Producer,
+        topic: str,
+        encode: Callable[[X], KafkaRecord],
+        on_written: Callable[[list[X]], None] | None,
+    ) -> None:
         self._producer = producer
         self._topic = topic
         self._encode = encode
+        self._on_written = on_written
         self._errors: list[KafkaError] = []
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
@@ -66,13 +73,18 @@ class _ProducerPartition(StatelessSinkPartition[X], Generic[X]):
             first = self._errors[0] if self._errors else f"{remaining} still queued after 60 s"
             self._errors.clear()
             raise DeliveryFailed(f"writing to Kafka topic {self._topic!r} failed: {first}")
+        if self._on_written is not None:
+            self._on_written(items)
 
     def close(self) -> None:
         self._producer.flush(30)
 
 
 class ReliableKafkaSink(DynamicSink[X]):
-    """Produces each item (encoded to key, value, headers) to one topic, reliably."""
+    """Produces each item (encoded to key, value, headers) to one topic, reliably.
+
+    ``on_written(items)`` runs after the broker acknowledged the whole batch.
+    """
 
     def __init__(
         self,
@@ -80,12 +92,14 @@ class ReliableKafkaSink(DynamicSink[X]):
         topic: str,
         encode: Callable[[X], KafkaRecord],
         client_config: Mapping[str, str] | None = None,
+        on_written: Callable[[list[X]], None] | None = None,
     ) -> None:
         self._brokers = brokers
         self._topic = topic
         self._encode = encode
         self._client_config = dict(client_config or {})
+        self._on_written = on_written
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition[X]:
         producer = Producer(producer_config(self._brokers, self._client_config))
-        return _ProducerPartition(producer, self._topic, self._encode)
+        return _ProducerPartition(producer, self._topic, self._encode, self._on_written)

@@ -12,6 +12,7 @@ Settings come from the YAML file named by ``SMARTCOMMS_CONFIG`` (optional) and t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import structlog
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
@@ -26,6 +27,8 @@ from flows.stats import Stats
 from flows.wiring import processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
+from state.connection import connect
+from state.outbox import Outbox
 
 STATS = Stats()
 """Totals of this process (read by metrics and tests)."""
@@ -44,10 +47,22 @@ def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
     return RawInput(item.value, origin)
 
 
-def encode_notice(item: EmittedNotice) -> KafkaRecord:
+def encode_notice(item: tuple[str, EmittedNotice]) -> KafkaRecord:
     """Notices are keyed by customer, so one customer's notices stay in order."""
-    customer_id, notice = item
+    _shard, (customer_id, notice) = item
     return customer_id.encode(), notice, None
+
+
+def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]], None]:
+    """Sink hook: notices Kafka acknowledged leave the outbox."""
+
+    def confirm(items: list[tuple[str, EmittedNotice]]) -> None:
+        by_shard: dict[str, list[bytes]] = {}
+        for shard, (_customer, notice) in items:
+            by_shard.setdefault(shard, []).append(notice)
+        outbox.confirm(by_shard)
+
+    return confirm
 
 
 def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
@@ -87,9 +102,12 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         "smartcomms_live",
         source,
         read_kafka,
-        processor_factory(settings, settings.redis.url, WallClock(), STATS),
+        processor_factory(settings, settings.redis.url, WallClock(), STATS, use_outbox=True),
         settings.engine.shards,
-        ReliableKafkaSink(kafka.brokers, topics.notices, encode_notice, kafka.client_config),
+        ReliableKafkaSink(
+            kafka.brokers, topics.notices, encode_notice, kafka.client_config,
+            on_written=confirm_notices(Outbox(connect(settings.redis.url), settings.redis.prefix)),
+        ),
         ReliableKafkaSink(
             kafka.brokers, topics.dead_letters, encode_dead_letter, kafka.client_config
         ),

@@ -106,8 +106,8 @@ def replay(
     """
     stats = Stats()
 
-    def write_notices(items: list[EmittedNotice]) -> None:
-        out.write(b"".join(notice + b"\n" for _customer, notice in items))
+    def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:
+        out.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
         out.flush()
 
     def write_dead_letters(items: list[DeadLetter]) -> None:
@@ -119,7 +119,7 @@ def replay(
         "smartcomms_replay",
         JsonLinesSource(events, until),
         lambda item: item,
-        processor_factory(settings, redis_url, EventTimeClock(), stats),
+        processor_factory(settings, redis_url, EventTimeClock(), stats, use_outbox=False),
         1,  # one shard: notices come out in input order, timers fire in event-time order
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),

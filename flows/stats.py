@@ -18,6 +18,8 @@ class Stats:
     suppressed: Counter[str] = field(default_factory=Counter)
     """candidate notices not emitted, by reason"""
     dead_letters: int = 0
+    reemitted: int = 0
+    """notices an earlier process left unconfirmed, emitted again"""
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready view of the totals."""
@@ -29,4 +31,5 @@ class Stats:
             "notices": sum(self.notices.values()),
             "notices_by_trigger": dict(sorted(self.notices.items())),
             "suppressed": dict(sorted(self.suppressed.items())),
+            "reemitted": self.reemitted,
         }

@@ -10,6 +10,7 @@ from flows.stats import Stats
 from smartcomms.config import Settings
 from state.connection import connect
 from state.customers import CustomerStore
+from state.outbox import Outbox
 from triggers.engine import Rules
 
 DAY_S = 86_400
@@ -25,18 +26,21 @@ def rules_from(settings: Settings) -> Rules:
 
 
 def processor_factory(
-    settings: Settings, redis_url: str, clock: Clock, stats: Stats
+    settings: Settings, redis_url: str, clock: Clock, stats: Stats, use_outbox: bool
 ) -> Callable[[], BatchProcessor]:
-    """A factory that builds one processor (one Redis client) per process on first use."""
+    """A factory that builds one processor (one Redis client) per process on first use.
+
+    ``use_outbox``: track notices until Kafka confirms them (live); replay has no crashes
+    to recover from and writes its notices itself.
+    """
     built: list[BatchProcessor] = []
 
     def get() -> BatchProcessor:
         if not built:
             engine = settings.engine
+            client = connect(redis_url)
             store = CustomerStore(
-                connect(redis_url),
-                settings.redis.prefix,
-                int(engine.anonymous_ttl_days * DAY_S),
+                client, settings.redis.prefix, int(engine.anonymous_ttl_days * DAY_S)
             )
             built.append(
                 BatchProcessor(
@@ -46,6 +50,7 @@ def processor_factory(
                     engine.dedup_window_days * DAY_S,
                     clock,
                     stats,
+                    Outbox(client, settings.redis.prefix) if use_outbox else None,
                 )
             )
         return built[0]

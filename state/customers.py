@@ -12,10 +12,11 @@ and remembering its id is a single SET: atomic without scripts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import orjson
 import redis
+from redis.client import Pipeline
 
 from triggers.customer import CustomerState
 
@@ -44,12 +45,21 @@ class CustomerStore:
             for subject, doc in zip(subjects, docs, strict=True)
         }
 
-    def save(self, states: Mapping[str, CustomerState]) -> None:
-        """Write all states in one MULTI/EXEC: a batch is applied whole or not at all."""
-        if not states:
+    def save(
+        self,
+        states: Mapping[str, CustomerState],
+        also: Callable[[Pipeline], None] | None = None,
+    ) -> None:
+        """Write all states in one MULTI/EXEC: a batch is applied whole or not at all.
+
+        ``also`` adds further writes to the same transaction (the outbox).
+        """
+        if not states and also is None:
             return
         known: dict[str, bytes] = {}
         pipe = self._client.pipeline(transaction=True)
+        if also is not None:
+            also(pipe)
         for subject, state in states.items():
             doc = orjson.dumps(state)
             if subject.startswith("a:"):
@@ -58,4 +68,5 @@ class CustomerStore:
                 known[self.key(subject)] = doc
         if known:
             pipe.mset(known)
-        pipe.execute()
+        if len(pipe):
+            pipe.execute()

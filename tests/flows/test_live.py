@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
+import redis
 from confluent_kafka import Consumer, Producer
 
 from smartcomms.config import Settings, TopicNames
@@ -40,14 +41,16 @@ def env_for(brokers: str, redis_url: str, topics: TopicNames, prefix: str) -> di
 
 @pytest.fixture
 def live_flow(kafka_brokers: str, redis_url: str, topics: TopicNames, request: pytest.FixtureRequest
-              ) -> Iterator[None]:
+              ) -> Iterator[str]:
+    """Runs the flow; yields its Redis key prefix."""
     workers = getattr(request, "param", 1)
-    env = env_for(kafka_brokers, redis_url, topics, f"t{uuid.uuid4().hex[:6]}")
+    prefix = f"t{uuid.uuid4().hex[:6]}"
+    env = env_for(kafka_brokers, redis_url, topics, prefix)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bytewax.run", "flows.live:flow", "-w", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    yield
+    yield prefix
     proc.terminate()
     _, stderr = proc.communicate(timeout=30)
     assert b"Traceback" not in stderr, stderr.decode()
@@ -60,6 +63,16 @@ def produce(brokers: str, topic: str, events: list[dict | bytes]) -> None:
         key = None if isinstance(event, bytes) else str(event.get("customer_id")).encode()
         producer.produce(topic, value, key)
     assert producer.flush(30) == 0
+
+
+def wait_for_profiles(redis_url: str, prefix: str, count: int) -> None:
+    """Topics are not ordered with each other: wait until the flow has stored the profiles."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(client.keys(f"{prefix}:c:*")) < count:
+        assert time.monotonic() < deadline, "the flow did not store the profiles"
+        time.sleep(0.1)
+    client.close()
 
 
 def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> list:
@@ -84,13 +97,13 @@ def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> l
 
 
 @pytest.mark.parametrize("live_flow", [1, 2], indirect=True, ids=["1-worker", "2-workers"])
-def test_receipts_become_notices_once(kafka_brokers: str, topics: TopicNames,
-                                      live_flow: None) -> None:
+def test_receipts_become_notices_once(kafka_brokers: str, redis_url: str, topics: TopicNames,
+                                      live_flow: str) -> None:
     produce(kafka_brokers, topics.customers, [
         customer(f"C{n}", first_name="Анна", contacts={"phone": f"+7999000{n:04d}"})
         for n in range(20)
     ])
-    time.sleep(1)  # profiles first, as a CRM export would be
+    wait_for_profiles(redis_url, live_flow, 20)
     receipts = [receipt(f"r{n}", f"C{n % 20}", 1000 + n) for n in range(60)]
     produce(kafka_brokers, topics.receipts, receipts + receipts[:10])  # 10 redelivered
 
@@ -107,11 +120,12 @@ def test_receipts_become_notices_once(kafka_brokers: str, topics: TopicNames,
 
 
 def test_bad_input_goes_to_dead_letters_and_the_flow_goes_on(
-    kafka_brokers: str, topics: TopicNames, live_flow: None
+    kafka_brokers: str, redis_url: str, topics: TopicNames, live_flow: str
 ) -> None:
     bad = [b"{oops", orjson.dumps({"event_id": "x", "type": "receipt",
                                    "ts": "2026-11-22T10:00:00+03:00", "total": -1})]
     produce(kafka_brokers, topics.customers, [customer("C1", contacts={"email": "a@b.ru"})])
+    wait_for_profiles(redis_url, live_flow, 1)
     produce(kafka_brokers, topics.receipts, [*bad, receipt("r1", "C1", 2000)])
 
     letters = consume(kafka_brokers, topics.dead_letters, expected=2)

@@ -10,6 +10,7 @@ from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.customers import CustomerStore
+from state.outbox import Outbox
 from tests.events import customer, receipt
 from triggers.engine import Rules
 from triggers.events import Event, parse_event
@@ -21,18 +22,19 @@ def events(*raw: dict) -> list[Event]:
     return [parse_event(orjson.dumps(e)) for e in raw]  # type: ignore[misc]
 
 
-def processor(client: redis.Redis, stats: Stats) -> BatchProcessor:
+def processor(client: redis.Redis, stats: Stats, outbox: bool = False) -> BatchProcessor:
     store = CustomerStore(client, "t", 3600)
-    return BatchProcessor(store, Rules(), CHANNELS, WEEK, EventTimeClock(), stats)
+    return BatchProcessor(store, Rules(), CHANNELS, WEEK, EventTimeClock(), stats,
+                          Outbox(client, "t") if outbox else None)
 
 
 def test_redelivered_events_are_applied_once_across_batches(redis_client: redis.Redis) -> None:
     stats = Stats()
     first = processor(redis_client, stats)
     batch = events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000))
-    assert len(first.process(batch)) == 1
+    assert len(first.process("0", batch)) == 1
     # a restarted worker (new processor, same Redis) sees the same batch again
-    again = processor(redis_client, stats).process(batch + events(receipt("r1", "C1", 1000)))
+    again = processor(redis_client, stats).process("0", batch + events(receipt("r1", "C1", 1000)))
     assert again == []
     assert stats.duplicates == 3
     state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
@@ -41,7 +43,7 @@ def test_redelivered_events_are_applied_once_across_batches(redis_client: redis.
 
 def test_duplicate_inside_one_batch_is_applied_once(redis_client: redis.Redis) -> None:
     stats = Stats()
-    out = processor(redis_client, stats).process(
+    out = processor(redis_client, stats).process("0",
         events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000),
                receipt("r1", "C1", 1000))
     )
@@ -50,7 +52,7 @@ def test_duplicate_inside_one_batch_is_applied_once(redis_client: redis.Redis) -
 
 def test_notice_without_a_contact_is_counted_unreachable(redis_client: redis.Redis) -> None:
     stats = Stats()
-    out = processor(redis_client, stats).process(events(receipt("r1", "C1", 1000)))
+    out = processor(redis_client, stats).process("0", events(receipt("r1", "C1", 1000)))
     assert out == []
     assert stats.suppressed["unreachable"] == 1
     assert stats.events["receipt"] == 1
@@ -59,7 +61,7 @@ def test_notice_without_a_contact_is_counted_unreachable(redis_client: redis.Red
 def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
     redis_client: redis.Redis,
 ) -> None:
-    out = processor(redis_client, Stats()).process(
+    out = processor(redis_client, Stats()).process("0",
         events(customer("C1", first_name="Анна", contacts={"email": "a@b.ru", "phone": "+7"}),
                receipt("r1", "C1", 1000))
     )
@@ -76,7 +78,41 @@ def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
 def test_dedup_window_forgets_old_ids_on_the_engine_clock(redis_client: redis.Redis) -> None:
     stats = Stats()
     proc = processor(redis_client, stats)
-    proc.process(events(receipt("r1", "C1", 100, ts="2026-11-01T10:00:00+03:00")))
-    proc.process(events(receipt("r2", "C1", 100, ts="2026-11-22T10:00:00+03:00")))
+    proc.process("0", events(receipt("r1", "C1", 100, ts="2026-11-01T10:00:00+03:00")))
+    proc.process("0", events(receipt("r2", "C1", 100, ts="2026-11-22T10:00:00+03:00")))
     state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
     assert len(state.seen) == 1  # r1 was applied more than a week of engine time ago
+
+
+CRASH_BATCH = (customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000))
+
+
+def test_notices_left_unconfirmed_by_a_crashed_run_are_emitted_again(
+    redis_client: redis.Redis,
+) -> None:
+    # run 1 applies the batch and writes the notice, then dies before Kafka confirms it
+    crashed = processor(redis_client, Stats(), outbox=True)
+    [(customer_id, notice)] = crashed.process("0", events(*CRASH_BATCH))
+    # run 2 gets the same batch again from the last snapshot: all duplicates, yet the
+    # notice comes out again, byte for byte (same notice_id)
+    stats = Stats()
+    restarted = processor(redis_client, stats, outbox=True)
+    assert restarted.process("0", events(*CRASH_BATCH)) == [(customer_id, notice)]
+    assert stats.duplicates == 2 and stats.reemitted == 1
+    # ... once per process, and not at all for another shard
+    assert restarted.process("0", events(*CRASH_BATCH)) == []
+    assert restarted.process("1", events(receipt("x", "C9", 1))) == []
+
+
+def test_confirmed_notices_are_not_emitted_again(redis_client: redis.Redis) -> None:
+    first = processor(redis_client, Stats(), outbox=True)
+    [(_customer, notice)] = first.process("0", events(*CRASH_BATCH))
+    Outbox(redis_client, "t").confirm({"0": [notice]})
+    assert processor(redis_client, Stats(), outbox=True).process("0", events(*CRASH_BATCH)) == []
+
+
+def test_notices_of_the_running_process_are_not_swept(redis_client: redis.Redis) -> None:
+    proc = processor(redis_client, Stats(), outbox=True)
+    assert proc.process("0", events(CRASH_BATCH[0])) == []
+    assert len(proc.process("0", events(CRASH_BATCH[1]))) == 1
+    assert redis_client.zcard("t:outbox:{0}") == 1  # in flight, waiting for Kafka
