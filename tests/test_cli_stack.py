@@ -1,0 +1,61 @@
+"""`smartcomms up` and `smartcomms simulate` as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import redis
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+from smartcomms.topics import assignments, ensure_topics
+
+SMARTCOMMS = [sys.executable, "-m", "smartcomms.cli"]
+
+
+def test_up_starts_redis_and_broker_with_the_topics() -> None:
+    proc = subprocess.Popen([*SMARTCOMMS, "up", "--partitions", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        printed = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        with redis.Redis.from_url(printed["SMARTCOMMS_REDIS__URL"]) as client:
+            assert client.ping()
+        admin = AdminClient({"bootstrap.servers": printed["SMARTCOMMS_KAFKA__BROKERS"]})
+        topics = admin.list_topics(timeout=10).topics
+        for name in ("receipts", "clicks", "customers", "deliveries", "notices", "dead-letters"):
+            assert len(topics[name].partitions) == 2
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_simulate_produces_the_requested_mix(kafka_brokers: str) -> None:
+    tag = uuid.uuid4().hex[:6]
+    names = {role: f"{role}-{tag}" for role in ("receipts", "clicks", "customers")}
+    ensure_topics(kafka_brokers, names.values(), 2, {})
+    env_overrides = {f"SMARTCOMMS_KAFKA__TOPICS__{role.upper()}": name
+                     for role, name in names.items()}
+    result = subprocess.run(
+        [*SMARTCOMMS, "simulate", "--brokers", kafka_brokers, "--count", "3000",
+         "--customers", "1000", "--bad-rate", "0"],
+        env={**os.environ, **env_overrides}, capture_output=True, timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    consumer = Consumer({"bootstrap.servers": kafka_brokers, "group.id": "t"})
+    consumer.assign(assignments(kafka_brokers, names.values()))
+    counts = dict.fromkeys(names.values(), 0)
+    while sum(counts.values()) < 3000:
+        batch = consumer.consume(1000, 5)
+        assert batch, f"only {counts} arrived"
+        for msg in batch:
+            counts[msg.topic()] += 1
+    consumer.close()
+    assert counts[names["customers"]] >= 1000  # every profile comes first
+    assert counts[names["receipts"]] > 100 and counts[names["clicks"]] > 1000

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import io
+import sys
+
+import orjson
+import pytest
+import structlog
+
+from smartcomms.config import LogSettings
+from smartcomms.logs import configure
+
+
+def test_json_logs_mask_contacts_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buffer)
+    configure(LogSettings(format="json"))
+    try:
+        structlog.get_logger().info(
+            "profile", phone="+79991234567", first_name="Анна",
+            detail="write to anna.petrova@example.ru or +7 (999) 123-45-67",
+        )
+    finally:
+        structlog.reset_defaults()
+    record = orjson.loads(buffer.getvalue())
+    text = buffer.getvalue()
+    for secret in ("1234567", "Анна", "anna.petrova", "123-45-67"):
+        assert secret not in text
+    assert record["event"] == "profile" and record["level"] == "info"
