@@ -45,8 +45,7 @@ PARTITIONS = 3
 def passthrough(settings: Settings) -> Dataflow:
     kafka = settings.kafka
     flow = Dataflow("passthrough")
-    messages = op.input("in", flow, KafkaSource([kafka.brokers], kafka.topics.inputs(),
-                                                tail=False))
+    messages = op.input("in", flow, KafkaSource([kafka.brokers], kafka.topics.inputs(), tail=False))
     out = op.map("to_sink", messages, lambda m: KafkaSinkMessage(m.key, m.value))
     op.output("out", out, KafkaSink([kafka.brokers], "passthrough"))
     return flow
@@ -62,16 +61,31 @@ def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
     """Receipt -> notice latencies (s) with the live flow running as its own process."""
     topics = TopicNames(**{f: f"{f}-latency" for f in TopicNames.model_fields})
     kafka = settings.kafka.model_copy(update={"topics": topics})
-    ensure_topics(kafka.brokers, [*topics.inputs(), topics.notices, topics.dead_letters],
-                  PARTITIONS, {})
-    env = {**os.environ, "SMARTCOMMS_KAFKA__BROKERS": kafka.brokers,
-           "SMARTCOMMS_REDIS__URL": str(settings.redis.url),
-           "SMARTCOMMS_REDIS__PREFIX": "lat", "SMARTCOMMS_LOG__LEVEL": "warning"}
-    env.update({f"SMARTCOMMS_KAFKA__TOPICS__{f.upper()}": getattr(topics, f)
-                for f in TopicNames.model_fields})
+    ensure_topics(
+        kafka.brokers, [*topics.inputs(), topics.notices, topics.dead_letters], PARTITIONS, {}
+    )
+    env = {
+        **os.environ,
+        "SMARTCOMMS_KAFKA__BROKERS": kafka.brokers,
+        "SMARTCOMMS_REDIS__URL": str(settings.redis.url),
+        "SMARTCOMMS_REDIS__PREFIX": "lat",
+        "SMARTCOMMS_LOG__LEVEL": "warning",
+    }
+    env.update(
+        {
+            f"SMARTCOMMS_KAFKA__TOPICS__{f.upper()}": getattr(topics, f)
+            for f in TopicNames.model_fields
+        }
+    )
     flow = subprocess.Popen([sys.executable, "-m", "bytewax.run", "flows.live:flow"], env=env)
-    consumer = Consumer({"bootstrap.servers": kafka.brokers, "group.id": "bench",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka.brokers,
+            "group.id": "bench",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
     consumer.assign(assignments(kafka.brokers, [kafka.topics.notices]))
     generator = TrafficGenerator(customers=5000, seed=99)
     producer = Producer(producer_config(kafka.brokers, {}))
@@ -130,12 +144,19 @@ def main() -> None:
 
     with redis_server() as redis_url, kafka_broker() as brokers:
         settings = Settings.model_validate(
-            {"kafka": {"brokers": brokers}, "redis": {"url": redis_url},
-             "log": {"level": "warning"}}
+            {
+                "kafka": {"brokers": brokers},
+                "redis": {"url": redis_url},
+                "log": {"level": "warning"},
+            }
         )
         topics = settings.kafka.topics
-        ensure_topics(brokers, [*topics.inputs(), topics.notices, topics.dead_letters,
-                                "passthrough"], PARTITIONS, {})
+        ensure_topics(
+            brokers,
+            [*topics.inputs(), topics.notices, topics.dead_letters, "passthrough"],
+            PARTITIONS,
+            {},
+        )
         produce(settings, args.events, 0, args.customers, seed=7, bad_rate=0.001)
         base_s = timed(passthrough(settings))
         engine_s = timed(build_flow(settings, stop_at_end=True))
@@ -146,9 +167,11 @@ def main() -> None:
         print(f"ratio smartcomms / passthrough: {engine / base:.2f}")
         samples = latency(settings, args.rate, args.latency_seconds)
         if samples:
-            print(f"receipt->notice latency at {args.rate:,.0f} ev/s over {len(samples)} "
-                  f"notices: p50 {percentile(samples, 50) * 1000:.1f} ms, "
-                  f"p99 {percentile(samples, 99) * 1000:.1f} ms")
+            print(
+                f"receipt->notice latency at {args.rate:,.0f} ev/s over {len(samples)} "
+                f"notices: p50 {percentile(samples, 50) * 1000:.1f} ms, "
+                f"p99 {percentile(samples, 99) * 1000:.1f} ms"
+            )
 
 
 if __name__ == "__main__":

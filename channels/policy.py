@@ -1,13 +1,63 @@
-"""The delivery policy on the way out: which channels, in which order, and the notice itself."""
+"""The delivery policy on the way out: consent, quiet hours, caps, cascade order.
+
+`decide` turns a candidate notice due at a moment into one of: emit it over these
+channels, hold it to the end of quiet hours, or suppress it (with the reason).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from channels.caps import over_cap
+from channels.quiet_hours import quiet_release
 from channels.templates import render
+from smartcomms.config import CapSettings, QuietHours, Settings
 from triggers.customer import CustomerState
 from triggers.notices import Candidate
+
+NO_CHANNEL = "unreachable_no_channel"
+NO_CONSENT = "unreachable_no_consent"
+CAPPED = "capped"
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    channels: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    release: float
+    """end of quiet hours, epoch s"""
+
+
+@dataclass(frozen=True, slots=True)
+class Suppress:
+    reason: str
+
+
+Decision = Emit | Hold | Suppress
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the engine needs of the configuration to route notices."""
+
+    order: tuple[str, ...]
+    default_timezone: str = "Europe/Moscow"
+    caps: CapSettings = field(default_factory=CapSettings)
+    quiet: QuietHours = field(default_factory=QuietHours)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(
+            settings.channels.order,
+            settings.engine.default_timezone,
+            settings.caps,
+            settings.quiet_hours,
+        )
 
 
 def cascade(kind: str, state: CustomerState, order: Sequence[str]) -> list[str]:
@@ -18,9 +68,37 @@ def cascade(kind: str, state: CustomerState, order: Sequence[str]) -> list[str]:
     return [c for c in order if c in reachable]
 
 
-def build_notice(
-    candidate: Candidate, channels: list[str], created_at: str
-) -> dict[str, Any]:
+def decide(candidate: Candidate, state: CustomerState, due: float, policy: Policy) -> Decision:
+    """Route a candidate falling due at ``due`` (event time, epoch s)."""
+    if candidate.kind == "transactional":  # exempt from caps and quiet hours
+        channels = cascade("transactional", state, policy.order)
+        return Emit(channels) if channels else Suppress(NO_CHANNEL)
+    quiet = policy.quiet
+    if quiet.enabled:
+        release = quiet_release(
+            due, state.timezone or policy.default_timezone, quiet.start, quiet.end
+        )
+        if release is not None:
+            return Hold(release)
+    channels = cascade("marketing", state, policy.order)
+    if not channels:
+        has_contact = bool(cascade("transactional", state, policy.order))
+        return Suppress(NO_CONSENT if has_contact else NO_CHANNEL)
+    caps = policy.caps
+    trigger_cap = caps.per_trigger.get(candidate.trigger)
+    if over_cap(state.sent, due, caps.marketing) or (
+        trigger_cap is not None and over_cap(state.sent, due, trigger_cap, candidate.trigger)
+    ):
+        return Suppress(CAPPED)
+    channels = [
+        c
+        for c in channels
+        if c not in caps.per_channel or not over_cap(state.sent, due, caps.per_channel[c], None, c)
+    ]
+    return Emit(channels) if channels else Suppress(CAPPED)
+
+
+def build_notice(candidate: Candidate, channels: list[str], created_at: str) -> dict[str, Any]:
     """The contract's notice for a candidate routed to ``channels`` (non-empty)."""
     return {
         "notice_id": candidate.notice_id,

@@ -44,14 +44,44 @@ def bonus_earned(vars: Mapping[str, Any], channel: str) -> str:
     if vars["spent"]:
         parts.append(f"списано {_bonuses(vars['spent'])}")
     parts.append(f"на счёте {number(vars['balance'])}")
-    text = ", ".join(parts) + "."
+    return _greeting(vars, ", ".join(parts) + ".")
+
+
+def money(value: float) -> str:
+    """Roubles the Russian way: 1 990,00 ₽."""
+    whole, frac = f"{value:,.2f}".split(".")
+    return f"{whole.replace(',', NBSP)},{frac}{NBSP}₽"
+
+
+def _greeting(vars: Mapping[str, Any], text: str) -> str:
     name = vars.get("first_name")
     return f"{name}, {text}" if name else text[0].upper() + text[1:]
 
 
+def abandoned_cart(vars: Mapping[str, Any], channel: str) -> str:
+    """«Анна, в корзине ждут 3 товара на 1 990,00 ₽. Оформите заказ, пока они в наличии.»"""
+    items = vars["items"]
+    goods = plural(items, "товар", "товара", "товаров")
+    waiting = "ждёт" if plural(items, "1", "2", "5") == "1" else "ждут"
+    return _greeting(
+        vars,
+        f"в корзине {waiting} {items} {goods} на {money(vars['total'])}. "
+        "Оформите заказ, пока они в наличии.",
+    )
+
+
+def win_back(vars: Mapping[str, Any], channel: str) -> str:
+    """«Анна, давно не виделись! Дарим 300 бонусов на следующую покупку.»"""
+    return _greeting(vars, f"давно не виделись! {vars['offer']}.")
+
+
 Renderer = Callable[[Mapping[str, Any], str], str]
 
-TEMPLATES: dict[str, Renderer] = {"bonus_earned": bonus_earned}
+TEMPLATES: dict[str, Renderer] = {
+    "bonus_earned": bonus_earned,
+    "abandoned_cart": abandoned_cart,
+    "win_back": win_back,
+}
 
 
 def render(template: str, channel: str, vars: Mapping[str, Any]) -> str:

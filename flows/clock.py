@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -23,11 +23,18 @@ class Clock(Protocol):
         """Engine time (epoch s) while handling an item with event time ``event_at``."""
         ...
 
+    def horizon(self, event_ats: Iterable[float]) -> float:
+        """The latest engine time a batch with these event times can reach."""
+        ...
+
 
 class WallClock:
     """Live mode: the engine's time is the machine's."""
 
     def observe(self, event_at: float) -> float:
+        return time.time()
+
+    def horizon(self, event_ats: Iterable[float]) -> float:
         return time.time()
 
 
@@ -42,7 +49,5 @@ class EventTimeClock:
             self.now = event_at
         return self.now
 
-
-def utc_timestamp(epoch: float) -> str:
-    """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    def horizon(self, event_ats: Iterable[float]) -> float:
+        return max(self.now, max(event_ats, default=self.now))

@@ -106,10 +106,12 @@ def build_flow(
     shards: int,
     notice_sink: Sink[tuple[str, EmittedNotice]],
     dead_letter_sink: Sink[DeadLetter],
+    ticker: Source[ClockTick] | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``processor()`` is called once per shard batch (cache it).
 
-    Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``.
+    Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``. ``ticker``
+    (live) feeds clock ticks to every shard so that due timers fire without traffic.
     """
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
@@ -117,6 +119,9 @@ def build_flow(
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD_LETTER_KEY)
     op.output("dead_letters", op.key_rm("unkey_rejects", split.falses), dead_letter_sink)
     keyed = cast(KeyedStream[Event | ClockTick], split.trues)
+    if ticker is not None:
+        ticks = op.input("clock", flow, ticker)
+        keyed = op.merge("with_ticks", keyed, op.key_on("tick_shard", ticks, lambda t: t.shard))
     engine = op.stateful_batch("engine", keyed, lambda _: _EngineLogic(processor(), shards))
     op.output("notices", engine, notice_sink)
     return flow

@@ -30,8 +30,9 @@ def producer_config(brokers: str, extra: Mapping[str, str]) -> dict[str, object]
     }
 
 
-def produce_waiting(producer: Producer, topic: str, value: bytes, key: bytes | None = None,
-                    **kwargs: object) -> None:
+def produce_waiting(
+    producer: Producer, topic: str, value: bytes, key: bytes | None = None, **kwargs: object
+) -> None:
     """Produce one message; when the local queue is full, let librdkafka send and retry."""
     while True:
         try:
@@ -66,8 +67,14 @@ class _ProducerPartition(StatelessSinkPartition[X], Generic[X]):
     def write_batch(self, items: list[X]) -> None:
         for item in items:
             key, value, headers = self._encode(item)
-            produce_waiting(self._producer, self._topic, value, key, headers=headers,
-                            on_delivery=self._on_delivery)
+            produce_waiting(
+                self._producer,
+                self._topic,
+                value,
+                key,
+                headers=headers,
+                on_delivery=self._on_delivery,
+            )
         remaining = self._producer.flush(60)
         if remaining or self._errors:
             first = self._errors[0] if self._errors else f"{remaining} still queued after 60 s"

@@ -24,6 +24,7 @@ from flows.dataflow import build_flow as build_dataflow
 from flows.kafka_io import KafkaRecord, ReliableKafkaSink
 from flows.processor import EmittedNotice
 from flows.stats import Stats
+from flows.ticker import ShardTicker
 from flows.wiring import processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
@@ -84,7 +85,9 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
     configure_logging(settings.log)
     kafka = settings.kafka
     structlog.get_logger().info(
-        "live flow", brokers=kafka.brokers, inputs=kafka.topics.inputs(),
+        "live flow",
+        brokers=kafka.brokers,
+        inputs=kafka.topics.inputs(),
         shards=settings.engine.shards,
     )
     topics = kafka.topics
@@ -105,12 +108,16 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         processor_factory(settings, settings.redis.url, WallClock(), STATS, use_outbox=True),
         settings.engine.shards,
         ReliableKafkaSink(
-            kafka.brokers, topics.notices, encode_notice, kafka.client_config,
+            kafka.brokers,
+            topics.notices,
+            encode_notice,
+            kafka.client_config,
             on_written=confirm_notices(Outbox(connect(settings.redis.url), settings.redis.prefix)),
         ),
         ReliableKafkaSink(
             kafka.brokers, topics.dead_letters, encode_dead_letter, kafka.client_config
         ),
+        None if stop_at_end else ShardTicker(settings.engine.shards, settings.engine.tick_seconds),
     )
 
 

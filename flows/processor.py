@@ -1,32 +1,73 @@
-"""One shard's batch of events: load states, apply triggers and policy, save, emit notices.
+"""One shard's batch: load states, fire due timers and apply events in time order, route
+the notices through the policy, save everything in one transaction, emit.
 
-Framework-free glue between `triggers/` (decisions), `state/` (Redis) and `channels/`
-(policy): the Bytewax step in `flows.dataflow` hands it whole batches.
+Framework-free glue between `triggers/` (decisions), `channels/` (policy) and `state/`
+(Redis): the Bytewax step in `flows.dataflow` hands it whole batches.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Sequence
 
 import orjson
+import structlog
 from redis.client import Pipeline
 
-from channels.policy import build_notice, cascade
-from flows.clock import Clock, ClockTick, utc_timestamp
+from channels.caps import record_sent
+from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
+from flows.clock import Clock, ClockTick
 from flows.stats import Stats
 from state.customers import CustomerStore
 from state.outbox import Outbox
+from state.timers import TimerIndex
+from triggers.customer import CustomerState
 from triggers.dedup import already_applied, event_digest, forget_before, remember
-from triggers.engine import Rules, apply_event, changes_state
+from triggers.engine import Rules, apply_event, changes_state, fire_timer, linked_subject
 from triggers.events import Event, epoch_of, subject_of
+from triggers.notices import Candidate, rfc3339_utc
+from triggers.timers import Suppression, due_timers, earliest_due, hold, take
 
 EmittedNotice = tuple[str, bytes]
 """(customer_id, notice as JSON bytes)"""
 
+log = structlog.get_logger()
+
 
 def _customer_of(notice: bytes) -> EmittedNotice:
     return orjson.loads(notice)["customer_id"], notice
+
+
+class _Batch:
+    """Working set of one batch: loaded states, timers in due order, changes, notices."""
+
+    def __init__(self, states: dict[str, CustomerState], due_subjects: list[str]) -> None:
+        self.states = states
+        self.timers_before = {s: earliest_due(st) for s, st in states.items()}
+        self.heap: list[tuple[float, str]] = []
+        for subject in due_subjects:
+            due = self.timers_before[subject]
+            if due is not None:
+                self.heap.append((due, subject))
+        heapq.heapify(self.heap)
+        self.touched: dict[str, CustomerState] = {}
+        self.emitted: list[EmittedNotice] = []
+
+    def touch(self, subject: str, state: CustomerState) -> None:
+        """Mark a state changed and queue its next timer (stale entries are skipped)."""
+        self.touched[subject] = state
+        due = earliest_due(state)
+        if due is not None:
+            heapq.heappush(self.heap, (due, subject))
+
+    def timer_changes(self) -> dict[str, float | None]:
+        changes = {}
+        for subject, state in self.touched.items():
+            due = earliest_due(state)
+            if due != self.timers_before.get(subject) and subject.startswith("c:"):
+                changes[subject] = due
+        return changes
 
 
 class BatchProcessor:
@@ -35,8 +76,9 @@ class BatchProcessor:
     def __init__(
         self,
         store: CustomerStore,
+        timers: TimerIndex,
         rules: Rules,
-        channel_order: Sequence[str],
+        policy: Policy,
         dedup_window_s: float,
         clock: Clock,
         stats: Stats,
@@ -44,62 +86,111 @@ class BatchProcessor:
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay)."""
         self._store = store
-        self._outbox = outbox
-        self._started = time.time()
-        self._swept: set[str] = set()
+        self._timers = timers
         self._rules = rules
-        self._channel_order = tuple(channel_order)
+        self._policy = policy
         self._dedup_window_s = dedup_window_s
         self._clock = clock
         self._stats = stats
+        self._outbox = outbox
+        self._started = time.time()
+        self._swept: set[str] = set()
 
     def process(self, shard: str, items: Sequence[Event | ClockTick]) -> list[EmittedNotice]:
-        """Apply one shard's events in order; return the notices they cause, in order.
+        """Apply one shard's items in order; return the notices they cause, in order.
 
-        The first batch of a shard in this process also returns the notices an earlier
-        process wrote but Kafka never confirmed (see state.outbox).
+        Before each item, every timer that is due by then fires, earliest first. The first
+        batch of a shard in this process also returns the notices an earlier process wrote
+        but Kafka never confirmed (see state.outbox).
         """
-        events: list[Event] = []
+        ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
+        due_subjects = self._timers.due(shard, self._clock.horizon(ats))
+        subjects = set(due_subjects)
         for item in items:
-            if isinstance(item, ClockTick):
-                self._clock.observe(item.at)
-            else:
-                events.append(item)
-        subjects = {subject_of(e) for e in events if changes_state(e)}
-        states = self._store.load(subjects)
-        touched = {}
-        emitted = self._unconfirmed_of_earlier_run(shard)
-        first_new = len(emitted)
-        stats = self._stats
-        now = 0.0
-        for event in events:
-            at = epoch_of(event.ts)
+            if not isinstance(item, ClockTick) and changes_state(item):
+                subjects.add(subject_of(item))
+                linked = linked_subject(item)
+                if linked is not None:
+                    subjects.add(linked)
+        batch = _Batch(self._store.load(subjects), due_subjects)
+
+        left_over = self._unconfirmed_of_earlier_run(shard)
+        now = float("-inf")
+        for item, at in zip(items, ats, strict=True):
             now = self._clock.observe(at)
-            subject = subject_of(event)
-            state = states.get(subject)
-            if state is None:  # the event cannot change any state: nothing to apply
-                stats.events[event.type] += 1
-                continue
-            digest = event_digest(event.event_id)
-            if already_applied(state, digest):
-                stats.duplicates += 1
-                continue
-            stats.events[event.type] += 1
-            candidates = apply_event(state, event, at, self._rules)
-            remember(state, digest, now)
-            touched[subject] = state
-            for candidate in candidates:
-                channels = cascade(candidate.kind, state, self._channel_order)
-                if not channels:
-                    stats.suppressed["unreachable"] += 1
-                    continue
-                notice = build_notice(candidate, channels, utc_timestamp(time.time()))
-                emitted.append((candidate.customer_id, orjson.dumps(notice)))
-                stats.notices[candidate.trigger] += 1
-        for state in touched.values():
+            self._fire_due_timers(batch, now)
+            if not isinstance(item, ClockTick):
+                self._apply(batch, item, at, now)
+        for state in batch.touched.values():
             forget_before(state, now - self._dedup_window_s)
-        self._store.save(touched, self._outbox_writer(shard, emitted[first_new:]))
-        return emitted
+        self._store.save(batch.touched, self._writer(shard, batch))
+        return left_over + batch.emitted
+
+    def _apply(self, batch: _Batch, event: Event, at: float, now: float) -> None:
+        stats = self._stats
+        subject = subject_of(event)
+        state = batch.states.get(subject)
+        if state is None:  # the event cannot change any state: nothing to apply
+            stats.events[event.type] += 1
+            return
+        digest = event_digest(event.event_id)
+        if already_applied(state, digest):
+            stats.duplicates += 1
+            return
+        stats.events[event.type] += 1
+        linked_key = linked_subject(event)
+        linked = batch.states.get(linked_key) if linked_key else None
+        outcomes = apply_event(state, event, at, self._rules, linked)
+        remember(state, digest, now)
+        batch.touch(subject, state)
+        if linked_key is not None and linked is not None:
+            batch.touch(linked_key, linked)
+        for outcome in outcomes:
+            if isinstance(outcome, Suppression):
+                self._suppressed(outcome.trigger, outcome.customer_id, outcome.reason)
+            else:
+                self._route(batch, outcome, state, at, timer=None)
+
+    def _fire_due_timers(self, batch: _Batch, now: float) -> None:
+        heap = batch.heap
+        while heap and heap[0][0] <= now:
+            queued_due, subject = heapq.heappop(heap)
+            state = batch.states[subject]
+            due_now = due_timers(state, now)
+            if not due_now or due_now[0][0] != queued_due:
+                continue  # stale entry: the timer moved; its new time is queued already
+            due, name = due_now[0]
+            take(state, name)
+            customer_id = subject[2:]
+            candidate = fire_timer(state, name, due, rfc3339_utc(due), customer_id, self._rules)
+            if candidate is not None:
+                self._route(batch, candidate, state, due, timer=name)
+            batch.touch(subject, state)
+
+    def _route(
+        self,
+        batch: _Batch,
+        candidate: Candidate,
+        state: CustomerState,
+        due: float,
+        timer: str | None,
+    ) -> None:
+        decision = decide(candidate, state, due, self._policy)
+        if isinstance(decision, Hold) and timer is not None:
+            hold(state, timer, decision.release)
+            self._stats.held += 1
+        elif isinstance(decision, Suppress):
+            self._suppressed(candidate.trigger, candidate.customer_id, decision.reason)
+        elif isinstance(decision, Emit):
+            if candidate.kind == "marketing":
+                record_sent(state, due, candidate.trigger, decision.channels)
+            notice = build_notice(candidate, decision.channels, rfc3339_utc(time.time()))
+            batch.emitted.append((candidate.customer_id, orjson.dumps(notice)))
+            self._stats.notices[candidate.trigger] += 1
+
+    def _suppressed(self, trigger: str, customer_id: str, reason: str) -> None:
+        self._stats.suppressed[reason] += 1
+        log.debug("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
 
     def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
         if self._outbox is None or shard in self._swept:
@@ -109,11 +200,16 @@ class BatchProcessor:
         self._stats.reemitted += len(left_over)
         return [_customer_of(notice) for notice in left_over]
 
-    def _outbox_writer(
-        self, shard: str, new: list[EmittedNotice]
-    ) -> Callable[[Pipeline], None] | None:
-        outbox = self._outbox
-        if outbox is None or not new:
+    def _writer(self, shard: str, batch: _Batch) -> Callable[[Pipeline], None] | None:
+        timer_changes = batch.timer_changes()
+        new = batch.emitted if self._outbox is not None else []
+        if not timer_changes and not new:
             return None
-        written_at = time.time()
-        return lambda pipe: outbox.add(pipe, shard, (n for _c, n in new), written_at)
+        outbox, timers, written_at = self._outbox, self._timers, time.time()
+
+        def write(pipe: Pipeline) -> None:
+            timers.update(pipe, shard, timer_changes)
+            if outbox is not None:
+                outbox.add(pipe, shard, (n for _c, n in new), written_at)
+
+        return write

@@ -18,6 +18,8 @@ class Stats:
     suppressed: Counter[str] = field(default_factory=Counter)
     """candidate notices not emitted, by reason"""
     dead_letters: int = 0
+    held: int = 0
+    """marketing notices moved to the end of quiet hours"""
     reemitted: int = 0
     """notices an earlier process left unconfirmed, emitted again"""
 
@@ -31,5 +33,6 @@ class Stats:
             "notices": sum(self.notices.values()),
             "notices_by_trigger": dict(sorted(self.notices.items())),
             "suppressed": dict(sorted(self.suppressed.items())),
+            "held_for_quiet_hours": self.held,
             "reemitted": self.reemitted,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from channels.policy import Policy
 from flows.clock import Clock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
@@ -11,6 +12,7 @@ from smartcomms.config import Settings
 from state.connection import connect
 from state.customers import CustomerStore
 from state.outbox import Outbox
+from state.timers import TimerIndex
 from triggers.engine import Rules
 
 DAY_S = 86_400
@@ -18,10 +20,16 @@ DAY_S = 86_400
 
 def rules_from(settings: Settings) -> Rules:
     """The trigger rules as plain values."""
-    bonus = settings.triggers.bonus_earned
+    triggers = settings.triggers
+    bonus, cart, win_back = triggers.bonus_earned, triggers.abandoned_cart, triggers.win_back
     return Rules(
         accrual_percent=settings.bonus.accrual_percent,
         bonus_template=bonus.template if bonus.enabled else None,
+        cart_template=cart.template if cart.enabled else None,
+        cart_delay_s=cart.delay_minutes * 60,
+        win_back_template=win_back.template if win_back.enabled else None,
+        win_back_after_s=win_back.after_days * DAY_S,
+        win_back_offer=win_back.offer,
     )
 
 
@@ -45,8 +53,9 @@ def processor_factory(
             built.append(
                 BatchProcessor(
                     store,
+                    TimerIndex(client, settings.redis.prefix),
                     rules_from(settings),
-                    settings.channels.order,
+                    Policy.from_settings(settings),
                     engine.dedup_window_days * DAY_S,
                     clock,
                     stats,

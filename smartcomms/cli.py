@@ -144,37 +144,59 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("replay", cmd_replay,
-            "Replay a JSONL file of events through the trigger logic (event-time clock); "
-            "notices to stdout, dead letters and a summary to stderr.")
+    p = add(
+        "replay",
+        cmd_replay,
+        "Replay a JSONL file of events through the trigger logic (event-time clock); "
+        "notices to stdout, dead letters and a summary to stderr.",
+    )
     p.add_argument("events", metavar="EVENTS.jsonl")
     p.add_argument("--out", metavar="FILE", help="write notices here instead of stdout")
-    p.add_argument("--until", metavar="TS",
-                   help="RFC 3339 time the clock moves on to at the end (default: last event)")
+    p.add_argument(
+        "--until",
+        metavar="TS",
+        help="RFC 3339 time the clock moves on to at the end (default: last event)",
+    )
     p.add_argument("--redis-url", help="use this Redis (default: a private temporary one)")
 
-    p = add("up", cmd_up, "Start a local Redis and Kafka-protocol broker, create the topics, "
-                          "print their addresses and wait for Ctrl-C.")
+    p = add(
+        "up",
+        cmd_up,
+        "Start a local Redis and Kafka-protocol broker, create the topics, "
+        "print their addresses and wait for Ctrl-C.",
+    )
     p.add_argument("--partitions", type=int, default=4)
 
-    p = add("run", cmd_run, "Run the live flow (Kafka -> Redis -> notices) with Bytewax. "
-                            "Arguments after -- go to bytewax.run, e.g. -- -w 2 -r DIR.")
+    p = add(
+        "run",
+        cmd_run,
+        "Run the live flow (Kafka -> Redis -> notices) with Bytewax. "
+        "Arguments after -- go to bytewax.run, e.g. -- -w 2 -r DIR.",
+    )
     p.add_argument("--brokers", help="Kafka bootstrap servers (host:port[,host:port])")
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
     p.add_argument("bytewax_args", nargs=argparse.REMAINDER)
 
-    p = add("simulate", cmd_simulate, "Produce realistic synthetic POS, web and profile "
-                                      "traffic to Kafka.")
+    p = add(
+        "simulate",
+        cmd_simulate,
+        "Produce realistic synthetic POS, web and profile traffic to Kafka.",
+    )
     p.add_argument("--brokers", help="Kafka bootstrap servers")
     p.add_argument("--count", type=int, default=100_000, help="events to produce (0: endless)")
     p.add_argument("--rate", type=float, default=0, help="events per second (0: max)")
     p.add_argument("--customers", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--bad-rate", type=float, default=0.001,
-                   help="share of malformed messages (dead letters)")
+    p.add_argument(
+        "--bad-rate", type=float, default=0.001, help="share of malformed messages (dead letters)"
+    )
 
-    p = add("demo", cmd_demo, "Start everything locally and stream live traffic through the "
-                              "flow, showing notices and a running summary. Ctrl-C stops.")
+    p = add(
+        "demo",
+        cmd_demo,
+        "Start everything locally and stream live traffic through the "
+        "flow, showing notices and a running summary. Ctrl-C stops.",
+    )
     p.add_argument("--rate", type=float, default=2_000, help="events per second")
     p.add_argument("--customers", type=int, default=5_000)
     p.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")

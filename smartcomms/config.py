@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 CHANNELS: tuple[str, ...] = ("push", "web_push", "telegram", "viber", "whatsapp", "sms", "email")
 """Every channel the product knows, in the contract's default order (cheapest first)."""
@@ -68,6 +76,8 @@ class EngineSettings(_Section):
     default_timezone: str = "Europe/Moscow"
     anonymous_ttl_days: float = Field(default=30, gt=0)
     """How long state of anonymous devices is kept after their last event."""
+    tick_seconds: float = Field(default=0.5, gt=0, le=60)
+    """Live mode: how often every shard looks for due timers (lateness is at most this)."""
 
     @field_validator("default_timezone")
     @classmethod
@@ -85,8 +95,65 @@ class BonusEarnedRule(_Section):
     template: str = "bonus_earned"
 
 
+class AbandonedCartRule(_Section):
+    enabled: bool = True
+    template: str = "abandoned_cart"
+    delay_minutes: float = Field(default=60, gt=0)
+    """fires this long after the last change of a non-empty cart"""
+
+
+class WinBackRule(_Section):
+    enabled: bool = True
+    template: str = "win_back"
+    after_days: float = Field(default=30, gt=0)
+    offer: str = "Дарим 300 бонусов на следующую покупку"
+
+
 class TriggerSettings(_Section):
     bonus_earned: BonusEarnedRule = BonusEarnedRule()
+    abandoned_cart: AbandonedCartRule = AbandonedCartRule()
+    win_back: WinBackRule = WinBackRule()
+
+
+class CapWindow(_Section):
+    """At most ``per_day`` in any rolling 24 h and ``per_week`` in any rolling 7 days."""
+
+    per_day: int | None = Field(default=None, ge=0)
+    per_week: int | None = Field(default=None, ge=0)
+
+
+class CapSettings(_Section):
+    marketing: CapWindow = CapWindow(per_day=2, per_week=5)
+    """per customer, across all marketing triggers"""
+    per_trigger: dict[str, CapWindow] = {"abandoned_cart": CapWindow(per_day=1)}
+    per_channel: dict[str, CapWindow] = {}
+    """a channel over its cap is left out of the cascade; no channel left: capped"""
+
+    @field_validator("per_channel")
+    @classmethod
+    def _known_channels(cls, value: dict[str, CapWindow]) -> dict[str, CapWindow]:
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+        return value
+
+
+def _clock_time(value: object) -> object:
+    # YAML 1.1 reads an unquoted 21:30 as the base-60 integer 1290
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+class QuietHours(_Section):
+    """Marketing notices falling due between ``start`` and ``end`` local time wait for ``end``."""
+
+    enabled: bool = True
+    start: ClockTime = time(21, 0)
+    end: ClockTime = time(9, 0)
 
 
 class ChannelSettings(_Section):
@@ -115,6 +182,8 @@ class Settings(_Section):
     engine: EngineSettings = EngineSettings()
     bonus: BonusSettings = BonusSettings()
     triggers: TriggerSettings = TriggerSettings()
+    caps: CapSettings = CapSettings()
+    quiet_hours: QuietHours = QuietHours()
     channels: ChannelSettings = ChannelSettings()
     log: LogSettings = LogSettings()
 

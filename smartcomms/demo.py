@@ -26,8 +26,12 @@ SHOW_EVERY_S = 1.0
 def live_flow(settings: Settings, workers: int) -> Iterator[subprocess.Popen[bytes]]:
     """Run the live flow as a Bytewax process against ``settings``; stop it on exit."""
     assert settings.redis.url is not None
-    env = {**os.environ, "SMARTCOMMS_KAFKA__BROKERS": settings.kafka.brokers,
-           "SMARTCOMMS_REDIS__URL": settings.redis.url, "SMARTCOMMS_LOG__FORMAT": "json"}
+    env = {
+        **os.environ,
+        "SMARTCOMMS_KAFKA__BROKERS": settings.kafka.brokers,
+        "SMARTCOMMS_REDIS__URL": settings.redis.url,
+        "SMARTCOMMS_LOG__FORMAT": "json",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bytewax.run", "flows.live:build_flow()", "-w", str(workers)],
         env=env,
@@ -47,13 +51,19 @@ def live_flow(settings: Settings, workers: int) -> Iterator[subprocess.Popen[byt
 def run_demo(settings: Settings, rate: float, customers: int, workers: int) -> int:
     """Run until Ctrl-C; returns the exit status."""
     with redis_server() as redis_url, kafka_broker() as brokers:
-        settings = settings.model_copy(update={
-            "kafka": settings.kafka.model_copy(update={"brokers": brokers}),
-            "redis": settings.redis.model_copy(update={"url": redis_url}),
-        })
+        settings = settings.model_copy(
+            update={
+                "kafka": settings.kafka.model_copy(update={"brokers": brokers}),
+                "redis": settings.redis.model_copy(update={"url": redis_url}),
+            }
+        )
         topics = settings.kafka.topics
-        ensure_topics(brokers, [*topics.inputs(), topics.notices, topics.dead_letters], 4,
-                      settings.kafka.client_config)
+        ensure_topics(
+            brokers,
+            [*topics.inputs(), topics.notices, topics.dead_letters],
+            4,
+            settings.kafka.client_config,
+        )
         print(f"Redis {redis_url}  Kafka {brokers}  — Ctrl-C stops", file=sys.stderr)
         stop = threading.Event()
         produced = [0]
@@ -76,8 +86,13 @@ def run_demo(settings: Settings, rate: float, customers: int, workers: int) -> i
 
 def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Event) -> None:
     topics = settings.kafka.topics
-    consumer = Consumer({"bootstrap.servers": settings.kafka.brokers, "group.id": "demo",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.brokers,
+            "group.id": "demo",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign(assignments(settings.kafka.brokers, [topics.notices, topics.dead_letters]))
     by_trigger: collections.Counter[str] = collections.Counter()
     dead = 0
@@ -97,13 +112,18 @@ def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Eve
                 by_trigger[notice["trigger"]] += 1
                 if shown_in_second < 3:  # a sample of notices, readable at any rate
                     shown_in_second += 1
-                    print(f"  → {notice['customer_id']} [{', '.join(notice['channels'])}] "
-                          f"{notice['text']}")
+                    print(
+                        f"  → {notice['customer_id']} [{', '.join(notice['channels'])}] "
+                        f"{notice['text']}"
+                    )
             now = time.monotonic()
             if now - last_show >= SHOW_EVERY_S:
                 last_show, shown_in_second = now, 0
                 total = sum(by_trigger.values())
-                print(f"[{now - started:6.0f}s] notices {total} ({dict(by_trigger)}), "
-                      f"{total / (now - started):.0f}/s, dead letters {dead}", file=sys.stderr)
+                print(
+                    f"[{now - started:6.0f}s] notices {total} ({dict(by_trigger)}), "
+                    f"{total / (now - started):.0f}/s, dead letters {dead}",
+                    file=sys.stderr,
+                )
     finally:
         consumer.close()

@@ -61,8 +61,20 @@ def redis_server(*extra_args: str) -> Iterator[str]:
     """Run a throw-away Redis (no persistence unless ``extra_args`` ask); yield its URL."""
     workdir = tempfile.mkdtemp(prefix="smartcomms-redis-")
     port = free_port()
-    args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-            "--dir", workdir, "--save", "", "--appendonly", "no", *extra_args]
+    args = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        workdir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        *extra_args,
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port, proc, "redis-server", 15)
@@ -88,7 +100,9 @@ def kafka_broker() -> Iterator[str]:
     env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
     proc = subprocess.Popen(
         [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         _wait_for_port(port, proc, "Kafka broker", 15)

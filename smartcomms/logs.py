@@ -12,8 +12,21 @@ import structlog
 
 from smartcomms.config import LogSettings
 
-PII_KEYS = frozenset({"phone", "email", "push_token", "web_push", "telegram_chat_id",
-                      "viber_id", "whatsapp", "first_name", "name", "contacts", "text"})
+PII_KEYS = frozenset(
+    {
+        "phone",
+        "email",
+        "push_token",
+        "web_push",
+        "telegram_chat_id",
+        "viber_id",
+        "whatsapp",
+        "first_name",
+        "name",
+        "contacts",
+        "text",
+    }
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"\+?\d[\d\s()-]{8,}\d")
 

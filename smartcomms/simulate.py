@@ -23,8 +23,7 @@ def produce(
 ) -> int:
     """Produce ``count`` events (0: until ``stop``) at ``rate`` ev/s (0: as fast as possible)."""
     topics = settings.kafka.topics
-    by_role = {"receipts": topics.receipts, "clicks": topics.clicks,
-               "customers": topics.customers}
+    by_role = {"receipts": topics.receipts, "clicks": topics.clicks, "customers": topics.customers}
     producer = Producer(producer_config(settings.kafka.brokers, settings.kafka.client_config))
     generator = TrafficGenerator(customers=customers, seed=seed, bad_rate=bad_rate)
     started = time.monotonic()

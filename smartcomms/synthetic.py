@@ -14,10 +14,30 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-FIRST_NAMES = ("Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Алексей", "Дмитрий",
-               "Сергей", "Андрей", "Иван", "Михаил", "Татьяна", "Светлана", "Павел", "Юлия")
-TIMEZONES = ("Europe/Moscow",) * 6 + ("Asia/Yekaterinburg", "Asia/Novosibirsk",
-                                      "Europe/Kaliningrad", "Asia/Vladivostok")
+FIRST_NAMES = (
+    "Анна",
+    "Мария",
+    "Елена",
+    "Ольга",
+    "Наталья",
+    "Ирина",
+    "Алексей",
+    "Дмитрий",
+    "Сергей",
+    "Андрей",
+    "Иван",
+    "Михаил",
+    "Татьяна",
+    "Светлана",
+    "Павел",
+    "Юлия",
+)
+TIMEZONES = ("Europe/Moscow",) * 6 + (
+    "Asia/Yekaterinburg",
+    "Asia/Novosibirsk",
+    "Europe/Kaliningrad",
+    "Asia/Vladivostok",
+)
 CATALOGUE = {
     "молочные продукты": [("milk-1l", 89.9), ("kefir-1l", 95.5), ("cheese-200", 249.0)],
     "хлеб": [("bread-white", 54.0), ("bread-rye", 62.0), ("croissant", 79.0)],
@@ -101,8 +121,10 @@ class TrafficGenerator:
             contacts["phone"] = f"+79{rng.randrange(10**9):09d}"
         if rng.random() < 0.6:
             contacts["email"] = f"user{n}@example.ru"
-        consents = {channel: rng.random() < 0.7 for channel in
-                    ("push", "web_push", "telegram", "viber", "whatsapp", "sms", "email")}
+        consents = {
+            channel: rng.random() < 0.7
+            for channel in ("push", "web_push", "telegram", "viber", "whatsapp", "sms", "email")
+        }
         return {
             "event_id": self._event_id("cust"),
             "type": "customer",
@@ -111,7 +133,7 @@ class TrafficGenerator:
             "first_name": rng.choice(FIRST_NAMES),
             "timezone": rng.choice(TIMEZONES),
             "birthday": f"{rng.randrange(1950, 2006)}-{rng.randrange(1, 13):02d}-"
-                        f"{rng.randrange(1, 29):02d}",
+            f"{rng.randrange(1, 29):02d}",
             "registered_at": "2024-03-01T12:00:00+03:00",
             "contacts": contacts,
             "consents": consents,
@@ -123,8 +145,15 @@ class TrafficGenerator:
             category = self._rng.choice(CATEGORIES)
             sku, price = self._rng.choice(CATALOGUE[category])
             qty = self._rng.choice((1, 1, 1, 2, 3))
-            lines.append({"sku": sku, "category": category, "qty": qty, "price": price,
-                          "amount": round(price * qty, 2)})
+            lines.append(
+                {
+                    "sku": sku,
+                    "category": category,
+                    "qty": qty,
+                    "price": price,
+                    "amount": round(price * qty, 2),
+                }
+            )
         return lines
 
     def receipt(self) -> dict[str, object]:
@@ -151,8 +180,11 @@ class TrafficGenerator:
             spent = min(float(rng.choice((0, 0, 0, 50, 100, 200))), balance, total)
             earned = float(int(total * 0.05))
             self._balances[customer_id] = balance + earned - spent
-            event["bonus"] = {"earned": earned, "spent": spent,
-                              "balance": self._balances[customer_id]}
+            event["bonus"] = {
+                "earned": earned,
+                "spent": spent,
+                "balance": self._balances[customer_id],
+            }
         return event
 
     def click(self) -> dict[str, object]:
@@ -161,8 +193,15 @@ class TrafficGenerator:
         device = rng.randrange(self._customers * 2)
         customer = None if rng.random() < 0.4 else self._customer_id(device % self._customers)
         kind = rng.choices(
-            ("page_view", "product_view", "add_to_cart", "remove_from_cart", "checkout_start",
-             "order", "login"),
+            (
+                "page_view",
+                "product_view",
+                "add_to_cart",
+                "remove_from_cart",
+                "checkout_start",
+                "order",
+                "login",
+            ),
             (40, 30, 12, 4, 3, 2, 3),
         )[0]
         event: dict[str, object] = {
@@ -171,7 +210,8 @@ class TrafficGenerator:
             "ts": self._ts(),
             "anonymous_id": f"D{device:08d}",
             "customer_id": self._customer_id(device % self._customers)
-            if kind == "login" else customer,
+            if kind == "login"
+            else customer,
             "session_id": f"sess-{device}-{self._seq // 50}",
         }
         if kind in ("product_view", "add_to_cart", "remove_from_cart"):
@@ -181,8 +221,11 @@ class TrafficGenerator:
                 event["qty"] = line["qty"]
         elif kind == "order":
             lines = self._lines(rng.randint(1, 5))
-            event.update(order_id=f"O{self._seq:09d}", lines=lines,
-                         total=round(sum(float(x["amount"]) for x in lines), 2))  # type: ignore[arg-type]
+            event.update(
+                order_id=f"O{self._seq:09d}",
+                lines=lines,
+                total=round(sum(float(x["amount"]) for x in lines), 2),
+            )  # type: ignore[arg-type]
         elif kind == "page_view":
             event["page"] = rng.choice(PAGES)
         return event

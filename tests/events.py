@@ -28,8 +28,7 @@ def receipt(
         "store_id": "S001",
         "customer_id": cid,
         "total": total,
-        "lines": [{"sku": "milk", "category": "dairy", "qty": 1, "price": total,
-                   "amount": total}],
+        "lines": [{"sku": "milk", "category": "dairy", "qty": 1, "price": total, "amount": total}],
     }
     event.update(fields)
     return event

@@ -17,8 +17,12 @@ SMARTCOMMS = [sys.executable, "-m", "smartcomms.cli"]
 
 
 def test_up_starts_redis_and_broker_with_the_topics() -> None:
-    proc = subprocess.Popen([*SMARTCOMMS, "up", "--partitions", "2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*SMARTCOMMS, "up", "--partitions", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         printed = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2))
@@ -39,12 +43,25 @@ def test_simulate_produces_the_requested_mix(kafka_brokers: str) -> None:
     tag = uuid.uuid4().hex[:6]
     names = {role: f"{role}-{tag}" for role in ("receipts", "clicks", "customers")}
     ensure_topics(kafka_brokers, names.values(), 2, {})
-    env_overrides = {f"SMARTCOMMS_KAFKA__TOPICS__{role.upper()}": name
-                     for role, name in names.items()}
+    env_overrides = {
+        f"SMARTCOMMS_KAFKA__TOPICS__{role.upper()}": name for role, name in names.items()
+    }
     result = subprocess.run(
-        [*SMARTCOMMS, "simulate", "--brokers", kafka_brokers, "--count", "3000",
-         "--customers", "1000", "--bad-rate", "0"],
-        env={**os.environ, **env_overrides}, capture_output=True, timeout=120,
+        [
+            *SMARTCOMMS,
+            "simulate",
+            "--brokers",
+            kafka_brokers,
+            "--count",
+            "3000",
+            "--customers",
+            "1000",
+            "--bad-rate",
+            "0",
+        ],
+        env={**os.environ, **env_overrides},
+        capture_output=True,
+        timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -9,8 +9,15 @@ from smartcomms.config import ConfigError, load_settings
 
 def test_defaults_are_the_contract_defaults() -> None:
     settings = load_settings(env={})
-    assert settings.channels.order == ("push", "web_push", "telegram", "viber", "whatsapp",
-                                       "sms", "email")
+    assert settings.channels.order == (
+        "push",
+        "web_push",
+        "telegram",
+        "viber",
+        "whatsapp",
+        "sms",
+        "email",
+    )
     assert settings.engine.default_timezone == "Europe/Moscow"
     assert settings.kafka.topics.dead_letters == "dead-letters"
     assert settings.bonus.accrual_percent == 5
@@ -19,8 +26,9 @@ def test_defaults_are_the_contract_defaults() -> None:
 def test_yaml_then_environment(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("kafka: {brokers: 'k:9092'}\nchannels: {order: [sms, email]}\n")
-    settings = load_settings(path, env={"SMARTCOMMS_KAFKA__BROKERS": "other:9092",
-                                        "SMARTCOMMS_ENGINE__SHARDS": "8"})
+    settings = load_settings(
+        path, env={"SMARTCOMMS_KAFKA__BROKERS": "other:9092", "SMARTCOMMS_ENGINE__SHARDS": "8"}
+    )
     assert settings.kafka.brokers == "other:9092"
     assert settings.engine.shards == 8
     assert settings.channels.order == ("sms", "email")
@@ -28,8 +36,9 @@ def test_yaml_then_environment(tmp_path: Path) -> None:
 
 def test_bad_values_name_the_field(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("channels: {order: [sms, pigeon]}\nengine: {shards: 0, "
-                    "default_timezone: Mars/Base}\n")
+    path.write_text(
+        "channels: {order: [sms, pigeon]}\nengine: {shards: 0, default_timezone: Mars/Base}\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_settings(path, env={})
     text = str(err.value)

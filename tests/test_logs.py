@@ -17,7 +17,9 @@ def test_json_logs_mask_contacts_and_names(monkeypatch: pytest.MonkeyPatch) -> N
     configure(LogSettings(format="json"))
     try:
         structlog.get_logger().info(
-            "profile", phone="+79991234567", first_name="Анна",
+            "profile",
+            phone="+79991234567",
+            first_name="Анна",
             detail="write to anna.petrova@example.ru or +7 (999) 123-45-67",
         )
     finally:

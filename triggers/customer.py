@@ -40,6 +40,21 @@ class CustomerState:
     """lifetime spend per category, the top categories only"""
     seen: dict[str, float] = field(default_factory=dict)
     """digest of an applied event_id -> engine time it was applied (dedup window)"""
+    last_purchase_event: str | None = None
+    """event_id and ts of the latest purchase: the cause of a win-back notice"""
+    last_purchase_ts: str | None = None
+    cart: dict[str, list[Any]] = field(default_factory=dict)
+    """sku -> [qty, price, category], in the order first added"""
+    cart_changed_at: float | None = None
+    """event time of the latest cart change; with its event id and ts as sent"""
+    cart_cause: str | None = None
+    cart_changed_ts: str | None = None
+    timers: dict[str, float] = field(default_factory=dict)
+    """timer name (the trigger) -> due, event time epoch s"""
+    held: list[str] = field(default_factory=list)
+    """timers currently moved to the end of quiet hours"""
+    sent: list[list[Any]] = field(default_factory=list)
+    """marketing notices of the cap window: ``[due, trigger, channels]``, oldest first"""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerState:
@@ -73,8 +88,11 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
 
 def record_purchase(
     state: CustomerState, total: float, lines: Sequence[ReceiptLine], at: float, sign: int
-) -> None:
-    """Add a purchase (sign +1) or take a return (sign -1) into the purchase aggregates."""
+) -> bool:
+    """Add a purchase (sign +1) or take a return (sign -1) into the purchase aggregates.
+
+    Returns True when this is now the customer's latest purchase.
+    """
     day = float(int(at // DAY))
     days = state.purchase_days
     spend = sign * total
@@ -95,8 +113,10 @@ def record_purchase(
     if len(state.category_spend) > TOP_CATEGORIES:
         top = sorted(state.category_spend.items(), key=lambda kv: -kv[1])[:TOP_CATEGORIES]
         state.category_spend = dict(top)
-    if sign > 0 and (state.last_purchase_at is None or at > state.last_purchase_at):
+    if sign > 0 and (state.last_purchase_at is None or at >= state.last_purchase_at):
         state.last_purchase_at = at
+        return True
+    return False
 
 
 def _add_to_past_day(days: list[list[float]], day: float, sign: int, spend: float) -> None:

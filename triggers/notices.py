@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 _NOTICE_NAMESPACE = uuid.UUID("6f0c55a2-3f0e-5a7c-9a57-5c0ad4b7e3a1")
@@ -33,6 +34,11 @@ class Candidate:
     def notice_id(self) -> str:
         """Deterministic id of this notice."""
         return notice_id(self.trigger, self.customer_id, self.caused_by)
+
+
+def rfc3339_utc(epoch: float) -> str:
+    """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def plain_number(value: float) -> int | float:

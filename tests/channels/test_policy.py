@@ -9,15 +9,17 @@ from triggers.customer import CustomerState
 
 
 def test_channels_follow_the_configured_order_and_need_a_contact() -> None:
-    state = CustomerState(contacts={"email": "a@b.ru", "phone": "+7999", "push_token": "t",
-                                    "viber_id": "v"})
+    state = CustomerState(
+        contacts={"email": "a@b.ru", "phone": "+7999", "push_token": "t", "viber_id": "v"}
+    )
     assert cascade("transactional", state, CHANNELS) == ["push", "viber", "sms", "email"]
     assert cascade("transactional", state, ("email", "sms")) == ["email", "sms"]
 
 
 def test_transactional_needs_no_consent_marketing_does() -> None:
-    state = CustomerState(contacts={"phone": "+7999", "email": "a@b.ru"},
-                          consents={"sms": False, "email": True})
+    state = CustomerState(
+        contacts={"phone": "+7999", "email": "a@b.ru"}, consents={"sms": False, "email": True}
+    )
     assert cascade("transactional", state, CHANNELS) == ["sms", "email"]
     assert cascade("marketing", state, CHANNELS) == ["email"]
 
@@ -28,8 +30,18 @@ def test_no_contact_means_no_channel() -> None:
 
 @pytest.mark.parametrize(
     ("n", "word"),
-    [(1, "бонус"), (21, "бонус"), (2, "бонуса"), (4, "бонуса"), (5, "бонусов"),
-     (11, "бонусов"), (12, "бонусов"), (111, "бонусов"), (0, "бонусов"), (1.5, "бонуса")],
+    [
+        (1, "бонус"),
+        (21, "бонус"),
+        (2, "бонуса"),
+        (4, "бонуса"),
+        (5, "бонусов"),
+        (11, "бонусов"),
+        (12, "бонусов"),
+        (111, "бонусов"),
+        (0, "бонусов"),
+        (1.5, "бонуса"),
+    ],
 )
 def test_russian_plural(n: float, word: str) -> None:
     assert plural(n, "бонус", "бонуса", "бонусов") == word

@@ -31,24 +31,31 @@ def topics(kafka_brokers: str) -> TopicNames:
 
 
 def env_for(brokers: str, redis_url: str, topics: TopicNames, prefix: str) -> dict[str, str]:
-    env = {**os.environ, "SMARTCOMMS_KAFKA__BROKERS": brokers,
-           "SMARTCOMMS_REDIS__URL": redis_url, "SMARTCOMMS_REDIS__PREFIX": prefix,
-           "SMARTCOMMS_ENGINE__SHARDS": "4"}
+    env = {
+        **os.environ,
+        "SMARTCOMMS_KAFKA__BROKERS": brokers,
+        "SMARTCOMMS_REDIS__URL": redis_url,
+        "SMARTCOMMS_REDIS__PREFIX": prefix,
+        "SMARTCOMMS_ENGINE__SHARDS": "4",
+    }
     for field in TopicNames.model_fields:
         env[f"SMARTCOMMS_KAFKA__TOPICS__{field.upper()}"] = getattr(topics, field)
     return env
 
 
 @pytest.fixture
-def live_flow(kafka_brokers: str, redis_url: str, topics: TopicNames, request: pytest.FixtureRequest
-              ) -> Iterator[str]:
+def live_flow(
+    kafka_brokers: str, redis_url: str, topics: TopicNames, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """Runs the flow; yields its Redis key prefix."""
     workers = getattr(request, "param", 1)
     prefix = f"t{uuid.uuid4().hex[:6]}"
     env = env_for(kafka_brokers, redis_url, topics, prefix)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bytewax.run", "flows.live:flow", "-w", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     yield prefix
     proc.terminate()
@@ -77,8 +84,9 @@ def wait_for_profiles(redis_url: str, prefix: str, count: int) -> None:
 
 def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> list:
     """Messages of ``topic`` until ``expected`` arrived and ``settle_s`` passed with no more."""
-    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "t",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": brokers, "group.id": "t", "enable.auto.commit": False}
+    )
     consumer.assign(assignments(brokers, [topic]))
     got: list = []
     deadline = time.monotonic() + TIMEOUT_S
@@ -97,12 +105,17 @@ def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> l
 
 
 @pytest.mark.parametrize("live_flow", [1, 2], indirect=True, ids=["1-worker", "2-workers"])
-def test_receipts_become_notices_once(kafka_brokers: str, redis_url: str, topics: TopicNames,
-                                      live_flow: str) -> None:
-    produce(kafka_brokers, topics.customers, [
-        customer(f"C{n}", first_name="Анна", contacts={"phone": f"+7999000{n:04d}"})
-        for n in range(20)
-    ])
+def test_receipts_become_notices_once(
+    kafka_brokers: str, redis_url: str, topics: TopicNames, live_flow: str
+) -> None:
+    produce(
+        kafka_brokers,
+        topics.customers,
+        [
+            customer(f"C{n}", first_name="Анна", contacts={"phone": f"+7999000{n:04d}"})
+            for n in range(20)
+        ],
+    )
     wait_for_profiles(redis_url, live_flow, 20)
     receipts = [receipt(f"r{n}", f"C{n % 20}", 1000 + n) for n in range(60)]
     produce(kafka_brokers, topics.receipts, receipts + receipts[:10])  # 10 redelivered
@@ -122,8 +135,12 @@ def test_receipts_become_notices_once(kafka_brokers: str, redis_url: str, topics
 def test_bad_input_goes_to_dead_letters_and_the_flow_goes_on(
     kafka_brokers: str, redis_url: str, topics: TopicNames, live_flow: str
 ) -> None:
-    bad = [b"{oops", orjson.dumps({"event_id": "x", "type": "receipt",
-                                   "ts": "2026-11-22T10:00:00+03:00", "total": -1})]
+    bad = [
+        b"{oops",
+        orjson.dumps(
+            {"event_id": "x", "type": "receipt", "ts": "2026-11-22T10:00:00+03:00", "total": -1}
+        ),
+    ]
     produce(kafka_brokers, topics.customers, [customer("C1", contacts={"email": "a@b.ru"})])
     wait_for_profiles(redis_url, live_flow, 1)
     produce(kafka_brokers, topics.receipts, [*bad, receipt("r1", "C1", 2000)])
@@ -142,7 +159,10 @@ def test_module_level_flow_needs_a_redis_url() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTCOMMS_")}
     result = subprocess.run(
         [sys.executable, "-c", "import flows.live as m; m.flow"],
-        env=env, capture_output=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0 and b"redis.url is required" in result.stderr
 

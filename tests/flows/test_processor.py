@@ -5,12 +5,14 @@ from __future__ import annotations
 import orjson
 import redis
 
+from channels.policy import Policy
 from flows.clock import EventTimeClock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.customers import CustomerStore
 from state.outbox import Outbox
+from state.timers import TimerIndex
 from tests.events import customer, receipt
 from triggers.engine import Rules
 from triggers.events import Event, parse_event
@@ -24,8 +26,16 @@ def events(*raw: dict) -> list[Event]:
 
 def processor(client: redis.Redis, stats: Stats, outbox: bool = False) -> BatchProcessor:
     store = CustomerStore(client, "t", 3600)
-    return BatchProcessor(store, Rules(), CHANNELS, WEEK, EventTimeClock(), stats,
-                          Outbox(client, "t") if outbox else None)
+    return BatchProcessor(
+        store,
+        TimerIndex(client, "t"),
+        Rules(),
+        Policy(CHANNELS),
+        WEEK,
+        EventTimeClock(),
+        stats,
+        Outbox(client, "t") if outbox else None,
+    )
 
 
 def test_redelivered_events_are_applied_once_across_batches(redis_client: redis.Redis) -> None:
@@ -43,9 +53,13 @@ def test_redelivered_events_are_applied_once_across_batches(redis_client: redis.
 
 def test_duplicate_inside_one_batch_is_applied_once(redis_client: redis.Redis) -> None:
     stats = Stats()
-    out = processor(redis_client, stats).process("0",
-        events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000),
-               receipt("r1", "C1", 1000))
+    out = processor(redis_client, stats).process(
+        "0",
+        events(
+            customer("C1", contacts={"phone": "+7999"}),
+            receipt("r1", "C1", 1000),
+            receipt("r1", "C1", 1000),
+        ),
     )
     assert len(out) == 1 and stats.duplicates == 1
 
@@ -54,23 +68,37 @@ def test_notice_without_a_contact_is_counted_unreachable(redis_client: redis.Red
     stats = Stats()
     out = processor(redis_client, stats).process("0", events(receipt("r1", "C1", 1000)))
     assert out == []
-    assert stats.suppressed["unreachable"] == 1
+    assert stats.suppressed["unreachable_no_channel"] == 1
     assert stats.events["receipt"] == 1
 
 
 def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
     redis_client: redis.Redis,
 ) -> None:
-    out = processor(redis_client, Stats()).process("0",
-        events(customer("C1", first_name="Анна", contacts={"email": "a@b.ru", "phone": "+7"}),
-               receipt("r1", "C1", 1000))
+    out = processor(redis_client, Stats()).process(
+        "0",
+        events(
+            customer("C1", first_name="Анна", contacts={"email": "a@b.ru", "phone": "+7"}),
+            receipt("r1", "C1", 1000),
+        ),
     )
     [(key, body)] = out
     notice = orjson.loads(body)
     assert key == "C1"
-    assert set(notice) == {"notice_id", "trigger", "kind", "customer_id", "channels",
-                           "template", "vars", "text", "caused_by", "event_ts", "due_ts",
-                           "created_at"}
+    assert set(notice) == {
+        "notice_id",
+        "trigger",
+        "kind",
+        "customer_id",
+        "channels",
+        "template",
+        "vars",
+        "text",
+        "caused_by",
+        "event_ts",
+        "due_ts",
+        "created_at",
+    }
     assert notice["channels"] == ["sms", "email"]
     assert notice["text"] == "Анна, начислено 50 бонусов, на счёте 50."
 

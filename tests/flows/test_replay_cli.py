@@ -15,8 +15,7 @@ EVENTS = [
     receipt("r1", "C1", 1000),
     receipt("r1", "C1", 1000),  # the POS resends: no second notice, no double balance
     b"{this is not json",
-    receipt("r2", "C1", 500, ts="2026-11-22T11:00:00+03:00",
-            bonus={"earned": 10, "spent": 30}),
+    receipt("r2", "C1", 500, ts="2026-11-22T11:00:00+03:00", bonus={"earned": 10, "spent": 30}),
     receipt("r3", None, 700),  # anonymous shopper
     receipt("r4", "C2", 900),  # no contacts: unreachable
     {"event_id": "bad", "type": "receipt", "ts": "2026-11-22T12:00:00+03:00"},
@@ -28,7 +27,9 @@ def run_replay(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     path.write_bytes(jsonl(EVENTS))
     return subprocess.run(
         [sys.executable, "-m", "smartcomms.cli", "replay", str(path), *args],
-        capture_output=True, timeout=120, check=False,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -52,7 +53,7 @@ def test_replay_prints_only_notices_and_reports_on_stderr(tmp_path: Path) -> Non
     summary = orjson.loads(err.split("summary: ", 1)[1])
     assert summary["duplicates"] == 1
     assert summary["dead_letters"] == 2
-    assert summary["suppressed"] == {"unreachable": 1}
+    assert summary["suppressed"] == {"unreachable_no_channel": 1}
     assert summary["notices_by_trigger"] == {"bonus_earned": 2}
 
 
@@ -80,8 +81,12 @@ def test_bad_arguments_fail_with_a_clear_message(tmp_path: Path) -> None:
     config.write_text("channels: {order: [sms, pigeon]}\n")
     result = run_replay(tmp_path, "--config", str(config))
     assert result.returncode != 0 and b"channels.order" in result.stderr
-    missing = subprocess.run([sys.executable, "-m", "smartcomms.cli", "replay", "/no/such.jsonl"],
-                             capture_output=True, timeout=60, check=False)
+    missing = subprocess.run(
+        [sys.executable, "-m", "smartcomms.cli", "replay", "/no/such.jsonl"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert missing.returncode != 0 and b"no such events file" in missing.stderr
 
 

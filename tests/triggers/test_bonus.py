@@ -37,8 +37,9 @@ def test_accrual_is_exact_for_decimal_totals() -> None:
 
 def test_pos_bonus_and_balance_win() -> None:
     state = CustomerState(balance=10)
-    [notice] = apply(state, receipt("e1", "C1", 500, bonus={"earned": 25, "spent": 100,
-                                                             "balance": 840}))
+    [notice] = apply(
+        state, receipt("e1", "C1", 500, bonus={"earned": 25, "spent": 100, "balance": 840})
+    )
     assert (notice.vars["earned"], notice.vars["spent"], notice.vars["balance"]) == (25, 100, 840)
     assert state.balance == 840
 
@@ -98,9 +99,7 @@ def test_rolling_aggregates_count_by_day() -> None:
     assert state.category_spend == {"dairy": 600.0}
 
 
-bonus = st.fixed_dictionaries(
-    {"earned": st.integers(0, 500), "spent": st.integers(0, 500)}
-)
+bonus = st.fixed_dictionaries({"earned": st.integers(0, 500), "spent": st.integers(0, 500)})
 
 
 @given(st.lists(st.tuples(st.integers(1, 10_000), st.one_of(st.none(), bonus)), max_size=30))

@@ -21,8 +21,16 @@ def test_valid_receipt_with_extra_fields_is_parsed() -> None:
 
 
 def test_anonymous_click_belongs_to_its_device() -> None:
-    parsed = parse({"event_id": "k1", "type": "add_to_cart", "ts": "2026-11-22T10:00:00Z",
-                    "anonymous_id": "D1", "sku": "A", "price": 10})
+    parsed = parse(
+        {
+            "event_id": "k1",
+            "type": "add_to_cart",
+            "ts": "2026-11-22T10:00:00Z",
+            "anonymous_id": "D1",
+            "sku": "A",
+            "price": 10,
+        }
+    )
     assert isinstance(parsed, Click) and parsed.qty == 1
     assert subject_of(parsed) == "a:D1"
 
@@ -46,8 +54,12 @@ def test_anonymous_receipt_has_no_subject() -> None:
         (orjson.dumps(receipt("e", "C1", 1, ts="yesterday")), "ts"),
         (orjson.dumps(receipt("", "C1", 1)), "event_id"),
         (orjson.dumps(receipt("x" * 129, "C1", 1)), "event_id"),
-        (orjson.dumps(receipt("e", "C1", 1, lines=[{"sku": "a", "qty": 0, "price": 1,
-                                                     "amount": 1}])), "qty"),
+        (
+            orjson.dumps(
+                receipt("e", "C1", 1, lines=[{"sku": "a", "qty": 0, "price": 1, "amount": 1}])
+            ),
+            "qty",
+        ),
         (orjson.dumps(customer("C1", timezone="Mars/Olympus")), "timezone"),
         (orjson.dumps(customer("C1", birthday="1990-13-01")), "birthday"),
         ('{"event_id":"x","type":"receipt","ts":"é'.encode("latin-1"), "not JSON"),
