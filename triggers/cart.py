@@ -90,8 +90,15 @@ def cancel_by_purchase(
 def cart_notice(
     state: CustomerState, customer_id: str, template: str, due_ts: str
 ) -> Candidate | None:
-    """The abandoned-cart notice for the cart as it is now (None when it is empty)."""
+    """The abandoned-cart notice for the cart as it is now.
+
+    None when the cart is empty or was not changed since the customer's last purchase (a
+    cart built on a device before a purchase and merged at a later login is not abandoned).
+    """
     if not state.cart or state.cart_cause is None or state.cart_changed_ts is None:
+        return None
+    changed_at = state.cart_changed_at or 0.0
+    if state.last_purchase_at is not None and state.last_purchase_at >= changed_at:
         return None
     lines = [
         {

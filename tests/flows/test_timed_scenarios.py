@@ -319,3 +319,13 @@ def test_configured_delay(replay) -> None:  # type: ignore[no-untyped-def]
         config={"triggers": {"abandoned_cart": {"delay_minutes": 15}}},
     )
     assert utc(of(notices, "abandoned_cart")[0]["due_ts"]) == utc("2026-11-20T12:15:00+03:00")
+
+
+def test_cart_from_before_a_purchase_is_not_abandoned_after_login(replay) -> None:  # type: ignore[no-untyped-def]
+    events = [
+        add("2026-11-20T12:00:00+03:00", customer=None, device="D9"),
+        receipt("r1", "C1", 500, ts="2026-11-20T12:10:00+03:00"),
+        click("login", "2026-11-20T12:20:00+03:00", customer="C1", device="D9"),
+    ]
+    notices, _ = replay(events, until="2026-11-20T15:00:00+03:00")
+    assert of(notices, "abandoned_cart") == []
