@@ -5,103 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
 
 import orjson
 import pytest
-import redis
-from confluent_kafka import Consumer, Producer
 
 from smartcomms.config import Settings, TopicNames
-from smartcomms.topics import assignments, ensure_topics
 from tests.events import customer, receipt
-
-TIMEOUT_S = 60
-
-
-@pytest.fixture
-def topics(kafka_brokers: str) -> TopicNames:
-    """Fresh topics for one test (3 partitions each)."""
-    tag = uuid.uuid4().hex[:8]
-    names = TopicNames(**{field: f"{field}-{tag}" for field in TopicNames.model_fields})
-    ensure_topics(kafka_brokers, [*names.inputs(), names.notices, names.dead_letters], 3, {})
-    return names
-
-
-def env_for(brokers: str, redis_url: str, topics: TopicNames, prefix: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "SMARTCOMMS_KAFKA__BROKERS": brokers,
-        "SMARTCOMMS_REDIS__URL": redis_url,
-        "SMARTCOMMS_REDIS__PREFIX": prefix,
-        "SMARTCOMMS_ENGINE__SHARDS": "4",
-    }
-    for field in TopicNames.model_fields:
-        env[f"SMARTCOMMS_KAFKA__TOPICS__{field.upper()}"] = getattr(topics, field)
-    return env
-
-
-@pytest.fixture
-def live_flow(
-    kafka_brokers: str, redis_url: str, topics: TopicNames, request: pytest.FixtureRequest
-) -> Iterator[str]:
-    """Runs the flow; yields its Redis key prefix."""
-    workers = getattr(request, "param", 1)
-    prefix = f"t{uuid.uuid4().hex[:6]}"
-    env = env_for(kafka_brokers, redis_url, topics, prefix)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "flows.live:flow", "-w", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    yield prefix
-    proc.terminate()
-    _, stderr = proc.communicate(timeout=30)
-    assert b"Traceback" not in stderr, stderr.decode()
-
-
-def produce(brokers: str, topic: str, events: list[dict | bytes]) -> None:
-    producer = Producer({"bootstrap.servers": brokers})
-    for event in events:
-        value = event if isinstance(event, bytes) else orjson.dumps(event)
-        key = None if isinstance(event, bytes) else str(event.get("customer_id")).encode()
-        producer.produce(topic, value, key)
-    assert producer.flush(30) == 0
-
-
-def wait_for_profiles(redis_url: str, prefix: str, count: int) -> None:
-    """Topics are not ordered with each other: wait until the flow has stored the profiles."""
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + TIMEOUT_S
-    while len(client.keys(f"{prefix}:c:*")) < count:
-        assert time.monotonic() < deadline, "the flow did not store the profiles"
-        time.sleep(0.1)
-    client.close()
-
-
-def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> list:
-    """Messages of ``topic`` until ``expected`` arrived and ``settle_s`` passed with no more."""
-    consumer = Consumer(
-        {"bootstrap.servers": brokers, "group.id": "t", "enable.auto.commit": False}
-    )
-    consumer.assign(assignments(brokers, [topic]))
-    got: list = []
-    deadline = time.monotonic() + TIMEOUT_S
-    quiet_since = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            batch = [m for m in consumer.consume(100, 0.2) if not m.error()]
-            if batch:
-                got.extend(batch)
-                quiet_since = time.monotonic()
-            elif len(got) >= expected and time.monotonic() - quiet_since > settle_s:
-                break
-    finally:
-        consumer.close()
-    return got
+from tests.live import consume, produce, wait_for_profiles
 
 
 @pytest.mark.parametrize("live_flow", [1, 2], indirect=True, ids=["1-worker", "2-workers"])

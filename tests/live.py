@@ -1,0 +1,93 @@
+"""Helpers for tests of the live flow: run it as Bytewax runs it, feed and read Kafka."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import orjson
+import redis
+from confluent_kafka import Consumer, Producer
+
+from smartcomms.config import TopicNames
+from smartcomms.topics import assignments
+
+TIMEOUT_S = 60
+
+
+def env_for(
+    brokers: str, redis_url: str, topics: TopicNames, prefix: str, **settings: str
+) -> dict[str, str]:
+    """Environment of a flow process; ``settings`` are extra SMARTCOMMS_* variables."""
+    env = {
+        **os.environ,
+        "SMARTCOMMS_KAFKA__BROKERS": brokers,
+        "SMARTCOMMS_REDIS__URL": redis_url,
+        "SMARTCOMMS_REDIS__PREFIX": prefix,
+        "SMARTCOMMS_ENGINE__SHARDS": "4",
+        **settings,
+    }
+    for field in TopicNames.model_fields:
+        env[f"SMARTCOMMS_KAFKA__TOPICS__{field.upper()}"] = getattr(topics, field)
+    return env
+
+
+def start_flow(env: dict[str, str], bytewax_args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """``python -m bytewax.run flows.live:flow`` with the given options."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "flows.live:flow", *bytewax_args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop_flow(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a flow and check it did not die of an exception on the way."""
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=30)
+    assert b"Traceback" not in stderr, stderr.decode()
+
+
+def produce(brokers: str, topic: str, events: list[dict | bytes]) -> None:
+    producer = Producer({"bootstrap.servers": brokers})
+    for event in events:
+        value = event if isinstance(event, bytes) else orjson.dumps(event)
+        key = None if isinstance(event, bytes) else str(event.get("customer_id")).encode()
+        producer.produce(topic, value, key)
+    assert producer.flush(30) == 0
+
+
+def wait_for_profiles(redis_url: str, prefix: str, count: int) -> None:
+    """Topics are not ordered with each other: wait until the flow has stored the profiles."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(client.keys(f"{prefix}:c:*")) < count:
+        assert time.monotonic() < deadline, "the flow did not store the profiles"
+        time.sleep(0.1)
+    client.close()
+
+
+def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> list:
+    """Messages of ``topic`` until ``expected`` arrived and ``settle_s`` passed with no more."""
+    consumer = Consumer(
+        {"bootstrap.servers": brokers, "group.id": "t", "enable.auto.commit": False}
+    )
+    consumer.assign(assignments(brokers, [topic]))
+    got: list = []
+    deadline = time.monotonic() + TIMEOUT_S
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            batch = [m for m in consumer.consume(100, 0.2) if not m.error()]
+            if batch:
+                got.extend(batch)
+                quiet_since = time.monotonic()
+            elif len(got) >= expected and time.monotonic() - quiet_since > settle_s:
+                break
+    finally:
+        consumer.close()
+    return got
