@@ -190,7 +190,7 @@ class BatchProcessor:
 
     def _suppressed(self, trigger: str, customer_id: str, reason: str) -> None:
         self._stats.suppressed[reason] += 1
-        log.debug("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
+        log.info("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
 
     def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
         if self._outbox is None or shard in self._swept:

@@ -21,9 +21,12 @@ from triggers.events import check_timestamp, epoch_of
 EXIT_USAGE = 2
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, quiet: bool = False) -> Settings:
     settings = load_settings(args.config)
-    configure_logging(settings.log)
+    log = settings.log
+    if quiet and log.level in ("debug", "info"):
+        log = log.model_copy(update={"level": "warning"})
+    configure_logging(log)
     kafka = getattr(args, "brokers", None)
     redis_url = getattr(args, "redis_url", None)
     updates: dict[str, object] = {}
@@ -48,7 +51,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run the trigger logic over a JSONL file with event time as the clock."""
     from flows.replay import replay
 
-    settings = _settings(args)
+    settings = _settings(args, quiet=True)  # stderr is for dead letters and the summary
     events = Path(args.events)
     if not events.is_file():
         raise ConfigError(f"no such events file: {events}")
@@ -127,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Local stack + synthetic traffic through the live flow, with a live display."""
     from smartcomms.demo import run_demo
 
-    return run_demo(_settings(args), args.rate, args.customers, args.workers)
+    return run_demo(_settings(args), args.config, args.rate, args.customers, args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 from confluent_kafka import Consumer
@@ -20,18 +21,28 @@ from smartcomms.simulate import produce
 from smartcomms.topics import assignments, ensure_topics
 
 SHOW_EVERY_S = 1.0
+DEMO_DEFAULTS = {
+    "SMARTCOMMS_TRIGGERS__ABANDONED_CART__DELAY_MINUTES": "1",
+    "SMARTCOMMS_QUIET_HOURS__ENABLED": "false",
+}
 
 
 @contextlib.contextmanager
-def live_flow(settings: Settings, workers: int) -> Iterator[subprocess.Popen[bytes]]:
-    """Run the live flow as a Bytewax process against ``settings``; stop it on exit."""
+def live_flow(
+    settings: Settings, config: str | None, workers: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run the live flow as a Bytewax process (``config``: YAML file); stop it on exit."""
     assert settings.redis.url is not None
     env = {
         **os.environ,
         "SMARTCOMMS_KAFKA__BROKERS": settings.kafka.brokers,
         "SMARTCOMMS_REDIS__URL": settings.redis.url,
-        "SMARTCOMMS_LOG__FORMAT": "json",
+        "SMARTCOMMS_LOG__LEVEL": "warning",
     }
+    if config:
+        env["SMARTCOMMS_CONFIG"] = str(Path(config).resolve())
+    else:  # something to see within a demo: carts fire after a minute, at any hour
+        env.update(DEMO_DEFAULTS)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bytewax.run", "flows.live:build_flow()", "-w", str(workers)],
         env=env,
@@ -48,7 +59,9 @@ def live_flow(settings: Settings, workers: int) -> Iterator[subprocess.Popen[byt
             proc.wait()
 
 
-def run_demo(settings: Settings, rate: float, customers: int, workers: int) -> int:
+def run_demo(
+    settings: Settings, config: str | None, rate: float, customers: int, workers: int
+) -> int:
     """Run until Ctrl-C; returns the exit status."""
     with redis_server() as redis_url, kafka_broker() as brokers:
         settings = settings.model_copy(
@@ -71,7 +84,7 @@ def run_demo(settings: Settings, rate: float, customers: int, workers: int) -> i
         def traffic() -> None:
             produced[0] = produce(settings, 0, rate, customers, 7, 0.001, stop)
 
-        with live_flow(settings, workers) as flow:
+        with live_flow(settings, config, workers) as flow:
             producer = threading.Thread(target=traffic, daemon=True)
             producer.start()
             try:

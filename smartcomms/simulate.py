@@ -25,7 +25,7 @@ def produce(
     topics = settings.kafka.topics
     by_role = {"receipts": topics.receipts, "clicks": topics.clicks, "customers": topics.customers}
     producer = Producer(producer_config(settings.kafka.brokers, settings.kafka.client_config))
-    generator = TrafficGenerator(customers=customers, seed=seed, bad_rate=bad_rate)
+    generator = TrafficGenerator(customers=customers, seed=seed, bad_rate=bad_rate, realtime=True)
     started = time.monotonic()
     sent = 0
     for role, key, value in generator.events(count or None):

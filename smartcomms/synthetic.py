@@ -1,8 +1,9 @@
 """Realistic synthetic traffic: customer profiles, store and online receipts, web behaviour.
 
-Deterministic for a seed. Yields ``(topic_role, key, value)`` where topic_role is one of
-``receipts``, ``clicks``, ``customers``; every customer's profile comes before their first
-purchase. A small share of malformed messages (``bad_rate``) exercises the dead letters.
+Deterministic for a seed (unless ``realtime``: event time is then the wall clock). Yields
+``(topic_role, key, value)`` where topic_role is ``receipts``, ``clicks`` or ``customers``;
+every customer's profile comes before their first purchase. A small share of malformed
+messages (``bad_rate``) exercises the dead letters.
 """
 
 from __future__ import annotations
@@ -79,12 +80,14 @@ class TrafficGenerator:
         seed: int = 7,
         start: datetime | None = None,
         bad_rate: float = 0.0,
+        realtime: bool = False,
         anonymous_share: float = 0.2,
         mix: TrafficMix | None = None,
     ) -> None:
         self._rng = random.Random(seed)
         self._customers = customers
         self._clock = start or datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+        self._realtime = realtime
         self._bad_rate = bad_rate
         self._anonymous_share = anonymous_share
         self._mix = mix or TrafficMix()
@@ -97,7 +100,10 @@ class TrafficGenerator:
         return f"{prefix}-{self._seed}-{self._seq}"
 
     def _ts(self) -> str:
-        self._clock += timedelta(milliseconds=self._rng.randint(1, 40))
+        if self._realtime:  # live traffic: event time is now
+            self._clock = datetime.now(UTC)
+        else:
+            self._clock += timedelta(milliseconds=self._rng.randint(1, 40))
         return self._clock.isoformat(timespec="milliseconds")
 
     def _customer_id(self, n: int | None = None) -> str:

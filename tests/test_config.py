@@ -55,3 +55,29 @@ def test_unknown_key_and_broken_yaml_are_errors(tmp_path: Path) -> None:
     path.write_text("kafka: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(path, env={})
+
+
+def test_quiet_hours_accept_unquoted_yaml_times(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("quiet_hours: {start: 22:30, end: '08:00'}\n")
+    quiet = load_settings(path, env={}).quiet_hours
+    assert (quiet.start.hour, quiet.start.minute, quiet.end.hour) == (22, 30, 8)
+
+
+def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
+    settings = load_settings(env={})
+    assert settings.triggers.abandoned_cart.delay_minutes == 60
+    assert settings.triggers.win_back.after_days == 30
+    assert (settings.caps.marketing.per_day, settings.caps.marketing.per_week) == (2, 5)
+    assert settings.caps.per_trigger["abandoned_cart"].per_day == 1
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "caps: {per_channel: {pigeon: {per_day: 1}}, marketing: {per_day: -1}}\n"
+        "triggers: {abandoned_cart: {delay_minutes: 0}}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    text = str(err.value)
+    assert "caps.per_channel" in text and "pigeon" in text
+    assert "caps.marketing.per_day" in text
+    assert "triggers.abandoned_cart.delay_minutes" in text

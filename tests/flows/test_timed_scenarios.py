@@ -329,3 +329,14 @@ def test_cart_from_before_a_purchase_is_not_abandoned_after_login(replay) -> Non
     ]
     notices, _ = replay(events, until="2026-11-20T15:00:00+03:00")
     assert of(notices, "abandoned_cart") == []
+
+
+def test_per_channel_cap_drops_the_channel_not_the_notice(replay) -> None:  # type: ignore[no-untyped-def]
+    events = [
+        add("2026-11-20T10:00:00+03:00", sku="a"),
+        click("order", "2026-11-20T11:30:00+03:00", order_id="O1", total=1.0),
+        add("2026-11-20T12:00:00+03:00", sku="b"),
+    ]
+    config = {"caps": {"per_trigger": {}, "per_channel": {"push": {"per_day": 1}}}}
+    notices, _ = replay(events, until="2026-11-20T15:00:00+03:00", config=config)
+    assert [n["channels"] for n in of(notices, "abandoned_cart")] == [["push", "sms"], ["sms"]]
