@@ -20,16 +20,14 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import bytewax.operators as op
 import orjson
 from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
 from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
+from common import percentile
 from confluent_kafka import Consumer, Producer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flows.kafka_io import producer_config
 from flows.live import build_flow
@@ -127,11 +125,6 @@ def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
     flow.terminate()
     flow.wait(30)
     return samples
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 def main() -> None:

@@ -19,6 +19,10 @@ class ClockTick:
 class Clock(Protocol):
     """Tells the engine what time it is, given the event time of the item at hand."""
 
+    ticking: bool
+    """True: idle customers' due timers are looked up on clock ticks only (live, where a
+    ticker feeds every shard); False: on every batch (replay: event-time order matters)."""
+
     def observe(self, event_at: float) -> float:
         """Engine time (epoch s) while handling an item with event time ``event_at``."""
         ...
@@ -31,6 +35,8 @@ class Clock(Protocol):
 class WallClock:
     """Live mode: the engine's time is the machine's."""
 
+    ticking = True
+
     def observe(self, event_at: float) -> float:
         return time.time()
 
@@ -40,6 +46,8 @@ class WallClock:
 
 class EventTimeClock:
     """Replay mode: time is the latest event time seen; late events do not move it back."""
+
+    ticking = False
 
     def __init__(self) -> None:
         self.now = float("-inf")

@@ -42,14 +42,12 @@ def _customer_of(notice: bytes) -> EmittedNotice:
 class _Batch:
     """Working set of one batch: loaded states, timers in due order, changes, notices."""
 
-    def __init__(self, states: dict[str, CustomerState], due_subjects: list[str]) -> None:
+    def __init__(self, states: dict[str, CustomerState], horizon: float) -> None:
         self.states = states
         self.timers_before = {s: earliest_due(st) for s, st in states.items()}
-        self.heap: list[tuple[float, str]] = []
-        for subject in due_subjects:
-            due = self.timers_before[subject]
-            if due is not None:
-                self.heap.append((due, subject))
+        self.heap = [
+            (due, s) for s, due in self.timers_before.items() if due is not None and due <= horizon
+        ]
         heapq.heapify(self.heap)
         self.touched: dict[str, CustomerState] = {}
         self.emitted: list[EmittedNotice] = []
@@ -104,7 +102,11 @@ class BatchProcessor:
         but Kafka never confirmed (see state.outbox).
         """
         ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
-        due_subjects = self._timers.due(shard, self._clock.horizon(ats))
+        horizon = self._clock.horizon(ats)
+        clock_ticks = any(isinstance(item, ClockTick) for item in items)
+        due_subjects = (
+            self._timers.due(shard, horizon) if clock_ticks or not self._clock.ticking else []
+        )
         subjects = set(due_subjects)
         for item in items:
             if not isinstance(item, ClockTick) and changes_state(item):
@@ -112,7 +114,7 @@ class BatchProcessor:
                 linked = linked_subject(item)
                 if linked is not None:
                     subjects.add(linked)
-        batch = _Batch(self._store.load(subjects), due_subjects)
+        batch = _Batch(self._store.load(subjects), horizon)
 
         left_over = self._unconfirmed_of_earlier_run(shard)
         now = float("-inf")
