@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from smartcomms.config import CapWindow
-from triggers.customer import CustomerState
+from triggers.customer import DAY, CustomerState
 
-DAY_S = 86_400.0
-WEEK_S = 7 * DAY_S
+WEEK = 7 * DAY
 
 
 def _count(sent: list[list], since: float, match: object = None, channel: str | None = None) -> int:
@@ -33,14 +32,14 @@ def over_cap(
     Counts the recorded notices of the last 24 h / 7 days before ``due`` (and any recorded
     after it), of ``trigger`` and through ``channel`` when given.
     """
-    if cap.per_day is not None and _count(sent, due - DAY_S, trigger, channel) >= cap.per_day:
+    if cap.per_day is not None and _count(sent, due - DAY, trigger, channel) >= cap.per_day:
         return True
-    return cap.per_week is not None and _count(sent, due - WEEK_S, trigger, channel) >= cap.per_week
+    return cap.per_week is not None and _count(sent, due - WEEK, trigger, channel) >= cap.per_week
 
 
 def record_sent(state: CustomerState, due: float, trigger: str, channels: Iterable[str]) -> None:
     """Count a marketing notice into the cap windows; forget what is older than a week."""
     state.sent.append([due, trigger, list(channels)])
-    horizon = due - WEEK_S
+    horizon = due - WEEK
     if state.sent[0][0] <= horizon:
         state.sent = [entry for entry in state.sent if entry[0] > horizon]

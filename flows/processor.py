@@ -142,11 +142,12 @@ class BatchProcessor:
         stats.events[event.type] += 1
         linked_key = linked_subject(event)
         linked = batch.states.get(linked_key) if linked_key else None
+        linked_had_cart = linked is not None and bool(linked.cart)
         outcomes = apply_event(state, event, at, self._rules, linked)
         remember(state, digest, now)
         batch.touch(subject, state)
-        if linked_key is not None and linked is not None:
-            batch.touch(linked_key, linked)
+        if linked_key is not None and linked is not None and linked_had_cart:
+            batch.touch(linked_key, linked)  # its cart moved to the customer
         for outcome in outcomes:
             if isinstance(outcome, Suppression):
                 self._suppressed(outcome.trigger, outcome.customer_id, outcome.reason)

@@ -13,9 +13,8 @@ from state.connection import connect
 from state.customers import CustomerStore
 from state.outbox import Outbox
 from state.timers import TimerIndex
+from triggers.customer import DAY
 from triggers.engine import Rules
-
-DAY_S = 86_400
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -28,7 +27,7 @@ def rules_from(settings: Settings) -> Rules:
         cart_template=cart.template if cart.enabled else None,
         cart_delay_s=cart.delay_minutes * 60,
         win_back_template=win_back.template if win_back.enabled else None,
-        win_back_after_s=win_back.after_days * DAY_S,
+        win_back_after_s=win_back.after_days * DAY,
         win_back_offer=win_back.offer,
     )
 
@@ -48,7 +47,7 @@ def processor_factory(
             engine = settings.engine
             client = connect(redis_url)
             store = CustomerStore(
-                client, settings.redis.prefix, int(engine.anonymous_ttl_days * DAY_S)
+                client, settings.redis.prefix, int(engine.anonymous_ttl_days * DAY)
             )
             built.append(
                 BatchProcessor(
@@ -56,7 +55,7 @@ def processor_factory(
                     TimerIndex(client, settings.redis.prefix),
                     rules_from(settings),
                     Policy.from_settings(settings),
-                    engine.dedup_window_days * DAY_S,
+                    engine.dedup_window_days * DAY,
                     clock,
                     stats,
                     Outbox(client, settings.redis.prefix) if use_outbox else None,

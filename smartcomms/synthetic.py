@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from triggers.events import CLICK_TYPES
+
 FIRST_NAMES = (
     "Анна",
     "Мария",
@@ -50,6 +52,15 @@ CATALOGUE = {
 }
 CATEGORIES = tuple(CATALOGUE)
 STORES = tuple(f"S{n:03d}" for n in range(1, 41))
+CLICK_WEIGHTS = {
+    "page_view": 40,
+    "product_view": 30,
+    "add_to_cart": 12,
+    "remove_from_cart": 4,
+    "checkout_start": 3,
+    "order": 2,
+    "login": 3,
+}
 PAGES = ("/", "/catalog", "/promo", "/delivery", "/loyalty")
 BAD_MESSAGES = (
     b"{not json",
@@ -198,18 +209,7 @@ class TrafficGenerator:
         rng = self._rng
         device = rng.randrange(self._customers * 2)
         customer = None if rng.random() < 0.4 else self._customer_id(device % self._customers)
-        kind = rng.choices(
-            (
-                "page_view",
-                "product_view",
-                "add_to_cart",
-                "remove_from_cart",
-                "checkout_start",
-                "order",
-                "login",
-            ),
-            (40, 30, 12, 4, 3, 2, 3),
-        )[0]
+        kind = rng.choices(CLICK_TYPES, [CLICK_WEIGHTS[t] for t in CLICK_TYPES])[0]
         event: dict[str, object] = {
             "event_id": self._event_id("clk"),
             "type": kind,

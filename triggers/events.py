@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -104,7 +104,7 @@ class Receipt(_Event):
     bonus: Bonus | None = None
 
 
-CLICK_TYPES = (
+ClickType = Literal[
     "page_view",
     "product_view",
     "add_to_cart",
@@ -112,21 +112,14 @@ CLICK_TYPES = (
     "checkout_start",
     "order",
     "login",
-)
+]
+CLICK_TYPES: tuple[str, ...] = get_args(ClickType)
 
 
 class Click(_Event):
     """Web or app behaviour; ``anonymous_id`` always, ``customer_id`` when logged in."""
 
-    type: Literal[
-        "page_view",
-        "product_view",
-        "add_to_cart",
-        "remove_from_cart",
-        "checkout_start",
-        "order",
-        "login",
-    ]
+    type: ClickType
     anonymous_id: Id
     customer_id: Id | None = None
     session_id: str | None = None

@@ -193,10 +193,6 @@ def test_a_later_purchase_rearms_win_back(replay) -> None:  # type: ignore[no-un
 NO_TRIGGER_CAP = {"caps": {"per_trigger": {}}, "quiet_hours": {"enabled": False}}
 
 
-def cart_cycle(ts_add: str, sku: str) -> list[dict]:
-    return [add(ts_add, sku=sku)]
-
-
 def test_rolling_24h_cap_is_not_a_calendar_day(replay) -> None:  # type: ignore[no-untyped-def]
     # carts firing at 10:00 and 12:00 on day 1 and 09:30 on day 2 (21.5 h after the second)
     events = [
