@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 
+import orjson
 import redis
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
+from smartcomms.config import TopicNames
 from smartcomms.topics import assignments, ensure_topics
+from tests.events import customer, receipt
+from tests.live import consume, env_for, produce, stop_flow, wait_for_profiles
 
 SMARTCOMMS = [sys.executable, "-m", "smartcomms.cli"]
 
@@ -76,3 +82,48 @@ def test_simulate_produces_the_requested_mix(kafka_brokers: str) -> None:
     consumer.close()
     assert counts[names["customers"]] >= 1000  # every profile comes first
     assert counts[names["receipts"]] > 100 and counts[names["clicks"]] > 1000
+
+
+def test_run_starts_the_live_flow(kafka_brokers: str, redis_url: str) -> None:
+    tag = uuid.uuid4().hex[:6]
+    topics = TopicNames(**{field: f"{field}-{tag}" for field in TopicNames.model_fields})
+    ensure_topics(kafka_brokers, [*topics.inputs(), topics.notices, topics.dead_letters], 2, {})
+    env = env_for(kafka_brokers, redis_url, topics, f"run{tag}")
+    del env["SMARTCOMMS_KAFKA__BROKERS"], env["SMARTCOMMS_REDIS__URL"]  # given as options
+    proc = subprocess.Popen(
+        [*SMARTCOMMS, "run", "--brokers", kafka_brokers, "--redis-url", redis_url, "--", "-w", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        produce(kafka_brokers, topics.customers, [customer("C1", contacts={"phone": "+7"})])
+        wait_for_profiles(redis_url, f"run{tag}", 1)
+        produce(kafka_brokers, topics.receipts, [receipt("r1", "C1", 1000)])
+        [notice] = consume(kafka_brokers, topics.notices, expected=1)
+    finally:
+        stop_flow(proc)
+    assert orjson.loads(notice.value())["caused_by"] == "r1"
+
+
+def test_demo_shows_notices_and_stops_cleanly_on_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [*SMARTCOMMS, "demo", "--rate", "3000", "--customers", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+
+    def shown(text: str) -> bool:
+        return any(text in line for line in seen)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (shown("начислено") and shown("dead letters")):
+        seen.append(proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert shown("начислено"), "".join(seen)  # a notice text
+    assert shown("dead letters"), "".join(seen)  # the running summary

@@ -59,8 +59,9 @@ class CustomerState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerState:
         """Rebuild from the stored document, ignoring fields this version does not know."""
-        known = _FIELD_NAMES
-        return cls(**{k: v for k, v in data.items() if k in known})
+        if data.keys() == _FIELD_NAMES:  # the usual case: written by this version
+            return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
 
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""
