@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -16,6 +17,7 @@ from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.wiring import processor_factory
 from smartcomms.config import Settings
+from state.connection import connect
 
 BATCH_LINES = 1000
 X = TypeVar("X")
@@ -103,8 +105,14 @@ def replay(
     """Run the engine over ``events``; notices to ``out``, dead letters to ``err``.
 
     At the end of the input the event-time clock moves on to ``until`` (epoch s), if given.
+    Every run keeps its state under a key prefix of its own and deletes it afterwards, so a
+    shared Redis gives the same result on every run and keeps nothing.
     """
     stats = Stats()
+    namespace = f"{settings.redis.prefix}-replay-{uuid.uuid4().hex[:12]}"
+    run_settings = settings.model_copy(
+        update={"redis": settings.redis.model_copy(update={"prefix": namespace})}
+    )
 
     def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:
         out.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
@@ -119,10 +127,25 @@ def replay(
         "smartcomms_replay",
         JsonLinesSource(events, until),
         lambda item: item,
-        processor_factory(settings, redis_url, EventTimeClock(), stats, use_outbox=False),
+        processor_factory(run_settings, redis_url, EventTimeClock(), stats, use_outbox=False),
         1,  # one shard: notices come out in input order, timers fire in event-time order
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),
     )
-    run_main(flow)
+    try:
+        run_main(flow)
+    finally:
+        _delete_namespace(redis_url, namespace)
     return stats
+
+
+def _delete_namespace(redis_url: str, namespace: str) -> None:
+    with connect(redis_url) as client:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)

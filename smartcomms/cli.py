@@ -70,12 +70,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_timestamp(value: str) -> str:
-    from triggers.events import _rfc3339
-
-    return _rfc3339(value)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     """Start a local Redis and Kafka-protocol broker with the topics; wait for Ctrl-C."""
     settings = _settings(args)
@@ -123,6 +117,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sent = produce(settings, args.count, args.rate, args.customers, args.seed, args.bad_rate)
     print(f"produced {sent} events", file=sys.stderr)
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Print what the engine knows of one customer."""
+    from state.connection import connect
+    from state.customers import CustomerStore
+    from state.inspect import describe_customer
+
+    settings = _settings(args)
+    if not settings.redis.url:
+        raise ConfigError("profile needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    with connect(settings.redis.url) as client:
+        store = CustomerStore(client, settings.redis.prefix, 0)
+        view = describe_customer(store, args.customer_id, time.time())
+    if view is None:
+        print(f"no customer {args.customer_id!r} in {settings.redis.prefix}:*", file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(orjson.dumps(view, option=orjson.OPT_INDENT_2) + b"\n")
     return 0
 
 
@@ -193,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bad-rate", type=float, default=0.001, help="share of malformed messages (dead letters)"
     )
+
+    p = add(
+        "profile",
+        cmd_profile,
+        "Show a customer's profile, balance, rolling purchase "
+        "aggregates, pending timers and cap window.",
+    )
+    p.add_argument("customer_id", metavar="CUSTOMER_ID")
+    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
     p = add(
         "demo",

@@ -64,7 +64,7 @@ class KafkaSettings(_Section):
 class RedisSettings(_Section):
     url: str | None = None
     """None: commands that need Redis start a private local one (replay, demo)."""
-    prefix: str = Field(default="sc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    prefix: str = Field(default="sc", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class EngineSettings(_Section):

@@ -34,6 +34,10 @@ class CustomerStore:
         kind, _, ident = subject.partition(":")
         return f"{self._prefix}:{kind}:{{{ident}}}"
 
+    def exists(self, subject: str) -> bool:
+        """Whether anything is stored for the subject."""
+        return bool(self._client.exists(self.key(subject)))
+
     def load(self, subjects: Iterable[str]) -> dict[str, CustomerState]:
         """States of the given subjects in one round trip; new empty states for unknown ones."""
         subjects = list(subjects)

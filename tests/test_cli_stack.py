@@ -127,3 +127,58 @@ def test_demo_shows_notices_and_stops_cleanly_on_ctrl_c() -> None:
     assert proc.returncode == 0, rest
     assert shown("начислено"), "".join(seen)  # a notice text
     assert shown("dead letters"), "".join(seen)  # the running summary
+
+
+def test_profile_shows_rolling_aggregates(redis_client: redis.Redis, redis_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from channels.policy import Policy
+    from flows.clock import WallClock
+    from flows.processor import BatchProcessor
+    from flows.stats import Stats
+    from smartcomms.config import CHANNELS
+    from state.customers import CustomerStore
+    from state.timers import TimerIndex
+    from triggers.engine import Rules
+    from triggers.events import parse_event
+
+    now = datetime.now(UTC)
+    events = [customer("C1", first_name="Анна", contacts={"phone": "+7"})] + [
+        receipt(f"r{days}", "C1", 100.0 * days, ts=(now - timedelta(days=days)).isoformat())
+        for days in (200, 60, 10, 1)
+    ]
+    processor = BatchProcessor(
+        CustomerStore(redis_client, "prof", 3600),
+        TimerIndex(redis_client, "prof"),
+        Rules(),
+        Policy(CHANNELS),
+        86_400.0,
+        WallClock(),
+        Stats(),
+    )
+    processor.process("0", [parse_event(orjson.dumps(e)) for e in events])  # type: ignore[misc]
+    env = {**os.environ, "SMARTCOMMS_REDIS__PREFIX": "prof"}
+    result = subprocess.run(
+        [*SMARTCOMMS, "profile", "C1", "--redis-url", redis_url],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    view = orjson.loads(result.stdout)
+    assert view["purchases"] == {
+        "30d": {"count": 2, "spend": 1100.0},
+        "90d": {"count": 3, "spend": 7100.0},
+        "365d": {"count": 4, "spend": 27100.0},
+    }
+    assert view["balance"] == 1000 + 300 + 50 + 5  # 5 % of each total
+    assert view["channels"] == ["sms"] and "win_back" in view["timers"]
+    missing = subprocess.run(
+        [*SMARTCOMMS, "profile", "C404", "--redis-url", redis_url],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1 and b"no customer" in missing.stderr

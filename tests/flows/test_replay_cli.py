@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import redis
 
 from tests.events import customer, jsonl, receipt
 
@@ -95,3 +96,12 @@ def test_replay_uses_the_configured_channel_order(tmp_path: Path) -> None:
     config.write_text("channels: {order: [sms, push]}\n")
     result = run_replay(tmp_path, "--config", str(config))
     assert notices_of(result.stdout)[0]["channels"] == ["sms", "push"]
+
+
+def test_a_shared_redis_gives_the_same_notices_every_run_and_keeps_nothing(
+    tmp_path: Path, redis_client: redis.Redis, redis_url: str
+) -> None:
+    first = run_replay(tmp_path, "--redis-url", redis_url)
+    second = run_replay(tmp_path, "--redis-url", redis_url)
+    assert len(notices_of(first.stdout)) == len(notices_of(second.stdout)) == 2
+    assert redis_client.dbsize() == 0
