@@ -14,14 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## test: lint, then the whole suite against a real Redis and a real Kafka-protocol broker
+## test: lint and types, then the whole suite against a real Redis and a real broker
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## demo: local Redis + broker, synthetic POS and web traffic through the live flow
 demo: $(STAMP)

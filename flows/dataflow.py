@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import Sink
@@ -117,7 +117,8 @@ def build_flow(
     raw = op.input("input", flow, source)
     parsed = op.flat_map_batch("parse", raw, lambda items: parse_batch(items, read, shards))
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD_LETTER_KEY)
-    op.output("dead_letters", op.key_rm("unkey_rejects", split.falses), dead_letter_sink)
+    rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
+    op.output("dead_letters", rejects, dead_letter_sink)
     keyed = cast(KeyedStream[Event | ClockTick], split.trues)
     if ticker is not None:
         ticks = op.input("clock", flow, ticker)

@@ -14,7 +14,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
 X = TypeVar("X")
-KafkaRecord = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
+Headers = list[tuple[str, str | bytes | None]]
+KafkaRecord = tuple[bytes | None, bytes, Headers | None]
 """(key, value, headers)"""
 
 
@@ -31,12 +32,17 @@ def producer_config(brokers: str, extra: Mapping[str, str]) -> dict[str, object]
 
 
 def produce_waiting(
-    producer: Producer, topic: str, value: bytes, key: bytes | None = None, **kwargs: object
+    producer: Producer,
+    topic: str,
+    value: bytes,
+    key: bytes | None = None,
+    headers: Headers | None = None,
+    on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
 ) -> None:
     """Produce one message; when the local queue is full, let librdkafka send and retry."""
     while True:
         try:
-            producer.produce(topic, value, key, **kwargs)
+            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
             return
         except BufferError:
             producer.poll(0.05)

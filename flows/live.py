@@ -21,7 +21,7 @@ from bytewax.dataflow import Dataflow
 from flows.clock import WallClock
 from flows.dataflow import DeadLetter, RawInput
 from flows.dataflow import build_flow as build_dataflow
-from flows.kafka_io import KafkaRecord, ReliableKafkaSink
+from flows.kafka_io import Headers, KafkaRecord, ReliableKafkaSink
 from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.ticker import ShardTicker
@@ -68,7 +68,7 @@ def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]
 
 def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
     """The original bytes, unchanged; reason and origin travel as headers."""
-    headers = [("reason", letter.reason.encode()), ("origin", letter.origin.encode())]
+    headers: Headers = [("reason", letter.reason.encode()), ("origin", letter.origin.encode())]
     return None, letter.raw, headers
 
 

@@ -116,12 +116,13 @@ def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Eve
             if flow.poll() is not None:
                 raise SystemExit(f"the live flow exited with status {flow.returncode}")
             for msg in consumer.consume(500, 0.2):
-                if msg.error():
+                value = msg.value()
+                if msg.error() or value is None:
                     continue
                 if msg.topic() == topics.dead_letters:
                     dead += 1
                     continue
-                notice = orjson.loads(msg.value())
+                notice = orjson.loads(value)
                 by_trigger[notice["trigger"]] += 1
                 if shown_in_second < 3:  # a sample of notices, readable at any rate
                     shown_in_second += 1

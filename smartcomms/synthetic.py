@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -71,6 +72,13 @@ BAD_MESSAGES = (
     b'{"event_id":"x3","type":"add_to_cart","ts":"2026-11-22T10:00:00+03:00",'
     b'"anonymous_id":"d","qty":-2}',
 )
+
+
+Line = dict[str, Any]
+
+
+def _total(lines: list[Line]) -> float:
+    return round(sum(float(line["amount"]) for line in lines), 2)
 
 
 @dataclass
@@ -156,7 +164,7 @@ class TrafficGenerator:
             "consents": consents,
         }
 
-    def _lines(self, count: int) -> list[dict[str, object]]:
+    def _lines(self, count: int) -> list[Line]:
         lines = []
         for _ in range(count):
             category = self._rng.choice(CATEGORIES)
@@ -177,7 +185,7 @@ class TrafficGenerator:
         """A store or online receipt; the POS sends its own bonus figures on most of them."""
         rng = self._rng
         lines = self._lines(rng.randint(1, 8))
-        total = round(sum(float(line["amount"]) for line in lines), 2)  # type: ignore[arg-type]
+        total = _total(lines)
         known = rng.random() > self._anonymous_share
         event: dict[str, object] = {
             "event_id": self._event_id("rcpt"),
@@ -230,8 +238,8 @@ class TrafficGenerator:
             event.update(
                 order_id=f"O{self._seq:09d}",
                 lines=lines,
-                total=round(sum(float(x["amount"]) for x in lines), 2),
-            )  # type: ignore[arg-type]
+                total=_total(lines),
+            )
         elif kind == "page_view":
             event["page"] = rng.choice(PAGES)
         return event

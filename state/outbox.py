@@ -11,6 +11,7 @@ notice_id): a crash can duplicate a notice id on the topic, never lose a notice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import redis
 from redis.client import Pipeline
@@ -44,4 +45,4 @@ class Outbox:
 
     def written_before(self, shard: str, before: float) -> list[bytes]:
         """Unconfirmed notices a shard wrote before ``before`` (wall time)."""
-        return list(self._client.zrangebyscore(self.key(shard), "-inf", f"({before}"))
+        return cast(list[bytes], self._client.zrangebyscore(self.key(shard), "-inf", f"({before}"))

@@ -10,6 +10,7 @@ change in the number of workers (shards, not workers, own the index).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import redis
 from redis.client import Pipeline
@@ -28,7 +29,8 @@ class TimerIndex:
 
     def due(self, shard: str, until: float) -> list[str]:
         """Subjects whose earliest timer is due at or before ``until``."""
-        return [m.decode() for m in self._client.zrangebyscore(self.key(shard), "-inf", until)]
+        members = cast(list[bytes], self._client.zrangebyscore(self.key(shard), "-inf", until))
+        return [member.decode() for member in members]
 
     def update(self, pipe: Pipeline, shard: str, changes: Mapping[str, float | None]) -> None:
         """Queue new earliest due times in ``pipe`` (None: the subject has no timer left)."""
