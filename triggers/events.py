@@ -182,9 +182,7 @@ class Delivery(_Event):
 
 Event = Receipt | Click | CustomerUpdate | Delivery
 
-_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(
-    Annotated[Event, Field(discriminator="type")]
-)
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
 _KNOWN_TYPES = frozenset(("receipt", "return", "customer", "delivery", *CLICK_TYPES))
 
 
