@@ -12,7 +12,7 @@ from typing import Any
 
 from channels.caps import over_cap
 from channels.quiet_hours import quiet_release
-from channels.templates import render
+from channels.templates import TemplateSet
 from smartcomms.config import CapSettings, QuietHours, Settings
 from triggers.customer import CustomerState
 from triggers.notices import Candidate
@@ -49,14 +49,18 @@ class Policy:
     default_timezone: str = "Europe/Moscow"
     caps: CapSettings = field(default_factory=CapSettings)
     quiet: QuietHours = field(default_factory=QuietHours)
+    templates: TemplateSet = field(default_factory=lambda: TemplateSet.with_overrides({}))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
+        """The policy of ``settings``; raises ConfigError for a template that cannot render."""
+        templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
         return cls(
             settings.channels.order,
             settings.engine.default_timezone,
             settings.caps,
             settings.quiet_hours,
+            templates,
         )
 
 
@@ -98,7 +102,9 @@ def decide(candidate: Candidate, state: CustomerState, due: float, policy: Polic
     return Emit(channels) if channels else Suppress(CAPPED)
 
 
-def build_notice(candidate: Candidate, channels: list[str], created_at: str) -> dict[str, Any]:
+def build_notice(
+    candidate: Candidate, channels: list[str], created_at: str, templates: TemplateSet
+) -> dict[str, Any]:
     """The contract's notice for a candidate routed to ``channels`` (non-empty)."""
     return {
         "notice_id": candidate.notice_id,
@@ -108,7 +114,7 @@ def build_notice(candidate: Candidate, channels: list[str], created_at: str) -> 
         "channels": channels,
         "template": candidate.template,
         "vars": candidate.vars,
-        "text": render(candidate.template, channels[0], candidate.vars),
+        "text": templates.render(candidate.template, channels[0], candidate.vars).text,
         "caused_by": candidate.caused_by,
         "event_ts": candidate.event_ts,
         "due_ts": candidate.due_ts,

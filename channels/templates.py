@@ -1,15 +1,29 @@
-"""Russian message texts per template and channel.
+"""Message templates per trigger and channel: Jinja2 in a sandbox, Russian defaults.
 
-Issue 4 moves these into configurable sandboxed templates; the texts and number formats
-here are the defaults they must reproduce.
+A template has, per channel, parts: ``text`` (always; the notice's ``text`` for its first
+channel), ``subject`` (e-mail subject, push title) and ``html`` (e-mail). A channel without
+its own parts uses ``default``. Variables are strict: a template that needs a variable its
+trigger does not provide fails when the templates are loaded, not when a message is sent.
+
+Filters for marketers: ``number`` (1 990), ``money`` (1 990,00 ₽), ``bonuses`` (21 бонус),
+``plural(one, few, many)``, ``greet(first_name)`` («Анна, …» or a capitalised sentence).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from jinja2 import StrictUndefined, TemplateError, pass_eval_context
+from jinja2.nodes import EvalContext
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from smartcomms.config import ConfigError
+
 NBSP = "\u00a0"
+PARTS = ("subject", "text", "html")
 
 
 def plural(n: float, one: str, few: str, many: str) -> str:
@@ -32,58 +46,202 @@ def number(value: float) -> str:
     return whole.replace(",", NBSP) + "," + frac.rstrip("0")
 
 
-def _bonuses(n: float) -> str:
-    return f"{number(n)} {plural(n, 'бонус', 'бонуса', 'бонусов')}"
-
-
-def bonus_earned(vars: Mapping[str, Any], channel: str) -> str:
-    """«Анна, начислено 50 бонусов, на счёте 840.» (and «списано …» when bonuses were spent)."""
-    parts = []
-    if vars["earned"]:
-        parts.append(f"начислено {_bonuses(vars['earned'])}")
-    if vars["spent"]:
-        parts.append(f"списано {_bonuses(vars['spent'])}")
-    parts.append(f"на счёте {number(vars['balance'])}")
-    return _greeting(vars, ", ".join(parts) + ".")
-
-
 def money(value: float) -> str:
     """Roubles the Russian way: 1 990,00 ₽."""
     whole, frac = f"{value:,.2f}".split(".")
     return f"{whole.replace(',', NBSP)},{frac}{NBSP}₽"
 
 
-def _greeting(vars: Mapping[str, Any], text: str) -> str:
-    name = vars.get("first_name")
-    return f"{name}, {text}" if name else text[0].upper() + text[1:]
+def bonuses(n: float) -> str:
+    """«21 бонус», «1 003 бонуса»."""
+    return f"{number(n)} {plural(n, 'бонус', 'бонуса', 'бонусов')}"
 
 
-def abandoned_cart(vars: Mapping[str, Any], channel: str) -> str:
-    """«Анна, в корзине ждут 3 товара на 1 990,00 ₽. Оформите заказ, пока они в наличии.»"""
-    items = vars["items"]
-    goods = plural(items, "товар", "товара", "товаров")
-    waiting = "ждёт" if plural(items, "1", "2", "5") == "1" else "ждут"
-    return _greeting(
-        vars,
-        f"в корзине {waiting} {items} {goods} на {money(vars['total'])}. "
-        "Оформите заказ, пока они в наличии.",
-    )
+def greet_text(text: str, first_name: str | None) -> str:
+    """«Анна, начислено …» with a name, «Начислено …» without."""
+    text = text.strip()
+    if first_name:
+        return f"{first_name}, {text}"
+    return text[:1].upper() + text[1:]
 
 
-def win_back(vars: Mapping[str, Any], channel: str) -> str:
-    """«Анна, давно не виделись! Дарим 300 бонусов на следующую покупку.»"""
-    return _greeting(vars, f"давно не виделись! {vars['offer']}.")
+@pass_eval_context
+def greet(eval_ctx: EvalContext, text: str, first_name: str | None) -> str:
+    """The ``greet`` filter: in HTML the name is escaped like any other value."""
+    if not eval_ctx.autoescape:
+        return greet_text(text, first_name)
+    return Markup(greet_text(escape(text), escape(first_name) if first_name else None))
 
 
-Renderer = Callable[[Mapping[str, Any], str], str]
+_BONUS = (
+    "{% filter greet(first_name) %}"
+    "{% if earned %}начислено {{ earned|bonuses }}, {% endif %}"
+    "{% if spent %}списано {{ spent|bonuses }}, {% endif %}"
+    "на счёте {{ balance|number }}.{% endfilter %}"
+)
+_CART_ITEMS = (
+    "{{ 'ждёт' if items|plural('1', '2', '5') == '1' else 'ждут' }} {{ items }} "
+    "{{ items|plural('товар', 'товара', 'товаров') }} на {{ total|money }}"
+)
+_CART = (
+    "{% filter greet(first_name) %}в корзине " + _CART_ITEMS + ". "
+    "Оформите заказ, пока они в наличии.{% endfilter %}"
+)
+_WIN_BACK = "{% filter greet(first_name) %}давно не виделись! {{ offer }}.{% endfilter %}"
 
-TEMPLATES: dict[str, Renderer] = {
-    "bonus_earned": bonus_earned,
-    "abandoned_cart": abandoned_cart,
-    "win_back": win_back,
+DEFAULT_TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
+    "bonus_earned": {
+        "default": {"text": _BONUS},
+        "push": {"subject": "Бонусы за покупку", "text": _BONUS},
+        "email": {
+            "subject": "{{ earned|bonuses }} за покупку",
+            "text": _BONUS,
+            "html": "<p>" + _BONUS + "</p><p>Чек {{ receipt_id }} на {{ total|money }}.</p>",
+        },
+    },
+    "abandoned_cart": {
+        "default": {"text": _CART},
+        "push": {"subject": "Вы забыли корзину", "text": _CART},
+        "sms": {"text": "В корзине " + _CART_ITEMS + ". Завершите заказ на сайте"},
+        "email": {
+            "subject": "Товары ждут вас в корзине",
+            "text": _CART,
+            "html": "<p>" + _CART + "</p><ul>{% for line in lines %}<li>{{ line.sku }} × "
+            "{{ line.qty|number }} — {{ line.amount|money }}</li>{% endfor %}</ul>",
+        },
+    },
+    "win_back": {
+        "default": {"text": _WIN_BACK},
+        "push": {"subject": "Мы скучаем", "text": _WIN_BACK},
+        "sms": {"text": "Давно не виделись! {{ offer }}"},
+        "email": {
+            "subject": "Мы скучаем по вам",
+            "text": _WIN_BACK,
+            "html": "<p>" + _WIN_BACK + "</p>",
+        },
+    },
 }
 
+SAMPLE_VARS: dict[str, dict[str, Any]] = {
+    "bonus_earned": {
+        "first_name": "Анна",
+        "earned": 99,
+        "spent": 100,
+        "balance": 1840,
+        "receipt_id": "R-000123",
+        "store_id": "S001",
+        "total": 1990,
+        "currency": "RUB",
+    },
+    "abandoned_cart": {
+        "first_name": "Анна",
+        "items": 2,
+        "total": 2280,
+        "lines": [
+            {"sku": "kettle", "category": "техника", "qty": 1, "price": 1990, "amount": 1990},
+            {"sku": "mug", "category": "посуда", "qty": 2, "price": 145, "amount": 290},
+        ],
+    },
+    "win_back": {
+        "first_name": "Анна",
+        "offer": "Дарим 300 бонусов на следующую покупку",
+        "days_since_purchase": 30,
+    },
+}
+"""What each trigger puts in ``vars``: used to check templates at load and for previews."""
 
-def render(template: str, channel: str, vars: Mapping[str, Any]) -> str:
-    """The text of ``template`` for ``channel``; KeyError for an unknown template."""
-    return TEMPLATES[template](vars, channel)
+
+class TemplateConfigError(ConfigError):
+    """A template does not compile or needs a variable its trigger does not provide."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One message for one channel."""
+
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=False
+    )
+    env.filters.update(number=number, money=money, bonuses=bonuses, plural=plural, greet=greet)
+    return env
+
+
+class TemplateSet:
+    """Compiled templates: ``render(template, channel, vars)``."""
+
+    def __init__(self, sources: Mapping[str, Mapping[str, Mapping[str, str]]]) -> None:
+        text_env, html_env = _environment(False), _environment(True)
+        self._compiled: dict[tuple[str, str], dict[str, Any]] = {}
+        for name, channels in sources.items():
+            if "default" not in channels:
+                raise TemplateConfigError(f"template {name!r} has no 'default' channel")
+            for channel, parts in channels.items():
+                if "text" not in parts:
+                    raise TemplateConfigError(f"template {name}.{channel} has no 'text'")
+                unknown = set(parts) - set(PARTS)
+                if unknown:
+                    raise TemplateConfigError(
+                        f"template {name}.{channel}: unknown part(s) {sorted(unknown)}"
+                    )
+                try:
+                    self._compiled[(name, channel)] = {
+                        part: (html_env if part == "html" else text_env).from_string(source)
+                        for part, source in parts.items()
+                    }
+                except TemplateError as exc:
+                    raise TemplateConfigError(f"template {name}.{channel}: {exc}") from exc
+
+    @classmethod
+    def checked(
+        cls,
+        overrides: Mapping[str, Mapping[str, Mapping[str, str]]],
+        used_by: Mapping[str, str],
+    ) -> TemplateSet:
+        """Defaults plus ``overrides``, each template in ``used_by`` (template -> trigger)
+        rendered once with its trigger's sample variables: errors now, not at send time."""
+        templates = cls.with_overrides(overrides)
+        for template, trigger in used_by.items():
+            templates.check(template, SAMPLE_VARS[trigger])
+        return templates
+
+    @classmethod
+    def with_overrides(
+        cls, overrides: Mapping[str, Mapping[str, Mapping[str, str]]]
+    ) -> TemplateSet:
+        """The defaults, with templates (or single channels of them) replaced or added."""
+        merged: dict[str, dict[str, Mapping[str, str]]] = {
+            name: dict(channels) for name, channels in DEFAULT_TEMPLATES.items()
+        }
+        for name, channels in overrides.items():
+            merged.setdefault(name, {}).update(channels)
+        return cls(merged)
+
+    def names(self) -> set[str]:
+        """Template names."""
+        return {name for name, _channel in self._compiled}
+
+    def channels_of(self, template: str) -> list[str]:
+        """Channels with parts of their own (plus ``default``)."""
+        return [channel for name, channel in self._compiled if name == template]
+
+    def check(self, template: str, vars: Mapping[str, Any]) -> None:
+        """Render every channel of ``template`` with ``vars``; TemplateConfigError if any fails."""
+        if template not in self.names():
+            raise TemplateConfigError(f"no template named {template!r}")
+        for channel in self.channels_of(template):
+            try:
+                self.render(template, channel, vars)
+            except TemplateError as exc:
+                raise TemplateConfigError(f"template {template}.{channel}: {exc}") from exc
+
+    def render(self, template: str, channel: str, vars: Mapping[str, Any]) -> Rendered:
+        """The message of ``template`` for ``channel`` (its own parts, else ``default``)."""
+        parts = self._compiled.get((template, channel)) or self._compiled[(template, "default")]
+        out = {part: compiled.render(**vars).strip() for part, compiled in parts.items()}
+        return Rendered(out["text"], out.get("subject"), out.get("html"))

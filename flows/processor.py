@@ -187,7 +187,9 @@ class BatchProcessor:
         elif isinstance(decision, Emit):
             if candidate.kind == "marketing":
                 record_sent(state, due, candidate.trigger, decision.channels)
-            notice = build_notice(candidate, decision.channels, rfc3339_utc(time.time()))
+            notice = build_notice(
+                candidate, decision.channels, rfc3339_utc(time.time()), self._policy.templates
+            )
             batch.emitted.append((candidate.customer_id, orjson.dumps(notice)))
             self._stats.notices[candidate.trigger] += 1
 

@@ -37,9 +37,11 @@ def processor_factory(
 ) -> Callable[[], BatchProcessor]:
     """A factory that builds one processor (one Redis client) per process on first use.
 
+    Rules, policy and templates are checked now, so a bad configuration stops the start.
     ``use_outbox``: track notices until Kafka confirms them (live); replay has no crashes
     to recover from and writes its notices itself.
     """
+    rules, policy = rules_from(settings), Policy.from_settings(settings)
     built: list[BatchProcessor] = []
 
     def get() -> BatchProcessor:
@@ -53,8 +55,8 @@ def processor_factory(
                 BatchProcessor(
                     store,
                     TimerIndex(client, settings.redis.prefix),
-                    rules_from(settings),
-                    Policy.from_settings(settings),
+                    rules,
+                    policy,
                     engine.dedup_window_days * DAY,
                     clock,
                     stats,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from smartcomms.config import ConfigError, Settings, load_settings
+from smartcomms.config import CHANNELS, ConfigError, Settings, load_settings
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
 from triggers.events import check_timestamp, epoch_of
@@ -139,6 +139,30 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates_preview(args: argparse.Namespace) -> int:
+    """Render a template with sample data for one channel or all."""
+    from channels.templates import SAMPLE_VARS, TemplateSet
+
+    settings = _settings(args)
+    templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
+    if args.template not in templates.names():
+        raise ConfigError(f"no template {args.template!r}; known: {sorted(templates.names())}")
+    trigger = settings.triggers.templates_in_use().get(args.template, args.template)
+    sample = SAMPLE_VARS.get(trigger)
+    if sample is None:
+        raise ConfigError(f"template {args.template!r} is used by no trigger: no sample data")
+    channels = [args.channel] if args.channel else list(settings.channels.order)
+    for channel in channels:
+        message = templates.render(args.template, channel, sample)
+        print(f"── {channel}")
+        if message.subject:
+            print(f"subject: {message.subject}")
+        print(message.text)
+        if message.html:
+            print(f"html: {message.html}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Local stack + synthetic traffic through the live flow, with a live display."""
     from smartcomms.demo import run_demo
@@ -216,6 +240,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("customer_id", metavar="CUSTOMER_ID")
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
+    templates = sub.add_parser(
+        "templates", help="Message templates.", description="Message templates."
+    )
+    templates_sub = templates.add_subparsers(
+        dest="templates_command", required=True, metavar="COMMAND"
+    )
+    p = templates_sub.add_parser(
+        "preview",
+        help="Render a template with sample data, per channel, as a customer sees it.",
+        description="Render a template with sample data, per channel, as a customer sees it.",
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML configuration (env overrides it)")
+    p.set_defaults(func=cmd_templates_preview)
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("--channel", choices=CHANNELS, help="one channel (default: all, in order)")
+
     p = add(
         "demo",
         cmd_demo,
@@ -230,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `smartcomms replay ... | head` ends quietly
     args = build_parser().parse_args(argv)
     if getattr(args, "bytewax_args", None) and args.bytewax_args[0] == "--":
         args.bytewax_args = args.bytewax_args[1:]

@@ -114,6 +114,15 @@ class TriggerSettings(_Section):
     abandoned_cart: AbandonedCartRule = AbandonedCartRule()
     win_back: WinBackRule = WinBackRule()
 
+    def templates_in_use(self) -> dict[str, str]:
+        """template name -> the trigger that renders it (switched-off triggers left out)."""
+        rules: dict[str, BonusEarnedRule | AbandonedCartRule | WinBackRule] = {
+            "bonus_earned": self.bonus_earned,
+            "abandoned_cart": self.abandoned_cart,
+            "win_back": self.win_back,
+        }
+        return {rule.template: name for name, rule in rules.items() if rule.enabled}
+
 
 class CapWindow(_Section):
     """At most ``per_day`` in any rolling 24 h and ``per_week`` in any rolling 7 days."""
@@ -185,6 +194,9 @@ class Settings(_Section):
     caps: CapSettings = CapSettings()
     quiet_hours: QuietHours = QuietHours()
     channels: ChannelSettings = ChannelSettings()
+    templates: dict[str, dict[str, dict[str, str]]] = {}
+    """Templates replacing or adding to the defaults: {name: {channel or "default":
+    {"text": ..., "subject": ..., "html": ...}}} (see channels/templates.py)."""
     log: LogSettings = LogSettings()
 
 
