@@ -1,0 +1,1 @@
+"""Gateway adapters: one small interface, one module per kind of provider."""

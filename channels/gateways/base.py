@@ -1,0 +1,44 @@
+"""The gateway interface: a rendered message in, an outcome out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from channels.templates import Rendered
+
+Outcome = Literal["sent", "failed", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One attempt to reach one customer over one channel."""
+
+    notice_id: str
+    customer_id: str
+    channel: str
+    address: str
+    """the contact for this channel: chat id, phone, device token, e-mail address, ..."""
+    content: Rendered
+
+    @property
+    def idempotency_key(self) -> str:
+        """Same notice, same channel: same key (for gateways that accept one)."""
+        return f"{self.notice_id}:{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the provider said. ``retry``: transient (5xx, 429, timeout), try again later."""
+
+    outcome: Outcome
+    provider_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    """seconds the provider asked us to wait, when it said"""
+
+
+class Gateway(Protocol):
+    """Sends one message; never raises for a provider's answer, only returns it."""
+
+    def send(self, message: Message) -> SendResult: ...

@@ -1,0 +1,312 @@
+"""HTTP gateways with the real request shapes of Telegram, Viber, WhatsApp Cloud, FCM,
+a generic SMS gateway and a generic webhook.
+
+Every adapter builds one request (method, path, headers, body) and reads one response;
+the transport (a keep-alive connection per adapter and thread, with a timeout) is shared.
+Base URLs are configurable, so tests run them against a local server.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from string import Template
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+
+from channels.gateways.base import Message, SendResult
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Json:
+        """The body as a JSON object ({} when it is not one)."""
+        try:
+            data = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def retry_after(self) -> float | None:
+        value = self.headers.get("retry-after")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+
+def json_request(path: str, payload: Json, headers: Mapping[str, str] | None = None) -> Request:
+    """A POST with a JSON body."""
+    return Request(
+        "POST", path, {"Content-Type": "application/json", **(headers or {})}, orjson.dumps(payload)
+    )
+
+
+def by_status(response: Response, provider_id: str | None, error: str) -> SendResult:
+    """The usual reading of an HTTP answer: 2xx sent, 429/5xx retry, other 4xx failed."""
+    if 200 <= response.status < 300:
+        return SendResult("sent", provider_id=provider_id)
+    if response.status == 429 or response.status >= 500:
+        return SendResult(
+            "retry", error=f"HTTP {response.status}: {error}", retry_after=response.retry_after()
+        )
+    return SendResult("failed", error=f"HTTP {response.status}: {error}")
+
+
+@dataclass
+class HttpGateway:
+    """Common transport. Subclasses implement ``build`` and ``read``."""
+
+    base_url: str
+    timeout_s: float = 10.0
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
+
+    def build(self, message: Message) -> Request:
+        raise NotImplementedError
+
+    def read(self, response: Response) -> SendResult:
+        raise NotImplementedError
+
+    def send(self, message: Message) -> SendResult:
+        """One request; connection errors and timeouts are transient."""
+        request = self.build(message)
+        try:
+            response = self._exchange(request)
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop_connection()
+            return SendResult("retry", error=f"{type(exc).__name__}: {exc}")
+        return self.read(response)
+
+    def _exchange(self, request: Request) -> Response:
+        conn = self._connection()
+        prefix = urlsplit(self.base_url).path.rstrip("/")
+        conn.request(
+            request.method, prefix + request.path, body=request.body, headers=request.headers
+        )
+        raw = conn.getresponse()
+        body = raw.read()
+        headers = {k.lower(): v for k, v in raw.getheaders()}
+        return Response(raw.status, headers, body)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            parts = urlsplit(self.base_url)
+            cls = (
+                http.client.HTTPSConnection
+                if parts.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = cls(parts.netloc, timeout=self.timeout_s)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+@dataclass
+class TelegramGateway(HttpGateway):
+    """Bot API ``sendMessage``: ``POST /bot<token>/sendMessage {chat_id, text}``."""
+
+    token: str = ""
+
+    def build(self, message: Message) -> Request:
+        return json_request(
+            f"/bot{self.token}/sendMessage",
+            {"chat_id": message.address, "text": message.content.text},
+        )
+
+    def read(self, response: Response) -> SendResult:
+        data = response.json()
+        if data.get("ok") is True:
+            return SendResult("sent", provider_id=str(data.get("result", {}).get("message_id")))
+        retry_after = data.get("parameters", {}).get("retry_after")
+        result = by_status(response, None, str(data.get("description", "")))
+        if result.outcome == "retry" and retry_after is not None:
+            return SendResult("retry", error=result.error, retry_after=float(retry_after))
+        return result
+
+
+VIBER_RETRY_STATUSES = frozenset({12})  # tooManyRequests
+
+
+@dataclass
+class ViberGateway(HttpGateway):
+    """REST Bot API ``send_message``; the outcome is the ``status`` field of a 200."""
+
+    token: str = ""
+    sender_name: str = "Магазин"
+
+    def build(self, message: Message) -> Request:
+        return json_request(
+            "/pa/send_message",
+            {
+                "receiver": message.address,
+                "min_api_version": 1,
+                "sender": {"name": self.sender_name},
+                "tracking_data": message.notice_id,
+                "type": "text",
+                "text": message.content.text,
+            },
+            {"X-Viber-Auth-Token": self.token},
+        )
+
+    def read(self, response: Response) -> SendResult:
+        if response.status != 200:
+            return by_status(response, None, response.body[:200].decode(errors="replace"))
+        data = response.json()
+        status = data.get("status")
+        if status == 0:
+            return SendResult("sent", provider_id=str(data.get("message_token")))
+        error = f"viber status {status}: {data.get('status_message')}"
+        return SendResult("retry" if status in VIBER_RETRY_STATUSES else "failed", error=error)
+
+
+@dataclass
+class WhatsAppGateway(HttpGateway):
+    """Cloud API ``POST /<version>/<phone_number_id>/messages`` with a text body."""
+
+    token: str = ""
+    phone_number_id: str = ""
+    api_version: str = "v21.0"
+
+    def build(self, message: Message) -> Request:
+        return json_request(
+            f"/{self.api_version}/{self.phone_number_id}/messages",
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": message.address,
+                "type": "text",
+                "text": {"preview_url": False, "body": message.content.text},
+            },
+            {"Authorization": f"Bearer {self.token}"},
+        )
+
+    def read(self, response: Response) -> SendResult:
+        data = response.json()
+        messages = data.get("messages") or [{}]
+        error = data.get("error", {}).get("message", "")
+        return by_status(response, messages[0].get("id"), str(error))
+
+
+@dataclass
+class FcmGateway(HttpGateway):
+    """FCM HTTP v1 ``POST /v1/projects/<project>/messages:send`` with a notification."""
+
+    token: str = ""
+    """an OAuth 2.0 access token for the service account"""
+    project_id: str = ""
+
+    def build(self, message: Message) -> Request:
+        content = message.content
+        return json_request(
+            f"/v1/projects/{self.project_id}/messages:send",
+            {
+                "message": {
+                    "token": message.address,
+                    "notification": {"title": content.subject or "", "body": content.text},
+                    "data": {"notice_id": message.notice_id},
+                }
+            },
+            {"Authorization": f"Bearer {self.token}"},
+        )
+
+    def read(self, response: Response) -> SendResult:
+        data = response.json()
+        error = data.get("error", {})
+        return by_status(
+            response, data.get("name"), f"{error.get('status')} {error.get('message')}"
+        )
+
+
+@dataclass
+class SmsGateway(HttpGateway):
+    """A generic HTTP SMS gateway: path and body are templates over ``$phone``, ``$text``,
+    ``$notice_id`` and ``$key`` (the idempotency key); JSON or form-encoded."""
+
+    path: str = "/send"
+    fields: dict[str, str] = field(default_factory=lambda: {"to": "$phone", "text": "$text"})
+    form: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def build(self, message: Message) -> Request:
+        values = {
+            "phone": message.address,
+            "text": message.content.text,
+            "notice_id": message.notice_id,
+            "key": message.idempotency_key,
+        }
+        body = {
+            name: Template(value).safe_substitute(values) for name, value in self.fields.items()
+        }
+        headers = {"Idempotency-Key": message.idempotency_key, **self.headers}
+        if self.form:
+            return Request(
+                "POST",
+                self.path,
+                {"Content-Type": "application/x-www-form-urlencoded", **headers},
+                urlencode(body).encode(),
+            )
+        return json_request(self.path, body, headers)
+
+    def read(self, response: Response) -> SendResult:
+        data = response.json()
+        return by_status(
+            response,
+            data.get("id") or data.get("message_id"),
+            response.body[:200].decode(errors="replace"),
+        )
+
+
+@dataclass
+class WebhookGateway(HttpGateway):
+    """POSTs the whole message as JSON to the retailer's own endpoint."""
+
+    path: str = "/"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def build(self, message: Message) -> Request:
+        content = message.content
+        return json_request(
+            self.path,
+            {
+                "notice_id": message.notice_id,
+                "customer_id": message.customer_id,
+                "channel": message.channel,
+                "address": message.address,
+                "text": content.text,
+                "subject": content.subject,
+                "html": content.html,
+            },
+            {"Idempotency-Key": message.idempotency_key, **self.headers},
+        )
+
+    def read(self, response: Response) -> SendResult:
+        return by_status(response, None, response.body[:200].decode(errors="replace"))
