@@ -29,9 +29,9 @@ from bytewax.testing import run_main
 from common import percentile
 from confluent_kafka import Consumer, Producer
 
-from flows.kafka_io import producer_config
 from flows.live import build_flow
 from smartcomms.config import Settings, TopicNames
+from smartcomms.kafka import producer_config
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.simulate import produce
 from smartcomms.synthetic import TrafficGenerator

@@ -21,8 +21,8 @@ import orjson
 from common import percentile
 from confluent_kafka import Consumer, Producer
 
-from flows.kafka_io import produce_waiting, producer_config
 from smartcomms.config import Settings
+from smartcomms.kafka import produce_waiting, producer_config
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.topics import assignments, ensure_topics
 

@@ -13,39 +13,11 @@ from typing import Generic, TypeVar
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
+from smartcomms.kafka import Headers, produce_waiting, producer_config
+
 X = TypeVar("X")
-Headers = list[tuple[str, str | bytes | None]]
 KafkaRecord = tuple[bytes | None, bytes, Headers | None]
 """(key, value, headers)"""
-
-
-def producer_config(brokers: str, extra: Mapping[str, str]) -> dict[str, object]:
-    """Settings of every producer of ours: idempotent, acknowledged by all replicas."""
-    return {
-        "bootstrap.servers": brokers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "batch.num.messages": 10_000,
-        **extra,
-    }
-
-
-def produce_waiting(
-    producer: Producer,
-    topic: str,
-    value: bytes,
-    key: bytes | None = None,
-    headers: Headers | None = None,
-    on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
-) -> None:
-    """Produce one message; when the local queue is full, let librdkafka send and retry."""
-    while True:
-        try:
-            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
-            return
-        except BufferError:
-            producer.poll(0.05)
 
 
 class DeliveryFailed(RuntimeError):

@@ -21,12 +21,13 @@ from bytewax.dataflow import Dataflow
 from flows.clock import WallClock
 from flows.dataflow import DeadLetter, RawInput
 from flows.dataflow import build_flow as build_dataflow
-from flows.kafka_io import Headers, KafkaRecord, ReliableKafkaSink
+from flows.kafka_io import KafkaRecord, ReliableKafkaSink
 from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.ticker import ShardTicker
 from flows.wiring import processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
+from smartcomms.kafka import Headers
 from smartcomms.logs import configure as configure_logging
 from state.connection import connect
 from state.outbox import Outbox

@@ -163,6 +163,39 @@ def cmd_templates_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateways_test(args: argparse.Namespace) -> int:
+    """Send a sample message through the configured gateway of a channel."""
+    import uuid
+
+    from channels.gateways.base import Message
+    from channels.gateways.factory import build_gateway
+    from channels.templates import SAMPLE_VARS, TemplateSet
+
+    settings = _settings(args)
+    gateway_settings = settings.gateways.get(args.channel)
+    if gateway_settings is None:
+        raise ConfigError(f"no gateway configured for channel {args.channel!r} (gateways:)")
+    templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
+    trigger = settings.triggers.templates_in_use().get(args.template, args.template)
+    if args.template not in templates.names() or trigger not in SAMPLE_VARS:
+        raise ConfigError(f"no template {args.template!r} with sample data")
+    content = templates.render(args.template, args.channel, SAMPLE_VARS[trigger])
+    message = Message(f"test-{uuid.uuid4()}", "test", args.channel, args.address, content)
+    result, attempts = build_gateway(args.channel, gateway_settings, settings.kafka).deliver(
+        message
+    )
+    report = {
+        "notice_id": message.notice_id,
+        "channel": args.channel,
+        "outcome": result.outcome,
+        "attempts": attempts,
+        "provider_id": result.provider_id,
+        "error": result.error,
+    }
+    print(orjson.dumps(report).decode())
+    return 0 if result.outcome == "sent" else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Local stack + synthetic traffic through the live flow, with a live display."""
     from smartcomms.demo import run_demo
@@ -255,6 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_templates_preview)
     p.add_argument("template", metavar="TEMPLATE")
     p.add_argument("--channel", choices=CHANNELS, help="one channel (default: all, in order)")
+
+    gateways = sub.add_parser("gateways", help="Channel gateways.", description="Channel gateways.")
+    gateways_sub = gateways.add_subparsers(
+        dest="gateways_command", required=True, metavar="COMMAND"
+    )
+    p = gateways_sub.add_parser(
+        "test",
+        help="Send a sample message through a channel's configured gateway "
+        "(checks credentials and wiring); exit 0 when it was sent.",
+        description="Send a sample message through a channel's configured gateway.",
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML configuration (env overrides it)")
+    p.set_defaults(func=cmd_gateways_test)
+    p.add_argument("channel", choices=CHANNELS)
+    p.add_argument("address", help="the contact to send to: chat id, phone, token, e-mail")
+    p.add_argument("--template", default="bonus_earned", help="template to render")
 
     p = add(
         "demo",

@@ -180,6 +180,95 @@ class ChannelSettings(_Section):
         return value
 
 
+class _Gateway(_Section):
+    """What every gateway has: limits and retries. Secrets are never in the file: fields
+    ending in ``_env`` name the environment variable that holds them."""
+
+    rate_per_s: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    retry_attempts: int = Field(default=4, ge=1, le=20)
+
+
+class _HttpGateway(_Gateway):
+    base_url: str
+
+
+class TelegramGatewaySettings(_HttpGateway):
+    kind: Literal["telegram"]
+    base_url: str = "https://api.telegram.org"
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+
+
+class ViberGatewaySettings(_HttpGateway):
+    kind: Literal["viber"]
+    base_url: str = "https://chatapi.viber.com"
+    token_env: str = "VIBER_AUTH_TOKEN"
+    sender_name: str = "Магазин"
+
+
+class WhatsAppGatewaySettings(_HttpGateway):
+    kind: Literal["whatsapp"]
+    base_url: str = "https://graph.facebook.com"
+    token_env: str = "WHATSAPP_TOKEN"
+    phone_number_id: str
+    api_version: str = "v21.0"
+    rate_per_s: float | None = Field(default=80, gt=0)
+
+
+class FcmGatewaySettings(_HttpGateway):
+    kind: Literal["fcm"]
+    base_url: str = "https://fcm.googleapis.com"
+    token_env: str = "FCM_ACCESS_TOKEN"
+    project_id: str
+
+
+class SmsGatewaySettings(_HttpGateway):
+    kind: Literal["sms"]
+    path: str = "/send"
+    fields: dict[str, str] = {"to": "$phone", "text": "$text"}
+    form: bool = False
+    headers: dict[str, str] = {}
+    header_secrets_env: dict[str, str] = {}
+    """header name -> environment variable holding its value (e.g. an API key)"""
+
+
+class WebhookGatewaySettings(_HttpGateway):
+    kind: Literal["webhook"]
+    path: str = "/"
+    headers: dict[str, str] = {}
+    header_secrets_env: dict[str, str] = {}
+
+
+class SmtpGatewaySettings(_Gateway):
+    kind: Literal["smtp"]
+    host: str
+    port: int = 587
+    sender: str
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = "SMTP_PASSWORD"
+    ca_file: str | None = None
+
+
+class KafkaGatewaySettings(_Gateway):
+    kind: Literal["kafka"]
+    topic: str
+    """the retailer's own gateway reads this topic"""
+
+
+GatewaySettings = Annotated[
+    TelegramGatewaySettings
+    | ViberGatewaySettings
+    | WhatsAppGatewaySettings
+    | FcmGatewaySettings
+    | SmsGatewaySettings
+    | WebhookGatewaySettings
+    | SmtpGatewaySettings
+    | KafkaGatewaySettings,
+    Field(discriminator="kind"),
+]
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -194,6 +283,17 @@ class Settings(_Section):
     caps: CapSettings = CapSettings()
     quiet_hours: QuietHours = QuietHours()
     channels: ChannelSettings = ChannelSettings()
+    gateways: dict[str, GatewaySettings] = {}
+    """channel -> the gateway that delivers it"""
+
+    @field_validator("gateways")
+    @classmethod
+    def _gateway_channels(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+        return value
+
     templates: dict[str, dict[str, dict[str, str]]] = {}
     """Templates replacing or adding to the defaults: {name: {channel or "default":
     {"text": ..., "subject": ..., "html": ...}}} (see channels/templates.py)."""

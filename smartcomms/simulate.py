@@ -7,8 +7,8 @@ import time
 
 from confluent_kafka import Producer
 
-from flows.kafka_io import produce_waiting, producer_config
 from smartcomms.config import Settings
+from smartcomms.kafka import produce_waiting, producer_config
 from smartcomms.synthetic import TrafficGenerator
 
 

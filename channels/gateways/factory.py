@@ -1,0 +1,128 @@
+"""Gateways built from the configuration, with their retry policy and rate limit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from channels.gateways.base import Gateway, Message, SendResult
+from channels.gateways.delivery import RetryPolicy, TokenBucket, send_with_retries
+from channels.gateways.http import (
+    FcmGateway,
+    SmsGateway,
+    TelegramGateway,
+    ViberGateway,
+    WebhookGateway,
+    WhatsAppGateway,
+)
+from channels.gateways.kafka import KafkaGateway
+from channels.gateways.smtp import SmtpGateway
+from smartcomms.config import (
+    ConfigError,
+    FcmGatewaySettings,
+    GatewaySettings,
+    KafkaGatewaySettings,
+    KafkaSettings,
+    SmsGatewaySettings,
+    SmtpGatewaySettings,
+    TelegramGatewaySettings,
+    ViberGatewaySettings,
+    WebhookGatewaySettings,
+    WhatsAppGatewaySettings,
+)
+
+
+@dataclass
+class ConfiguredGateway:
+    """A gateway with the retries and rate limit its configuration asks for."""
+
+    gateway: Gateway
+    retry: RetryPolicy
+    limiter: TokenBucket | None
+
+    def deliver(self, message: Message) -> tuple[SendResult, int]:
+        """Send with retries; the last result and the number of attempts."""
+        return send_with_retries(self.gateway, message, self.retry, self.limiter)
+
+
+def build_gateway(
+    channel: str,
+    settings: GatewaySettings,
+    kafka: KafkaSettings,
+    env: Mapping[str, str] | None = None,
+) -> ConfiguredGateway:
+    """The configured gateway of ``channel``; ConfigError when a secret is not set."""
+    env = os.environ if env is None else env
+
+    def secret(name: str) -> str:
+        value = env.get(name)
+        if not value:
+            raise ConfigError(f"gateways.{channel}: environment variable {name} is not set")
+        return value
+
+    def secret_headers(names: Mapping[str, str]) -> dict[str, str]:
+        return {header: secret(variable) for header, variable in names.items()}
+
+    gateway: Gateway
+    match settings:
+        case TelegramGatewaySettings():
+            gateway = TelegramGateway(
+                settings.base_url, settings.timeout_s, token=secret(settings.token_env)
+            )
+        case ViberGatewaySettings():
+            gateway = ViberGateway(
+                settings.base_url,
+                settings.timeout_s,
+                token=secret(settings.token_env),
+                sender_name=settings.sender_name,
+            )
+        case WhatsAppGatewaySettings():
+            gateway = WhatsAppGateway(
+                settings.base_url,
+                settings.timeout_s,
+                token=secret(settings.token_env),
+                phone_number_id=settings.phone_number_id,
+                api_version=settings.api_version,
+            )
+        case FcmGatewaySettings():
+            gateway = FcmGateway(
+                settings.base_url,
+                settings.timeout_s,
+                token=secret(settings.token_env),
+                project_id=settings.project_id,
+            )
+        case SmsGatewaySettings():
+            gateway = SmsGateway(
+                settings.base_url,
+                settings.timeout_s,
+                path=settings.path,
+                fields=dict(settings.fields),
+                form=settings.form,
+                headers={**settings.headers, **secret_headers(settings.header_secrets_env)},
+            )
+        case WebhookGatewaySettings():
+            gateway = WebhookGateway(
+                settings.base_url,
+                settings.timeout_s,
+                path=settings.path,
+                headers={**settings.headers, **secret_headers(settings.header_secrets_env)},
+            )
+        case SmtpGatewaySettings():
+            password = secret(settings.password_env) if settings.password_env else None
+            gateway = SmtpGateway(
+                settings.host,
+                settings.port,
+                settings.sender,
+                settings.starttls,
+                settings.username,
+                password,
+                settings.ca_file,
+                settings.timeout_s,
+            )
+        case KafkaGatewaySettings():
+            gateway = KafkaGateway(
+                kafka.brokers, settings.topic, kafka.client_config, settings.timeout_s
+            )
+    limiter = TokenBucket(settings.rate_per_s) if settings.rate_per_s else None
+    return ConfiguredGateway(gateway, RetryPolicy(attempts=settings.retry_attempts), limiter)
