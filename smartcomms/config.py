@@ -8,7 +8,7 @@ Values from the environment are parsed as YAML scalars/lists (``[push, sms]`` wo
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +29,13 @@ CHANNELS: tuple[str, ...] = ("push", "web_push", "telegram", "viber", "whatsapp"
 """Every channel the product knows, in the contract's default order (cheapest first)."""
 
 ENV_PREFIX = "SMARTCOMMS_"
+
+
+def known_channels(names: Iterable[str]) -> None:
+    """ValueError naming the channels that do not exist."""
+    unknown = [c for c in names if c not in CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
 
 
 class ConfigError(Exception):
@@ -141,9 +148,7 @@ class CapSettings(_Section):
     @field_validator("per_channel")
     @classmethod
     def _known_channels(cls, value: dict[str, CapWindow]) -> dict[str, CapWindow]:
-        unknown = [c for c in value if c not in CHANNELS]
-        if unknown:
-            raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+        known_channels(value)
         return value
 
 
@@ -172,9 +177,7 @@ class ChannelSettings(_Section):
     @field_validator("order")
     @classmethod
     def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [c for c in value if c not in CHANNELS]
-        if unknown:
-            raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+        known_channels(value)
         if len(set(value)) != len(value):
             raise ValueError("a channel is listed twice")
         return value
@@ -289,9 +292,7 @@ class Settings(_Section):
     @field_validator("gateways")
     @classmethod
     def _gateway_channels(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = [c for c in value if c not in CHANNELS]
-        if unknown:
-            raise ValueError(f"unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+        known_channels(value)
         return value
 
     templates: dict[str, dict[str, dict[str, str]]] = {}

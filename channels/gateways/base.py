@@ -26,6 +26,19 @@ class Message:
         """Same notice, same channel: same key (for gateways that accept one)."""
         return f"{self.notice_id}:{self.channel}"
 
+    def as_json(self) -> dict[str, str | None]:
+        """The whole message for a retailer's own endpoint (webhook, Kafka topic)."""
+        content = self.content
+        return {
+            "notice_id": self.notice_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "address": self.address,
+            "text": content.text,
+            "subject": content.subject,
+            "html": content.html,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:

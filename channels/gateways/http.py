@@ -293,18 +293,9 @@ class WebhookGateway(HttpGateway):
     headers: dict[str, str] = field(default_factory=dict)
 
     def build(self, message: Message) -> Request:
-        content = message.content
         return json_request(
             self.path,
-            {
-                "notice_id": message.notice_id,
-                "customer_id": message.customer_id,
-                "channel": message.channel,
-                "address": message.address,
-                "text": content.text,
-                "subject": content.subject,
-                "html": content.html,
-            },
+            dict(message.as_json()),
             {"Idempotency-Key": message.idempotency_key, **self.headers},
         )
 

@@ -24,18 +24,7 @@ class KafkaGateway:
         self._timeout_s = timeout_s
 
     def send(self, message: Message) -> SendResult:
-        content = message.content
-        value = orjson.dumps(
-            {
-                "notice_id": message.notice_id,
-                "customer_id": message.customer_id,
-                "channel": message.channel,
-                "address": message.address,
-                "text": content.text,
-                "subject": content.subject,
-                "html": content.html,
-            }
-        )
+        value = orjson.dumps(message.as_json())
         outcome: list[KafkaError | None] = []
 
         def delivered(err: KafkaError | None, _msg: KafkaMessage) -> None:
