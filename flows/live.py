@@ -106,7 +106,7 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         "smartcomms_live",
         source,
         read_kafka,
-        processor_factory(settings, settings.redis.url, WallClock(), STATS, use_outbox=True),
+        processor_factory(settings, settings.redis.url, WallClock(), STATS, live=True),
         settings.engine.shards,
         ReliableKafkaSink(
             kafka.brokers,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 import structlog
@@ -20,6 +21,7 @@ from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
 from flows.clock import Clock, ClockTick
 from flows.stats import Stats
 from state.customers import CustomerStore
+from state.history import DecisionLog
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from triggers.customer import CustomerState
@@ -51,6 +53,11 @@ class _Batch:
         heapq.heapify(self.heap)
         self.touched: dict[str, CustomerState] = {}
         self.emitted: list[EmittedNotice] = []
+        self.decisions: dict[str, list[dict[str, Any]]] = {}
+
+    def decide(self, customer_id: str, entry: dict[str, Any]) -> None:
+        """Note a decision about a customer (for `smartcomms trace`)."""
+        self.decisions.setdefault(customer_id, []).append(entry)
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -81,8 +88,10 @@ class BatchProcessor:
         clock: Clock,
         stats: Stats,
         outbox: Outbox | None = None,
+        history: DecisionLog | None = None,
     ) -> None:
-        """``outbox`` None: notices are not tracked until Kafka confirms them (replay)."""
+        """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
+        ``history`` None: decisions are counted and logged, not kept per customer (replay)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -91,6 +100,7 @@ class BatchProcessor:
         self._clock = clock
         self._stats = stats
         self._outbox = outbox
+        self._history = history
         self._started = time.time()
         self._swept: set[str] = set()
 
@@ -150,7 +160,9 @@ class BatchProcessor:
             batch.touch(linked_key, linked)  # its cart moved to the customer
         for outcome in outcomes:
             if isinstance(outcome, Suppression):
-                self._suppressed(outcome.trigger, outcome.customer_id, outcome.reason)
+                self._suppressed(
+                    batch, outcome.trigger, outcome.customer_id, outcome.reason, event.ts
+                )
             else:
                 self._route(batch, outcome, state, at, timer=None)
 
@@ -179,23 +191,68 @@ class BatchProcessor:
         timer: str | None,
     ) -> None:
         decision = decide(candidate, state, due, self._policy)
+        customer_id = candidate.customer_id
         if isinstance(decision, Hold) and timer is not None:
             hold(state, timer, decision.release)
             self._stats.held += 1
+            batch.decide(
+                customer_id,
+                {
+                    "at": candidate.due_ts,
+                    "trigger": candidate.trigger,
+                    "outcome": "held",
+                    "until": rfc3339_utc(decision.release),
+                },
+            )
         elif isinstance(decision, Suppress):
-            self._suppressed(candidate.trigger, candidate.customer_id, decision.reason)
+            self._suppressed(
+                batch,
+                candidate.trigger,
+                customer_id,
+                decision.reason,
+                candidate.due_ts,
+                candidate.notice_id,
+            )
         elif isinstance(decision, Emit):
             if candidate.kind == "marketing":
                 record_sent(state, due, candidate.trigger, decision.channels)
             notice = build_notice(
                 candidate, decision.channels, rfc3339_utc(time.time()), self._policy.templates
             )
-            batch.emitted.append((candidate.customer_id, orjson.dumps(notice)))
+            batch.emitted.append((customer_id, orjson.dumps(notice)))
             self._stats.notices[candidate.trigger] += 1
+            batch.decide(
+                customer_id,
+                {
+                    "at": candidate.due_ts,
+                    "trigger": candidate.trigger,
+                    "outcome": "emitted",
+                    "notice_id": candidate.notice_id,
+                    "channels": decision.channels,
+                },
+            )
 
-    def _suppressed(self, trigger: str, customer_id: str, reason: str) -> None:
+    def _suppressed(
+        self,
+        batch: _Batch,
+        trigger: str,
+        customer_id: str,
+        reason: str,
+        at: str,
+        notice_id: str | None = None,
+    ) -> None:
         self._stats.suppressed[reason] += 1
         log.info("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
+        batch.decide(
+            customer_id,
+            {
+                "at": at,
+                "trigger": trigger,
+                "outcome": "suppressed",
+                "reason": reason,
+                "notice_id": notice_id,
+            },
+        )
 
     def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
         if self._outbox is None or shard in self._swept:
@@ -208,13 +265,17 @@ class BatchProcessor:
     def _writer(self, shard: str, batch: _Batch) -> Callable[[Pipeline], None] | None:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
-        if not timer_changes and not new:
+        decisions = batch.decisions if self._history is not None else {}
+        if not timer_changes and not new and not decisions:
             return None
-        outbox, timers, written_at = self._outbox, self._timers, time.time()
+        outbox, history, timers = self._outbox, self._history, self._timers
+        written_at = time.time()
 
         def write(pipe: Pipeline) -> None:
             timers.update(pipe, shard, timer_changes)
             if outbox is not None:
                 outbox.add(pipe, shard, (n for _c, n in new), written_at)
+            if history is not None:
+                history.add(pipe, decisions)
 
         return write

@@ -127,7 +127,7 @@ def replay(
         "smartcomms_replay",
         JsonLinesSource(events, until),
         lambda item: item,
-        processor_factory(run_settings, redis_url, EventTimeClock(), stats, use_outbox=False),
+        processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False),
         1,  # one shard: notices come out in input order, timers fire in event-time order
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),

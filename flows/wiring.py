@@ -11,6 +11,7 @@ from flows.stats import Stats
 from smartcomms.config import Settings
 from state.connection import connect
 from state.customers import CustomerStore
+from state.history import DecisionLog
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from triggers.customer import DAY
@@ -33,13 +34,14 @@ def rules_from(settings: Settings) -> Rules:
 
 
 def processor_factory(
-    settings: Settings, redis_url: str, clock: Clock, stats: Stats, use_outbox: bool
+    settings: Settings, redis_url: str, clock: Clock, stats: Stats, live: bool
 ) -> Callable[[], BatchProcessor]:
     """A factory that builds one processor (one Redis client) per process on first use.
 
     Rules, policy and templates are checked now, so a bad configuration stops the start.
-    ``use_outbox``: track notices until Kafka confirms them (live); replay has no crashes
-    to recover from and writes its notices itself.
+    ``live``: track notices until Kafka confirms them and keep each customer's
+    recent decisions for `smartcomms trace`; replay has no crash to recover from and keeps
+    nothing after its run.
     """
     rules, policy = rules_from(settings), Policy.from_settings(settings)
     built: list[BatchProcessor] = []
@@ -60,7 +62,8 @@ def processor_factory(
                     engine.dedup_window_days * DAY,
                     clock,
                     stats,
-                    Outbox(client, settings.redis.prefix) if use_outbox else None,
+                    Outbox(client, settings.redis.prefix) if live else None,
+                    DecisionLog(client, settings.redis.prefix) if live else None,
                 )
             )
         return built[0]

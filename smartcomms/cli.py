@@ -139,6 +139,23 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Print a customer's recent decisions: emitted, held, suppressed and why."""
+    from state.connection import connect
+    from state.history import DecisionLog
+
+    settings = _settings(args)
+    if not settings.redis.url:
+        raise ConfigError("trace needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    with connect(settings.redis.url) as client:
+        decisions = DecisionLog(client, settings.redis.prefix).recent(args.customer, args.limit)
+    for decision in decisions:
+        print(orjson.dumps(decision).decode())
+    if not decisions:
+        print(f"no decisions recorded for customer {args.customer!r}", file=sys.stderr)
+    return 0
+
+
 def cmd_templates_preview(args: argparse.Namespace) -> int:
     """Render a template with sample data for one channel or all."""
     from channels.templates import SAMPLE_VARS, TemplateSet
@@ -271,6 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
         "aggregates, pending timers and cap window.",
     )
     p.add_argument("customer_id", metavar="CUSTOMER_ID")
+    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
+
+    p = add(
+        "trace",
+        cmd_trace,
+        "Why was (or wasn't) a customer notified: the engine's recent decisions, newest "
+        "first — emitted (notice id, channels), held for quiet hours, suppressed (reason).",
+    )
+    p.add_argument("--customer", required=True, metavar="CUSTOMER_ID")
+    p.add_argument("--limit", type=int, default=20)
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
     templates = sub.add_parser(
