@@ -272,6 +272,31 @@ GatewaySettings = Annotated[
 ]
 
 
+class DispatchSettings(_Section):
+    """How the dispatcher walks a notice's cascade."""
+
+    timeout_minutes: dict[str, float] = {
+        "push": 10,
+        "web_push": 10,
+        "telegram": 120,
+        "viber": 120,
+        "whatsapp": 120,
+        "sms": 1440,
+        "email": 1440,
+    }
+    """how long a channel may stay without an ending receipt before the next is tried"""
+    ending: dict[str, list[str]] = {}
+    """channel -> receipt statuses that end the cascade (default: delivered, opened)"""
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    """gateway calls in flight at once per process"""
+
+    @field_validator("timeout_minutes", "ending")
+    @classmethod
+    def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
+        known_channels(value)
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -288,6 +313,7 @@ class Settings(_Section):
     channels: ChannelSettings = ChannelSettings()
     gateways: dict[str, GatewaySettings] = {}
     """channel -> the gateway that delivers it"""
+    dispatch: DispatchSettings = DispatchSettings()
 
     @field_validator("gateways")
     @classmethod

@@ -55,3 +55,7 @@ class Gateway(Protocol):
     """Sends one message; never raises for a provider's answer, only returns it."""
 
     def send(self, message: Message) -> SendResult: ...
+
+    def close(self) -> None:
+        """Release connections (the gateway is not used afterwards)."""
+        ...

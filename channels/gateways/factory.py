@@ -45,6 +45,9 @@ class ConfiguredGateway:
         """Send with retries; the last result and the number of attempts."""
         return send_with_retries(self.gateway, message, self.retry, self.limiter)
 
+    def close(self) -> None:
+        self.gateway.close()
+
 
 def build_gateway(
     channel: str,

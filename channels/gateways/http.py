@@ -78,6 +78,8 @@ class HttpGateway:
     base_url: str
     timeout_s: float = 10.0
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _opened: list[http.client.HTTPConnection] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def build(self, message: Message) -> Request:
         raise NotImplementedError
@@ -117,17 +119,25 @@ class HttpGateway:
             )
             conn = cls(parts.netloc, timeout=self.timeout_s)
             self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
         return conn
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        self._drop_connection()
+        """Close the connections of every thread that sent through this gateway."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+            with self._lock:
+                if conn in self._opened:
+                    self._opened.remove(conn)
 
 
 @dataclass

@@ -25,6 +25,9 @@ class SmtpGateway:
     """trust this CA for STARTTLS (default: the system's)"""
     timeout_s: float = 15.0
 
+    def close(self) -> None:
+        """Nothing to release: every send opens and closes its own SMTP session."""
+
     def compose(self, message: Message) -> EmailMessage:
         """The e-mail for ``message``: subject, plain text and, when there is one, HTML."""
         content = message.content

@@ -1,0 +1,193 @@
+"""The dispatcher: walks each notice down its cascade through the configured gateways.
+
+For one shard's batch of notices, delivery receipts and clock ticks: new notices start
+their cascade (a notice seen before is ignored), receipts and timeouts move cascades on,
+and every cascade that has a channel to try sends to it — the send claimed in Redis first,
+so a crash never sends twice to the same channel (see `cascade.resume_after_crash`).
+Returns the delivery receipts of synchronous gateway answers (sent / failed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from channels.cascade import (
+    Dispatch,
+    begin_send,
+    gateway_answered,
+    receipt,
+    resume_after_crash,
+    timed_out,
+)
+from channels.gateways.base import Message, SendResult
+from channels.gateways.factory import ConfiguredGateway
+from channels.templates import TemplateSet
+from smartcomms.config import DispatchSettings
+from state.customers import CustomerStore
+from state.dispatches import DispatchStore, NoticeRef
+from triggers.events import CONTACT_CHANNEL, Delivery
+from triggers.notices import rfc3339_utc
+
+CHANNEL_CONTACT = {channel: contact for contact, channel in CONTACT_CHANNEL.items()}
+IDEMPOTENT_KINDS = ("SmsGateway", "WebhookGateway", "KafkaGateway")
+"""gateways that take our idempotency key: an interrupted send to them is repeated"""
+DEFAULT_ENDING = ("delivered", "opened")
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time to look for cascades whose channel timed out."""
+
+    at: float
+    shard: str
+
+
+class Dispatcher:
+    """Cascades of one process (thread-safe gateways, one pool of sender threads)."""
+
+    def __init__(
+        self,
+        store: DispatchStore,
+        customers: CustomerStore,
+        gateways: Mapping[str, ConfiguredGateway],
+        templates: TemplateSet,
+        settings: DispatchSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._customers = customers
+        self._gateways = gateways
+        self._templates = templates
+        self._settings = settings
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="send")
+
+    def close(self) -> None:
+        """Finish sends in flight and close the gateways."""
+        self._pool.shutdown(wait=True)
+        for gateway in self._gateways.values():
+            gateway.close()
+
+    def process(
+        self, shard: str, items: Sequence[dict[str, Any] | Delivery | Tick]
+    ) -> list[dict[str, Any]]:
+        """Apply a shard's notices, receipts and ticks; send; return sync receipts."""
+        now = self._clock()
+        refs = [_ref(item) for item in items if not isinstance(item, Tick)]
+        if any(isinstance(item, Tick) for item in items):
+            refs += self._store.due(shard, now)
+        known = self._store.load(refs)
+        touched: dict[NoticeRef, Dispatch] = {}
+        for dispatch in known.values():  # a previous process died between claim and answer
+            if dispatch.status == "sending":
+                resume_after_crash(
+                    dispatch, now, self._idempotent(dispatch), self._timeout(dispatch)
+                )
+                touched[_ref_of(dispatch)] = dispatch
+        for item in items:
+            self._apply(item, known, touched, now)
+        receipts = self._send_pending(shard, touched, now)
+        self._store.save(shard, touched)
+        return receipts
+
+    def _apply(
+        self,
+        item: dict[str, Any] | Delivery | Tick,
+        known: dict[NoticeRef, Dispatch],
+        touched: dict[NoticeRef, Dispatch],
+        now: float,
+    ) -> None:
+        if isinstance(item, Tick):
+            for ref, dispatch in known.items():
+                if timed_out(dispatch, now):
+                    touched[ref] = dispatch
+            return
+        ref = _ref(item)
+        if isinstance(item, Delivery):
+            current = known.get(ref)
+            ending = self._settings.ending.get(item.channel, DEFAULT_ENDING)
+            if current is not None and receipt(current, item.channel, item.status, now, ending):
+                touched[ref] = current
+        elif ref not in known:  # a notice seen before is not sent again
+            known[ref] = touched[ref] = Dispatch.of_notice(item)
+
+    def _send_pending(
+        self, shard: str, touched: dict[NoticeRef, Dispatch], now: float
+    ) -> list[dict[str, Any]]:
+        receipts: list[dict[str, Any]] = []
+        pending = [d for d in touched.values() if d.status == "pending"]
+        while pending:  # a refused channel hands over to the next one at once
+            addresses = self._addresses([d.customer_id for d in pending])
+            for dispatch in pending:
+                begin_send(dispatch, now)
+            self._store.save(shard, {_ref_of(d): d for d in pending})  # the claims
+            results = list(self._pool.map(partial(self._send, addresses=addresses), pending))
+            for dispatch, result in zip(pending, results, strict=True):
+                channel = dispatch.attempts[-1][0]
+                gateway_answered(
+                    dispatch,
+                    result.outcome == "sent",
+                    result.error,
+                    now,
+                    self._timeout(dispatch, channel),
+                )
+                receipts.append(_receipt(dispatch, channel, result, now))
+            pending = [d for d in pending if d.status == "pending"]
+        return receipts
+
+    def _send(self, dispatch: Dispatch, addresses: Mapping[str, Mapping[str, str]]) -> SendResult:
+        channel = dispatch.attempts[-1][0]
+        gateway = self._gateways.get(channel)
+        address = addresses.get(dispatch.customer_id, {}).get(CHANNEL_CONTACT[channel])
+        if gateway is None:
+            return SendResult("failed", error=f"no gateway configured for {channel}")
+        if not address:
+            return SendResult("failed", error=f"no {channel} contact any more")
+        content = self._templates.render(dispatch.template, channel, dispatch.vars)
+        message = Message(dispatch.notice_id, dispatch.customer_id, channel, address, content)
+        result, _attempts = gateway.deliver(message)
+        return result
+
+    def _addresses(self, customer_ids: list[str]) -> dict[str, dict[str, str]]:
+        states = self._customers.load(["c:" + c for c in dict.fromkeys(customer_ids)])
+        return {subject[2:]: state.contacts for subject, state in states.items()}
+
+    def _timeout(self, dispatch: Dispatch, channel: str | None = None) -> float:
+        channel = channel or dispatch.channels[dispatch.step]
+        return self._settings.timeout_minutes.get(channel, 60) * 60
+
+    def _idempotent(self, dispatch: Dispatch) -> bool:
+        gateway = self._gateways.get(dispatch.channels[dispatch.step])
+        return gateway is not None and type(gateway.gateway).__name__ in IDEMPOTENT_KINDS
+
+
+def _ref(item: dict[str, Any] | Delivery) -> NoticeRef:
+    if isinstance(item, Delivery):
+        return item.customer_id, item.notice_id
+    return item["customer_id"], item["notice_id"]
+
+
+def _ref_of(dispatch: Dispatch) -> NoticeRef:
+    return dispatch.customer_id, dispatch.notice_id
+
+
+def _receipt(dispatch: Dispatch, channel: str, result: SendResult, now: float) -> dict[str, Any]:
+    """A delivery event of the contract for a gateway's synchronous answer."""
+    status = "sent" if result.outcome == "sent" else "failed"
+    event: dict[str, Any] = {
+        "event_id": f"{dispatch.notice_id}:{channel}:{status}",
+        "type": "delivery",
+        "ts": rfc3339_utc(now),
+        "notice_id": dispatch.notice_id,
+        "customer_id": dispatch.customer_id,
+        "channel": channel,
+        "status": status,
+    }
+    if result.error:
+        event["error"] = result.error
+    return event

@@ -1,0 +1,71 @@
+"""Dispatches in Redis: one JSON document per notice, and a per-shard index of deadlines.
+
+<prefix>:d:{<customer_id>}:<notice_id>    the notice's cascade (expires after TTL)
+<prefix>:dispatch:timers:{<shard>}        member "<customer_id>\\x1f<notice_id>",
+                                          score = when the channel being tried times out
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import orjson
+import redis
+
+from channels.cascade import Dispatch
+from state.timers import TimerIndex
+
+TTL_S = 14 * 86_400
+NoticeRef = tuple[str, str]
+"""(customer_id, notice_id)"""
+_SEP = "\x1f"
+
+
+class DispatchStore:
+    """Batched load/save of dispatches and their deadlines."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._deadlines = TimerIndex(client, f"{prefix}:dispatch")
+
+    def key(self, ref: NoticeRef) -> str:
+        customer_id, notice_id = ref
+        return f"{self._prefix}:d:{{{customer_id}}}:{notice_id}"
+
+    def load(self, refs: Iterable[NoticeRef]) -> dict[NoticeRef, Dispatch]:
+        """The stored dispatches among ``refs`` (unknown ones are left out)."""
+        refs = list(dict.fromkeys(refs))
+        if not refs:
+            return {}
+        docs = self._client.mget([self.key(ref) for ref in refs])
+        return {
+            ref: Dispatch(**orjson.loads(doc))
+            for ref, doc in zip(refs, docs, strict=True)
+            if doc is not None
+        }
+
+    def due(self, shard: str, until: float) -> list[NoticeRef]:
+        """Dispatches of a shard whose channel timed out by ``until``."""
+        refs = []
+        for member in self._deadlines.due(shard, until):
+            customer_id, _, notice_id = member.partition(_SEP)
+            refs.append((customer_id, notice_id))
+        return refs
+
+    def save(self, shard: str, dispatches: Mapping[NoticeRef, Dispatch]) -> None:
+        """Write dispatches and their deadlines in one MULTI/EXEC."""
+        if not dispatches:
+            return
+        pipe = self._client.pipeline(transaction=True)
+        for ref, dispatch in dispatches.items():
+            pipe.set(self.key(ref), orjson.dumps(dispatch), ex=TTL_S)
+        self._deadlines.update(
+            pipe,
+            shard,
+            {
+                _SEP.join(ref): dispatch.deadline if dispatch.status == "waiting" else None
+                for ref, dispatch in dispatches.items()
+            },
+        )
+        pipe.execute()

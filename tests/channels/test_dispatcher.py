@@ -1,0 +1,166 @@
+"""The dispatcher against a real Redis and real local provider servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from channels.cascade import Dispatch, begin_send
+from channels.dispatcher import Dispatcher, Tick
+from channels.gateways.delivery import RetryPolicy
+from channels.gateways.factory import ConfiguredGateway
+from channels.gateways.http import SmsGateway, TelegramGateway, WebhookGateway
+from channels.templates import SAMPLE_VARS, TemplateSet
+from smartcomms.config import DispatchSettings
+from state.customers import CustomerStore
+from state.dispatches import DispatchStore
+from tests.gateway_server import Answer, Provider, provider
+from triggers.customer import CustomerState
+from triggers.events import Delivery
+
+CONTACTS = {"push_token": "tok", "phone": "+79990001122", "telegram_chat_id": "42"}
+
+
+@pytest.fixture
+def providers() -> Iterator[dict[str, Provider]]:
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(provider()) for name in ("push", "sms", "telegram")}
+
+
+class Harness:
+    def __init__(self, client: redis.Redis, providers: dict[str, Provider]) -> None:
+        self.now = 1_000_000.0
+        self.store = DispatchStore(client, "ds")
+        customers = CustomerStore(client, "ds", 3600)
+        customers.save({"c:C1": CustomerState(contacts=dict(CONTACTS))})
+        once = RetryPolicy(attempts=1)
+        gateways = {
+            "push": ConfiguredGateway(WebhookGateway(providers["push"].url), once, None),
+            "sms": ConfiguredGateway(SmsGateway(providers["sms"].url), once, None),
+            "telegram": ConfiguredGateway(
+                TelegramGateway(providers["telegram"].url, token="t"), once, None
+            ),
+        }
+        self.dispatcher = Dispatcher(
+            self.store,
+            customers,
+            gateways,
+            TemplateSet.with_overrides({}),
+            DispatchSettings(),
+            clock=lambda: self.now,
+        )
+
+    def run(self, *items: Any) -> list[dict[str, Any]]:
+        return self.dispatcher.process("0", list(items))
+
+    def dispatch(self, notice_id: str = "n1") -> Dispatch:
+        return self.store.load([("C1", notice_id)])[("C1", notice_id)]
+
+
+@pytest.fixture
+def harness(redis_client: redis.Redis, providers: dict[str, Provider]) -> Iterator[Harness]:
+    made = Harness(redis_client, providers)
+    yield made
+    made.dispatcher.close()
+
+
+def notice(channels: list[str], notice_id: str = "n1") -> dict[str, Any]:
+    return {
+        "notice_id": notice_id,
+        "customer_id": "C1",
+        "channels": channels,
+        "template": "abandoned_cart",
+        "vars": SAMPLE_VARS["abandoned_cart"],
+    }
+
+
+def delivery(channel: str, status: str, notice_id: str = "n1") -> Delivery:
+    return Delivery(
+        event_id=f"d-{channel}-{status}",
+        ts="2026-11-22T10:00:00+00:00",
+        type="delivery",
+        notice_id=notice_id,
+        customer_id="C1",
+        channel=channel,
+        status=status,
+    )
+
+
+def test_refused_channel_cascades_to_the_next_with_its_own_text(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    providers["push"].answer(Answer(404, {"error": "unregistered"}))
+    receipts = harness.run(notice(["push", "sms"]))
+    assert [(r["channel"], r["status"]) for r in receipts] == [("push", "failed"), ("sms", "sent")]
+    assert receipts[0]["event_id"] == "n1:push:failed" and "404" in receipts[0]["error"]
+    sms = providers["sms"].requests[0].json()
+    assert sms["to"] == "+79990001122" and sms["text"].startswith("В корзине ждут")  # SMS text
+    assert providers["push"].requests[0].json()["text"].startswith("Анна, в корзине")
+    assert harness.dispatch().status == "waiting"
+
+
+def test_delivered_receipt_stops_the_cascade(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    harness.run(notice(["push", "sms"]))
+    harness.run(delivery("push", "delivered"))
+    harness.now += 10 * 86_400
+    harness.run(Tick(harness.now, "0"))
+    assert harness.dispatch().status == "done"
+    assert providers["sms"].requests == []
+
+
+def test_unanswered_channel_times_out_to_the_next(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    harness.run(notice(["push", "sms"]))
+    harness.now += 9 * 60
+    assert harness.run(Tick(harness.now, "0")) == []  # push has 10 minutes
+    harness.now += 2 * 60
+    receipts = harness.run(Tick(harness.now, "0"))
+    assert [(r["channel"], r["status"]) for r in receipts] == [("sms", "sent")]
+    assert [a[1] for a in harness.dispatch().attempts] == ["timed_out", "sent"]
+
+
+def test_failed_receipt_moves_on_and_a_stale_one_is_ignored(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    harness.run(notice(["push", "sms"]))
+    harness.run(delivery("push", "failed"))
+    assert len(providers["sms"].requests) == 1
+    harness.run(delivery("push", "delivered"))  # too late: the cascade left push
+    assert harness.dispatch().channel == "sms"
+
+
+def test_a_notice_seen_twice_is_sent_once(harness: Harness, providers: dict[str, Provider]) -> None:
+    harness.run(notice(["push"]), notice(["push"]))
+    harness.run(notice(["push"]))  # redelivered later
+    assert len(providers["push"].requests) == 1
+
+
+def test_exhausted_cascade(harness: Harness, providers: dict[str, Provider]) -> None:
+    providers["push"].answer(Answer(400))
+    providers["sms"].answer(Answer(400))
+    harness.run(notice(["push", "sms", "email"]))  # no e-mail gateway configured
+    dispatch = harness.dispatch()
+    assert dispatch.status == "exhausted"
+    assert dispatch.attempts[-1][3] == "no gateway configured for email"
+
+
+def test_crash_between_claim_and_answer(harness: Harness, providers: dict[str, Provider]) -> None:
+    # a previous process claimed the sends and died before the gateways answered
+    for notice_id, channels in (("risky", ["telegram", "sms"]), ("safe", ["sms", "push"])):
+        dispatch = Dispatch.of_notice(notice(channels, notice_id))
+        begin_send(dispatch, harness.now - 5)
+        harness.store.save("0", {("C1", notice_id): dispatch})
+    harness.run(delivery("telegram", "sent", "risky"), delivery("sms", "sent", "safe"))
+    assert providers["telegram"].requests == []  # may have gone out: not sent again
+    assert harness.dispatch("risky").status == "waiting"
+    [resent] = providers["sms"].requests  # the SMS gateway dedups by our key: sent again
+    assert resent.headers["Idempotency-Key"] == "safe:sms"
+    assert orjson.loads(resent.body)["to"] == "+79990001122"
