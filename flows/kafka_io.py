@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
+from bytewax.connectors.kafka import KafkaError as SourceError
+from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
+from flows.dataflow import DeadLetter, RawInput
+from smartcomms.config import KafkaSettings
 from smartcomms.kafka import Headers, produce_waiting, producer_config
 
 X = TypeVar("X")
@@ -88,3 +92,38 @@ class ReliableKafkaSink(DynamicSink[X]):
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition[X]:
         producer = Producer(producer_config(self._brokers, self._client_config))
         return _ProducerPartition(producer, self._topic, self._encode, self._on_written)
+
+
+KafkaItem = KafkaSourceMessage[bytes | None, bytes | None] | SourceError[bytes | None, bytes | None]
+
+
+def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
+    """A consumed message as raw input; consumer errors become dead letters."""
+    if isinstance(item, SourceError):
+        msg = item.msg
+        return DeadLetter(msg.value or b"", f"{msg.topic}:{msg.partition}", f"kafka: {item.err}")
+    origin = f"{item.topic}:{item.partition}@{item.offset}"
+    if item.value is None:
+        return DeadLetter(b"", origin, "empty message")
+    return RawInput(item.value, origin)
+
+
+def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
+    """The original bytes, unchanged; reason and origin travel as headers."""
+    headers: Headers = [("reason", letter.reason.encode()), ("origin", letter.origin.encode())]
+    return None, letter.raw, headers
+
+
+def input_source(kafka: KafkaSettings, topics: list[str], stop_at_end: bool) -> KafkaSource:
+    """Bytewax's KafkaSource over ``topics``: consumer errors come through as items (they
+    go to dead letters), and ``stop_at_end`` ends at the topics' end instead of tailing."""
+    return KafkaSource(
+        [kafka.brokers],
+        topics,
+        tail=not stop_at_end,
+        # a fetch that finds little data returns after 10 ms, not librdkafka's 500 ms:
+        # receipt -> notice latency is the product
+        add_config={"fetch.wait.max.ms": "10", **kafka.client_config},
+        batch_size=kafka.consumer_batch_size,
+        raise_on_errors=False,
+    )

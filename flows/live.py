@@ -15,38 +15,28 @@ import os
 from collections.abc import Callable
 
 import structlog
-from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 
 from flows.clock import WallClock
-from flows.dataflow import DeadLetter, RawInput
 from flows.dataflow import build_flow as build_dataflow
-from flows.kafka_io import KafkaRecord, ReliableKafkaSink
+from flows.kafka_io import (
+    KafkaRecord,
+    ReliableKafkaSink,
+    encode_dead_letter,
+    input_source,
+    read_kafka,
+)
 from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.ticker import ShardTicker
 from flows.wiring import processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
-from smartcomms.kafka import Headers
 from smartcomms.logs import configure as configure_logging
 from state.connection import connect
 from state.outbox import Outbox
 
 STATS = Stats()
 """Totals of this process (read by metrics and tests)."""
-
-KafkaItem = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
-
-
-def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
-    """A consumed message as raw input; consumer errors become dead letters."""
-    if isinstance(item, KafkaError):
-        msg = item.msg
-        return DeadLetter(msg.value or b"", f"{msg.topic}:{msg.partition}", f"kafka: {item.err}")
-    origin = f"{item.topic}:{item.partition}@{item.offset}"
-    if item.value is None:
-        return DeadLetter(b"", origin, "empty message")
-    return RawInput(item.value, origin)
 
 
 def encode_notice(item: tuple[str, EmittedNotice]) -> KafkaRecord:
@@ -65,12 +55,6 @@ def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]
         outbox.confirm(by_shard)
 
     return confirm
-
-
-def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
-    """The original bytes, unchanged; reason and origin travel as headers."""
-    headers: Headers = [("reason", letter.reason.encode()), ("origin", letter.origin.encode())]
-    return None, letter.raw, headers
 
 
 def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> Dataflow:
@@ -92,16 +76,7 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         shards=settings.engine.shards,
     )
     topics = kafka.topics
-    source = KafkaSource(
-        [kafka.brokers],
-        topics.inputs(),
-        tail=not stop_at_end,
-        # a fetch that finds little data returns after 10 ms, not librdkafka's 500 ms:
-        # receipt -> notice latency is the product
-        add_config={"fetch.wait.max.ms": "10", **kafka.client_config},
-        batch_size=kafka.consumer_batch_size,
-        raise_on_errors=False,
-    )
+    source = input_source(kafka, topics.inputs(), stop_at_end)
     return build_dataflow(
         "smartcomms_live",
         source,

@@ -98,15 +98,26 @@ def _wait_for_interrupt() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the live flow with Bytewax's runner; extra arguments go to bytewax.run."""
+    return _run_flow(args, "flows.live:build_flow()")
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Run the dispatcher flow with Bytewax's runner; extra arguments go to bytewax.run."""
+    return _run_flow(args, "flows.dispatch:build_flow()")
+
+
+def _run_flow(args: argparse.Namespace, flow: str) -> int:
     settings = _settings(args)
     if not settings.redis.url:
-        raise ConfigError("the live flow needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+        raise ConfigError(
+            f"{args.command} needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)"
+        )
     env = dict(os.environ)
     env["SMARTCOMMS_KAFKA__BROKERS"] = settings.kafka.brokers
     env["SMARTCOMMS_REDIS__URL"] = settings.redis.url
     if args.config:
         env["SMARTCOMMS_CONFIG"] = str(Path(args.config).resolve())
-    argv = [sys.executable, "-m", "bytewax.run", "flows.live:build_flow()", *args.bytewax_args]
+    argv = [sys.executable, "-m", "bytewax.run", flow, *args.bytewax_args]
     os.execvpe(sys.executable, argv, env)
 
 
@@ -257,15 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--partitions", type=int, default=4)
 
-    p = add(
-        "run",
-        cmd_run,
-        "Run the live flow (Kafka -> Redis -> notices) with Bytewax. "
-        "Arguments after -- go to bytewax.run, e.g. -- -w 2 -r DIR.",
-    )
-    p.add_argument("--brokers", help="Kafka bootstrap servers (host:port[,host:port])")
-    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
-    p.add_argument("bytewax_args", nargs=argparse.REMAINDER)
+    for name, func, text in (
+        ("run", cmd_run, "Run the live flow (Kafka -> Redis -> notices) with Bytewax."),
+        (
+            "dispatch",
+            cmd_dispatch,
+            "Run the dispatcher (notices -> gateways, down each "
+            "cascade; receipts -> deliveries) with Bytewax.",
+        ),
+    ):
+        p = add(name, func, text + " Arguments after -- go to bytewax.run, e.g. -- -w 2.")
+        p.add_argument("--brokers", help="Kafka bootstrap servers (host:port[,host:port])")
+        p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
+        p.add_argument("bytewax_args", nargs=argparse.REMAINDER)
 
     p = add(
         "simulate",

@@ -35,10 +35,12 @@ def env_for(
     return env
 
 
-def start_flow(env: dict[str, str], bytewax_args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
-    """``python -m bytewax.run flows.live:flow`` with the given options."""
+def start_flow(
+    env: dict[str, str], bytewax_args: Sequence[str] = (), flow: str = "flows.live:flow"
+) -> subprocess.Popen[bytes]:
+    """``python -m bytewax.run <flow>`` with the given options."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "flows.live:flow", *bytewax_args],
+        [sys.executable, "-m", "bytewax.run", flow, *bytewax_args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -1,0 +1,161 @@
+"""The dispatcher as a Bytewax flow: notices and delivery receipts in, receipts out.
+
+    python -m bytewax.run "flows.dispatch:build_flow()"      (or: smartcomms dispatch)
+
+Keyed by customer shard like the engine, so one worker owns a customer's cascades; a
+clock source ticks every shard so channel timeouts fire without traffic. Gateways,
+timeouts and templates come from the configuration (SMARTCOMMS_CONFIG / environment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+import bytewax.operators as op
+import orjson
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.operators import KeyedStream, StatefulBatchLogic
+
+from channels.dispatcher import Dispatcher, Tick
+from channels.gateways.factory import build_gateway
+from channels.templates import TemplateSet
+from flows.dataflow import DeadLetter, RawInput, shard_of
+from flows.kafka_io import (
+    KafkaItem,
+    KafkaRecord,
+    ReliableKafkaSink,
+    encode_dead_letter,
+    input_source,
+    read_kafka,
+)
+from flows.ticker import ShardTicker
+from smartcomms.config import ConfigError, Settings, load_settings
+from smartcomms.logs import configure as configure_logging
+from state.connection import connect
+from state.customers import CustomerStore
+from state.dispatches import DispatchStore
+from triggers.customer import DAY
+from triggers.events import Delivery, parse_event
+
+NOTICE_FIELDS = ("notice_id", "customer_id", "channels", "template", "vars")
+DEAD = "dead-letter"
+Item = dict[str, Any] | Delivery | Tick
+
+
+def parse_inputs(raw: RawInput, notices_topic: str) -> dict[str, Any] | Delivery | DeadLetter:
+    """A notice (plain dict of the contract) or a delivery receipt; anything else is dead."""
+    topic = raw.origin.split(":", 1)[0]
+    if topic == notices_topic:
+        try:
+            notice = orjson.loads(raw.value)
+        except orjson.JSONDecodeError as exc:
+            return DeadLetter(raw.value, raw.origin, f"not JSON: {exc}")
+        missing = [f for f in NOTICE_FIELDS if not isinstance(notice, dict) or f not in notice]
+        if missing or not notice["channels"]:
+            return DeadLetter(raw.value, raw.origin, f"not a notice: missing {missing}")
+        return cast(dict[str, Any], notice)
+    event = parse_event(raw.value)
+    if isinstance(event, Delivery):
+        return event
+    reason = getattr(event, "reason", f"not a delivery receipt: {type(event).__name__}")
+    return DeadLetter(raw.value, raw.origin, reason)
+
+
+def _customer(item: dict[str, Any] | Delivery) -> str:
+    return item.customer_id if isinstance(item, Delivery) else item["customer_id"]
+
+
+class _DispatchLogic(StatefulBatchLogic[Item, dict[str, Any], None]):
+    def __init__(self, dispatcher: Dispatcher, shards: int) -> None:
+        self._dispatcher = dispatcher
+        self._shards = shards
+
+    def on_batch(self, values: list[Item]) -> tuple[Iterable[dict[str, Any]], bool]:
+        first = values[0]
+        shard = (
+            first.shard
+            if isinstance(first, Tick)
+            else shard_of("c:" + _customer(first), self._shards)
+        )
+        return self._dispatcher.process(shard, values), StatefulBatchLogic.DISCARD
+
+    def snapshot(self) -> None:
+        return None
+
+
+def dispatcher_factory(settings: Settings, redis_url: str) -> Callable[[], Dispatcher]:
+    """One dispatcher (gateways, sender pool, Redis client) per process, built on first use;
+    templates and gateway secrets are checked now, so a bad configuration stops the start."""
+    templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
+    gateways = {
+        channel: build_gateway(channel, gateway, settings.kafka)
+        for channel, gateway in settings.gateways.items()
+    }
+    built: list[Dispatcher] = []
+
+    def get() -> Dispatcher:
+        if not built:
+            client = connect(redis_url)
+            prefix = settings.redis.prefix
+            customers = CustomerStore(client, prefix, int(settings.engine.anonymous_ttl_days * DAY))
+            built.append(
+                Dispatcher(
+                    DispatchStore(client, prefix), customers, gateways, templates, settings.dispatch
+                )
+            )
+        return built[0]
+
+    return get
+
+
+def encode_receipt(item: tuple[str, dict[str, Any]]) -> KafkaRecord:
+    _shard, receipt = item
+    return receipt["customer_id"].encode(), orjson.dumps(receipt), None
+
+
+def build_flow(settings: Settings | None = None) -> Dataflow:
+    """The dispatch dataflow for ``settings`` (default: SMARTCOMMS_CONFIG and environment)."""
+    if settings is None:
+        settings = load_settings(os.environ.get("SMARTCOMMS_CONFIG"))
+    if not settings.redis.url:
+        raise ConfigError("redis.url is required for the dispatcher (SMARTCOMMS_REDIS__URL)")
+    configure_logging(settings.log)
+    kafka, shards = settings.kafka, settings.engine.shards
+    topics = kafka.topics
+    dispatcher = dispatcher_factory(settings, settings.redis.url)
+
+    def parse(batch: list[KafkaItem]) -> list[tuple[str, Item | DeadLetter]]:
+        out: list[tuple[str, Item | DeadLetter]] = []
+        for message in batch:
+            raw = read_kafka(message)
+            item = raw if isinstance(raw, DeadLetter) else parse_inputs(raw, topics.notices)
+            if isinstance(item, DeadLetter):
+                out.append((DEAD, item))
+            else:
+                out.append((shard_of("c:" + _customer(item), shards), item))
+        return out
+
+    flow = Dataflow("smartcomms_dispatch")
+    raw = op.input("input", flow, input_source(kafka, [topics.notices, topics.deliveries], False))
+    parsed = op.flat_map_batch("parse", raw, parse)
+    split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD)
+    rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
+    op.output(
+        "dead_letters",
+        rejects,
+        ReliableKafkaSink(
+            kafka.brokers, topics.dead_letters, encode_dead_letter, kafka.client_config
+        ),
+    )
+    ticks = op.input("clock", flow, ShardTicker(shards, settings.engine.tick_seconds))
+    keyed_ticks = op.map("tick_shard", ticks, lambda t: (t.shard, Tick(t.at, t.shard)))
+    keyed = op.merge("with_ticks", cast(KeyedStream[Item], split.trues), keyed_ticks)
+    receipts = op.stateful_batch("dispatch", keyed, lambda _: _DispatchLogic(dispatcher(), shards))
+    op.output(
+        "receipts",
+        receipts,
+        ReliableKafkaSink(kafka.brokers, topics.deliveries, encode_receipt, kafka.client_config),
+    )
+    return flow

@@ -1,0 +1,121 @@
+"""The dispatcher flow end to end: notices from Kafka through local providers, receipts
+back on `deliveries`, state in Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from smartcomms.config import TopicNames
+from state.customers import CustomerStore
+from tests.gateway_server import Answer, Provider, provider
+from tests.live import consume, env_for, produce, start_flow, stop_flow
+from triggers.customer import CustomerState
+
+
+@pytest.fixture
+def providers() -> Iterator[dict[str, Provider]]:
+    with ExitStack() as stack:
+        made = {name: stack.enter_context(provider()) for name in ("viber", "push", "sms")}
+        made["viber"].default = Answer(400, {"error": "not subscribed"})
+        yield made
+
+
+def notice(notice_id: str, customer_id: str, channels: list[str]) -> dict:
+    return {
+        "notice_id": notice_id,
+        "trigger": "abandoned_cart",
+        "kind": "marketing",
+        "customer_id": customer_id,
+        "channels": channels,
+        "template": "abandoned_cart",
+        "vars": {"first_name": "Анна", "items": 1, "total": 1990, "lines": []},
+        "text": "…",
+        "caused_by": "e1",
+        "event_ts": "2026-11-22T10:00:00+03:00",
+        "due_ts": "2026-11-22T11:00:00+03:00",
+        "created_at": "2026-11-22T08:00:00+00:00",
+    }
+
+
+def test_cascades_through_local_gateways(
+    kafka_brokers: str,
+    redis_url: str,
+    topics: TopicNames,
+    prefix: str,
+    providers: dict[str, Provider],
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "dispatch.yaml"
+    config.write_text(
+        "gateways:\n"
+        f"  viber: {{kind: webhook, base_url: '{providers['viber'].url}', retry_attempts: 1}}\n"
+        f"  push: {{kind: webhook, base_url: '{providers['push'].url}', retry_attempts: 1}}\n"
+        f"  sms: {{kind: sms, base_url: '{providers['sms'].url}', retry_attempts: 1}}\n"
+        "dispatch: {timeout_minutes: {push: 0.05, viber: 60, sms: 60}}\n"
+    )
+    client = redis.Redis.from_url(redis_url)
+    CustomerStore(client, prefix, 3600).save(
+        {
+            "c:C1": CustomerState(contacts={"viber_id": "v1", "phone": "+79990000001"}),
+            "c:C2": CustomerState(contacts={"push_token": "tok", "phone": "+79990000002"}),
+        }
+    )
+    env = env_for(kafka_brokers, redis_url, topics, prefix, SMARTCOMMS_CONFIG=str(config))
+    proc = start_flow(env, flow="flows.dispatch:build_flow()")
+    try:
+        n1, n2 = notice("n1", "C1", ["viber", "sms"]), notice("n2", "C2", ["push", "sms"])
+        produce(kafka_brokers, topics.notices, [n1, n2, n1])  # n1 twice: sent once
+        receipts = consume(kafka_brokers, topics.deliveries, expected=4, settle_s=3)
+        produce(
+            kafka_brokers,
+            topics.deliveries,
+            [
+                {
+                    "event_id": "gw-1",
+                    "type": "delivery",
+                    "ts": "2026-11-22T10:00:05+00:00",
+                    "notice_id": "n1",
+                    "customer_id": "C1",
+                    "channel": "sms",
+                    "status": "delivered",
+                }
+            ],
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            doc = client.get(f"{prefix}:d:{{C1}}:n1")
+            if doc and orjson.loads(doc)["status"] == "done":
+                break
+            time.sleep(0.2)
+    finally:
+        stop_flow(proc)
+    seen = sorted(
+        (
+            orjson.loads(m.value())["notice_id"],
+            orjson.loads(m.value())["channel"],
+            orjson.loads(m.value())["status"],
+        )
+        for m in receipts
+    )
+    assert seen == [
+        ("n1", "sms", "sent"),
+        ("n1", "viber", "failed"),
+        ("n2", "push", "sent"),
+        ("n2", "sms", "sent"),
+    ]  # n2: push timed out
+    assert len(providers["viber"].requests) == 1
+    assert sorted(r.json()["to"] for r in providers["sms"].requests) == [
+        "+79990000001",
+        "+79990000002",
+    ]
+    assert orjson.loads(client.get(f"{prefix}:d:{{C1}}:n1"))["status"] == "done"
+    attempts = orjson.loads(client.get(f"{prefix}:d:{{C2}}:n2"))["attempts"]
+    assert [a[:2] for a in attempts] == [["push", "timed_out"], ["sms", "sent"]]
+    client.close()
