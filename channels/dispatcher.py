@@ -89,9 +89,10 @@ class Dispatcher:
                     dispatch, now, self._idempotent(dispatch), self._timeout(dispatch)
                 )
                 touched[_ref_of(dispatch)] = dispatch
+        created: list[NoticeRef] = []
         for item in items:
-            self._apply(item, known, touched, now)
-        receipts = self._send_pending(shard, touched, now)
+            self._apply(item, known, touched, created, now)
+        receipts = self._send_pending(shard, touched, now, created)
         self._store.save(shard, touched)
         return receipts
 
@@ -100,6 +101,7 @@ class Dispatcher:
         item: dict[str, Any] | Delivery | Tick,
         known: dict[NoticeRef, Dispatch],
         touched: dict[NoticeRef, Dispatch],
+        created: list[NoticeRef],
         now: float,
     ) -> None:
         if isinstance(item, Tick):
@@ -115,9 +117,14 @@ class Dispatcher:
                 touched[ref] = current
         elif ref not in known:  # a notice seen before is not sent again
             known[ref] = touched[ref] = Dispatch.of_notice(item)
+            created.append(ref)
 
     def _send_pending(
-        self, shard: str, touched: dict[NoticeRef, Dispatch], now: float
+        self,
+        shard: str,
+        touched: dict[NoticeRef, Dispatch],
+        now: float,
+        created: list[NoticeRef],
     ) -> list[dict[str, Any]]:
         receipts: list[dict[str, Any]] = []
         pending = [d for d in touched.values() if d.status == "pending"]
@@ -125,7 +132,8 @@ class Dispatcher:
             addresses = self._addresses([d.customer_id for d in pending])
             for dispatch in pending:
                 begin_send(dispatch, now)
-            self._store.save(shard, {_ref_of(d): d for d in pending})  # the claims
+            self._store.save(shard, {_ref_of(d): d for d in pending}, created)  # the claims
+            created = []
             results = list(self._pool.map(partial(self._send, addresses=addresses), pending))
             for dispatch, result in zip(pending, results, strict=True):
                 channel = dispatch.attempts[-1][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -151,19 +152,32 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    """Print a customer's recent decisions: emitted, held, suppressed and why."""
+    """A notice's way down its cascade, or a customer's recent decisions."""
     from state.connection import connect
+    from state.dispatches import DispatchStore
     from state.history import DecisionLog
 
     settings = _settings(args)
     if not settings.redis.url:
         raise ConfigError("trace needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    if (args.notice_id is None) == (args.customer is None):
+        raise ConfigError("trace takes a NOTICE_ID or --customer ID")
     with connect(settings.redis.url) as client:
-        decisions = DecisionLog(client, settings.redis.prefix).recent(args.customer, args.limit)
-    for decision in decisions:
-        print(orjson.dumps(decision).decode())
-    if not decisions:
-        print(f"no decisions recorded for customer {args.customer!r}", file=sys.stderr)
+        prefix = settings.redis.prefix
+        if args.customer is not None:
+            lines = DecisionLog(client, prefix).recent(args.customer, args.limit)
+            missing = f"no decisions recorded for customer {args.customer!r}"
+        else:
+            store = DispatchStore(client, prefix)
+            customer_id = store.customer_of(args.notice_id)
+            found = store.load([(customer_id, args.notice_id)]) if customer_id else {}
+            lines = [dataclasses.asdict(dispatch) for dispatch in found.values()]
+            missing = f"notice {args.notice_id!r} was not dispatched (or has expired)"
+    for line in lines:
+        print(orjson.dumps(line).decode())
+    if not lines:
+        print(missing, file=sys.stderr)
+        return 1 if args.notice_id else 0
     return 0
 
 
@@ -308,10 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "trace",
         cmd_trace,
-        "Why was (or wasn't) a customer notified: the engine's recent decisions, newest "
-        "first — emitted (notice id, channels), held for quiet hours, suppressed (reason).",
+        "Why was (or wasn't) this sent: NOTICE_ID shows the notice's cascade (every channel "
+        "tried, its outcome and time); --customer shows the engine's recent decisions for a "
+        "customer, newest first — emitted, held for quiet hours, suppressed with the reason.",
     )
-    p.add_argument("--customer", required=True, metavar="CUSTOMER_ID")
+    p.add_argument("notice_id", nargs="?", metavar="NOTICE_ID")
+    p.add_argument("--customer", metavar="CUSTOMER_ID")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 

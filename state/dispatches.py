@@ -53,11 +53,20 @@ class DispatchStore:
             refs.append((customer_id, notice_id))
         return refs
 
-    def save(self, shard: str, dispatches: Mapping[NoticeRef, Dispatch]) -> None:
-        """Write dispatches and their deadlines in one MULTI/EXEC."""
+    def customer_of(self, notice_id: str) -> str | None:
+        """The customer of a dispatched notice."""
+        value = self._client.get(f"{self._prefix}:dn:{notice_id}")
+        return value.decode() if isinstance(value, bytes) else None
+
+    def save(
+        self, shard: str, dispatches: Mapping[NoticeRef, Dispatch], new: Iterable[NoticeRef] = ()
+    ) -> None:
+        """Write dispatches and their deadlines in one MULTI/EXEC (``new``: first writes)."""
         if not dispatches:
             return
         pipe = self._client.pipeline(transaction=True)
+        for customer_id, notice_id in new:
+            pipe.set(f"{self._prefix}:dn:{notice_id}", customer_id, ex=TTL_S)
         for ref, dispatch in dispatches.items():
             pipe.set(self.key(ref), orjson.dumps(dispatch), ex=TTL_S)
         self._deadlines.update(

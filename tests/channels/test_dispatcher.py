@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -164,3 +167,25 @@ def test_crash_between_claim_and_answer(harness: Harness, providers: dict[str, P
     [resent] = providers["sms"].requests  # the SMS gateway dedups by our key: sent again
     assert resent.headers["Idempotency-Key"] == "safe:sms"
     assert orjson.loads(resent.body)["to"] == "+79990001122"
+
+
+def test_trace_shows_a_notices_cascade(
+    harness: Harness, providers: dict[str, Provider], redis_url: str
+) -> None:
+    providers["push"].answer(Answer(404, {"error": "unregistered"}))
+    harness.run(notice(["push", "sms"]))
+    env = {**os.environ, "SMARTCOMMS_REDIS__PREFIX": "ds"}
+    cmd = [sys.executable, "-m", "smartcomms.cli", "trace", "--redis-url", redis_url]
+    result = subprocess.run(
+        [*cmd, "n1"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    traced = orjson.loads(line)
+    assert traced["status"] == "waiting" and traced["channels"] == ["push", "sms"]
+    assert [a[:2] for a in traced["attempts"]] == [["push", "failed"], ["sms", "sent"]]
+    assert "404" in traced["attempts"][0][3]
+    unknown = subprocess.run(
+        [*cmd, "nope"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert unknown.returncode == 1 and "was not dispatched" in unknown.stderr
