@@ -54,6 +54,7 @@ def provider() -> Iterator[Provider]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real providers
+        disable_nagle_algorithm = True  # headers and body would wait 40 ms for an ACK
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
