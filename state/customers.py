@@ -1,7 +1,7 @@
 """Customer state in Redis: one JSON document per subject, read and written per batch.
 
 Key schema (``{...}`` is the Redis Cluster hash tag, so every key of one subject shares a
-slot and a cluster works unchanged):
+slot; the batch transaction also spans per-shard keys, see README on Redis Cluster):
 
     <prefix>:c:{<customer_id>}     known customer, no expiry
     <prefix>:a:{<anonymous_id>}    anonymous device, expires anonymous_ttl after last write
