@@ -51,6 +51,17 @@ class Dispatch:
     def finished(self) -> bool:
         return self.status in ("done", "exhausted")
 
+    @property
+    def wake_at(self) -> float | None:
+        """When the clock must look at this dispatch: the channel's timeout while waiting,
+        and at once for a claimed send, which only a process that died leaves behind (a
+        live one answers the claim in the same batch), so it is not forgotten."""
+        if self.status == "waiting":
+            return self.deadline
+        if self.status == "sending":
+            return float(self.attempts[-1][2])
+        return None
+
 
 def begin_send(dispatch: Dispatch, now: float) -> str:
     """Claim the send to the current channel (stored before the gateway is called)."""

@@ -2,7 +2,7 @@
 
 <prefix>:d:{<customer_id>}:<notice_id>    the notice's cascade (expires after TTL)
 <prefix>:dispatch:timers:{<shard>}        member "<customer_id>\\x1f<notice_id>",
-                                          score = when the channel being tried times out
+                                          score = `Dispatch.wake_at` (timeout, or a claim left by a crash)
 """
 
 from __future__ import annotations
@@ -72,9 +72,6 @@ class DispatchStore:
         self._deadlines.update(
             pipe,
             shard,
-            {
-                _SEP.join(ref): dispatch.deadline if dispatch.status == "waiting" else None
-                for ref, dispatch in dispatches.items()
-            },
+            {_SEP.join(ref): dispatch.wake_at for ref, dispatch in dispatches.items()},
         )
         pipe.execute()

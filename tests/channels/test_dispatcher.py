@@ -189,3 +189,17 @@ def test_trace_shows_a_notices_cascade(
         [*cmd, "nope"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert unknown.returncode == 1 and "was not dispatched" in unknown.stderr
+
+
+def test_a_send_interrupted_by_a_crash_is_found_by_the_next_tick(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    # no receipt will ever come for a message that may not have gone out: the clock must
+    # find the claim by itself
+    dispatch = Dispatch.of_notice(notice(["sms", "push"], "orphan"))
+    begin_send(dispatch, harness.now - 5)
+    harness.store.save("0", {("C1", "orphan"): dispatch})
+    harness.run(Tick(harness.now, "0"))
+    [resent] = providers["sms"].requests
+    assert resent.headers["Idempotency-Key"] == "orphan:sms"
+    assert harness.dispatch("orphan").status == "waiting"
