@@ -2,7 +2,7 @@
 
 <prefix>:d:{<customer_id>}:<notice_id>    the notice's cascade (expires after TTL)
 <prefix>:dispatch:timers:{<shard>}        member "<customer_id>\\x1f<notice_id>",
-                                          score = `Dispatch.wake_at` (timeout, or a claim left by a crash)
+                                          score = `Dispatch.wake_at`
 """
 
 from __future__ import annotations
