@@ -140,11 +140,11 @@ class BatchProcessor:
 
     def _apply(self, batch: _Batch, event: Event, at: float, now: float) -> None:
         stats = self._stats
-        subject = subject_of(event)
-        state = batch.states.get(subject)
-        if state is None:  # the event cannot change any state: nothing to apply
+        if not changes_state(event):  # page views and the like: counted, nothing to apply
             stats.events[event.type] += 1
             return
+        subject = subject_of(event)
+        state = batch.states[subject]  # loaded for every event that can change state
         digest = event_digest(event.event_id)
         if already_applied(state, digest):
             stats.duplicates += 1
