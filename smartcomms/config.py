@@ -225,6 +225,27 @@ class FcmGatewaySettings(_HttpGateway):
     project_id: str
 
 
+class WebPushGatewaySettings(_Gateway):
+    """Web Push with VAPID; each subscription names its own push service."""
+
+    kind: Literal["web_push"]
+    vapid_private_key_env: str = "WEB_PUSH_VAPID_PRIVATE_KEY"
+    """environment variable with the base64url raw (32 bytes) or DER P-256 private key"""
+    subject: str = Field(pattern=r"^(mailto:|https://)")
+    """whom the push service contacts about our traffic: mailto:ops@shop.ru or a URL"""
+    ttl_s: int = Field(default=86400, ge=0, le=2_419_200)
+    """how long the push service keeps a notification for an offline browser"""
+    urgency: Literal["very-low", "low", "normal", "high"] = "normal"
+    allowed_hosts: tuple[str, ...] = (
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "*.push.apple.com",
+        "*.notify.windows.com",
+    )
+    """endpoint hosts we post to (``*.domain`` for subdomains); others fail the attempt"""
+    require_https: bool = True
+
+
 class SmsGatewaySettings(_HttpGateway):
     kind: Literal["sms"]
     path: str = "/send"
@@ -264,6 +285,7 @@ GatewaySettings = Annotated[
     | ViberGatewaySettings
     | WhatsAppGatewaySettings
     | FcmGatewaySettings
+    | WebPushGatewaySettings
     | SmsGatewaySettings
     | WebhookGatewaySettings
     | SmtpGatewaySettings

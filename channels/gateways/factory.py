@@ -18,6 +18,7 @@ from channels.gateways.http import (
 )
 from channels.gateways.kafka import KafkaGateway
 from channels.gateways.smtp import SmtpGateway
+from channels.gateways.webpush import WebPushGateway
 from smartcomms.config import (
     ConfigError,
     FcmGatewaySettings,
@@ -29,6 +30,7 @@ from smartcomms.config import (
     TelegramGatewaySettings,
     ViberGatewaySettings,
     WebhookGatewaySettings,
+    WebPushGatewaySettings,
     WhatsAppGatewaySettings,
 )
 
@@ -94,6 +96,17 @@ def build_gateway(
                 settings.timeout_s,
                 token=secret(settings.token_env),
                 project_id=settings.project_id,
+            )
+        case WebPushGatewaySettings():
+            gateway = WebPushGateway(
+                "",
+                settings.timeout_s,
+                vapid_private_key=secret(settings.vapid_private_key_env),
+                subject=settings.subject,
+                ttl_s=settings.ttl_s,
+                urgency=settings.urgency,
+                allowed_hosts=settings.allowed_hosts,
+                require_https=settings.require_https,
             )
         case SmsGatewaySettings():
             gateway = SmsGateway(

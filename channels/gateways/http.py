@@ -2,8 +2,8 @@
 a generic SMS gateway and a generic webhook.
 
 Every adapter builds one request (method, path, headers, body) and reads one response;
-the transport (a keep-alive connection per adapter and thread, with a timeout) is shared.
-Base URLs are configurable, so tests run them against a local server.
+the transport (a keep-alive connection per adapter, thread and origin, with a timeout) is
+shared. Base URLs are configurable, so tests run them against a local server.
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ Json = dict[str, Any]
 class Request:
     method: str
     path: str
+    """relative to the gateway's base URL, or an absolute ``https://host/path`` URL"""
     headers: dict[str, str]
     body: bytes
+
+
+class InvalidAddress(ValueError):
+    """The customer's contact cannot be sent to (a permanent failure, never retried)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,10 @@ class Response:
         except orjson.JSONDecodeError:
             return {}
         return data if isinstance(data, dict) else {}
+
+    def snippet(self) -> str:
+        """The start of the body, for an error message."""
+        return self.body[:200].decode(errors="replace")
 
     def retry_after(self) -> float | None:
         value = self.headers.get("retry-after")
@@ -71,6 +80,10 @@ def by_status(response: Response, provider_id: str | None, error: str) -> SendRe
     return SendResult("failed", error=f"HTTP {response.status}: {error}")
 
 
+Origin = tuple[str, str]
+"""(scheme, host[:port])"""
+
+
 @dataclass
 class HttpGateway:
     """Common transport. Subclasses implement ``build`` and ``read``."""
@@ -82,6 +95,7 @@ class HttpGateway:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def build(self, message: Message) -> Request:
+        """The provider's request for this message; InvalidAddress if it cannot be sent."""
         raise NotImplementedError
 
     def read(self, response: Response) -> SendResult:
@@ -89,36 +103,45 @@ class HttpGateway:
 
     def send(self, message: Message) -> SendResult:
         """One request; connection errors and timeouts are transient."""
-        request = self.build(message)
         try:
-            response = self._exchange(request)
+            request = self.build(message)
+        except InvalidAddress as exc:
+            return SendResult("failed", error=str(exc))
+        origin, path = self._target(request.path)
+        try:
+            response = self._exchange(origin, path, request)
         except (OSError, http.client.HTTPException) as exc:
-            self._drop_connection()
+            self._drop_connection(origin)
             return SendResult("retry", error=f"{type(exc).__name__}: {exc}")
         return self.read(response)
 
-    def _exchange(self, request: Request) -> Response:
-        conn = self._connection()
-        prefix = urlsplit(self.base_url).path.rstrip("/")
-        conn.request(
-            request.method, prefix + request.path, body=request.body, headers=request.headers
-        )
+    def _target(self, path: str) -> tuple[Origin, str]:
+        parts = urlsplit(path if "://" in path else self.base_url)
+        if "://" in path:
+            return (parts.scheme, parts.netloc), path[len(f"{parts.scheme}://{parts.netloc}") :]
+        return (parts.scheme, parts.netloc), parts.path.rstrip("/") + path
+
+    def _exchange(self, origin: Origin, path: str, request: Request) -> Response:
+        conn = self._connection(origin)
+        conn.request(request.method, path or "/", body=request.body, headers=request.headers)
         raw = conn.getresponse()
         body = raw.read()
         headers = {k.lower(): v for k, v in raw.getheaders()}
         return Response(raw.status, headers, body)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
+    def _connections(self) -> dict[Origin, http.client.HTTPConnection]:
+        conns: dict[Origin, http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        return conns
+
+    def _connection(self, origin: Origin) -> http.client.HTTPConnection:
+        conns = self._connections()
+        conn = conns.get(origin)
         if conn is None:
-            parts = urlsplit(self.base_url)
-            cls = (
-                http.client.HTTPSConnection
-                if parts.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            conn = cls(parts.netloc, timeout=self.timeout_s)
-            self._local.conn = conn
+            scheme, netloc = origin
+            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            conn = conns[origin] = cls(netloc, timeout=self.timeout_s)
             with self._lock:
                 self._opened.append(conn)
         return conn
@@ -130,11 +153,10 @@ class HttpGateway:
         for conn in opened:
             conn.close()
 
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
+    def _drop_connection(self, origin: Origin) -> None:
+        conn = self._connections().pop(origin, None)
         if conn is not None:
             conn.close()
-            self._local.conn = None
             with self._lock:
                 if conn in self._opened:
                     self._opened.remove(conn)
@@ -189,7 +211,7 @@ class ViberGateway(HttpGateway):
 
     def read(self, response: Response) -> SendResult:
         if response.status != 200:
-            return by_status(response, None, response.body[:200].decode(errors="replace"))
+            return by_status(response, None, response.snippet())
         data = response.json()
         status = data.get("status")
         if status == 0:
@@ -291,7 +313,7 @@ class SmsGateway(HttpGateway):
         return by_status(
             response,
             data.get("id") or data.get("message_id"),
-            response.body[:200].decode(errors="replace"),
+            response.snippet(),
         )
 
 
@@ -310,4 +332,4 @@ class WebhookGateway(HttpGateway):
         )
 
     def read(self, response: Response) -> SendResult:
-        return by_status(response, None, response.body[:200].decode(errors="replace"))
+        return by_status(response, None, response.snippet())

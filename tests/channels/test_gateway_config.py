@@ -21,6 +21,7 @@ from channels.templates import Rendered
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.topics import assignments, ensure_topics
 from tests.gateway_server import Answer, Provider, provider
+from tests.webpush import VAPID_KEY
 
 
 @pytest.fixture
@@ -112,6 +113,7 @@ def test_every_kind_builds_from_settings() -> None:
         "WHATSAPP_TOKEN": "w",
         "FCM_ACCESS_TOKEN": "f",
         "SMTP_PASSWORD": "p",
+        "WEB_PUSH_VAPID_PRIVATE_KEY": VAPID_KEY,
     }
     configs = {
         "telegram": {"kind": "telegram"},
@@ -119,13 +121,24 @@ def test_every_kind_builds_from_settings() -> None:
         "whatsapp": {"kind": "whatsapp", "phone_number_id": "1"},
         "push": {"kind": "fcm", "project_id": "p"},
         "sms": {"kind": "sms", "base_url": "http://x"},
-        "web_push": {"kind": "webhook", "base_url": "http://x"},
+        "web_push": {"kind": "web_push", "subject": "mailto:ops@shop.ru"},
         "email": {"kind": "smtp", "host": "smtp.example.ru", "sender": "a@b.ru"},
     }
     parsed = Settings.model_validate({"gateways": configs}).gateways
+    kinds = set()
     for channel, gateway_settings in parsed.items():
         built = build_gateway(channel, gateway_settings, settings.kafka, env)
         assert built.retry.attempts == 4
+        kinds.add(type(built.gateway).__name__)
+    assert kinds == {
+        "TelegramGateway",
+        "ViberGateway",
+        "WhatsAppGateway",
+        "FcmGateway",
+        "SmsGateway",
+        "WebPushGateway",
+        "SmtpGateway",
+    }
     whatsapp = build_gateway("whatsapp", parsed["whatsapp"], settings.kafka, env)
     assert whatsapp.limiter is not None  # 80 msg/s by default
 

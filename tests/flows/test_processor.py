@@ -149,8 +149,13 @@ def test_notices_of_the_running_process_are_not_swept(redis_client: redis.Redis)
 def test_events_that_change_nothing_leave_the_state_alone(redis_client: redis.Redis) -> None:
     # the customer's state is loaded for the receipt; the page view must still not be
     # applied (no dedup entry, no write) just because the state happens to be at hand
-    view = {"event_id": "v1", "type": "page_view", "ts": "2026-11-22T10:16:00+03:00",
-            "anonymous_id": "D1", "customer_id": "C1"}
+    view = {
+        "event_id": "v1",
+        "type": "page_view",
+        "ts": "2026-11-22T10:16:00+03:00",
+        "anonymous_id": "D1",
+        "customer_id": "C1",
+    }
     processor(redis_client, Stats()).process("0", events(receipt("r1", "C1", 1000), view))
     state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
     assert len(state.seen) == 1
