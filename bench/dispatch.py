@@ -3,7 +3,7 @@
     python bench/dispatch.py [--notices 20000] [--batch 1000] [--concurrency 32]
 
 Measures in the same run:
-  (a) baseline: the same webhook gateway driven by the same thread pool, no dispatcher;
+  (a) baseline: the same webhook gateway sending the same batches, no dispatcher;
   (b) the dispatcher: claims and state in a private Redis, cascade, sync receipts;
 and prints notices/s of both, their ratio, and the time a notice spends in its batch
 (p50/p99: the latency the dispatcher adds before the gateway has answered).
@@ -12,12 +12,11 @@ and prints notices/s of both, their ratio, and the time a notice spends in its b
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import multiprocessing
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
 from common import percentile
@@ -35,25 +34,39 @@ from state.dispatches import DispatchStore
 from triggers.customer import CustomerState
 
 
-class _Instant(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body would wait 40 ms for an ACK
+class _Instant(asyncio.Protocol):
+    """HTTP/1.1 keep-alive: answers every complete request with ``200 {}`` at once."""
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
-    def log_message(self, *args: object) -> None:
-        pass
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        answers = 0
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 : head.find(b"\r\n", at) % (len(head) + 1)]) if at >= 0 else 0
+            if len(self.buffer) < end + 4 + length:
+                break
+            self.buffer = self.buffer[end + 4 + length :]
+            answers += 1
+        if answers:
+            self.transport.write(self.ANSWER * answers)
 
 
 def _serve(port: int) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Instant)
-    server.daemon_threads = True
-    server.serve_forever()
+    """The provider in its own process, so that it does not share our GIL."""
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(_Instant, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(serve())
 
 
 def _wait_for(port: int) -> None:
@@ -85,19 +98,19 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     gateway_process = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
-    gateway_process.start()  # its own process: it must not share our GIL
+    gateway_process.start()
     url = f"http://127.0.0.1:{port}"
     _wait_for(port)
     templates = TemplateSet.with_overrides({})
     once = RetryPolicy(attempts=1)
 
-    baseline_gateway = WebhookGateway(url)
+    baseline_gateway = WebhookGateway(url, concurrency=args.concurrency)
     content = templates.render("bonus_earned", "push", SAMPLE_VARS["bonus_earned"])
     messages = [Message(f"b{n}", "C1", "push", "tok", content) for n in range(args.notices)]
-    with ThreadPoolExecutor(args.concurrency) as pool:
-        started = time.perf_counter()
-        list(pool.map(baseline_gateway.send, messages))
-        base_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, args.notices, args.batch):
+        baseline_gateway.send_many(messages[start : start + args.batch])
+    base_s = time.perf_counter() - started
     baseline_gateway.close()
 
     with redis_server() as redis_url:
@@ -106,7 +119,7 @@ def main() -> None:
         customers.save(
             {f"c:C{n}": CustomerState(contacts={"push_token": f"t{n}"}) for n in range(1000)}
         )
-        gateway = ConfiguredGateway(WebhookGateway(url), once, None)
+        gateway = ConfiguredGateway(WebhookGateway(url, concurrency=args.concurrency), once, None)
         dispatcher = Dispatcher(
             DispatchStore(client, "bench"),
             customers,
@@ -125,7 +138,7 @@ def main() -> None:
         client.close()
     gateway_process.terminate()
     base, engine = args.notices / base_s, args.notices / engine_s
-    print(f"notices: {args.notices}, batch {args.batch}, {args.concurrency} sender threads")
+    print(f"notices: {args.notices}, batch {args.batch}, {args.concurrency} requests in flight")
     print(f"(a) baseline  gateway calls alone:     {base:8,.0f} notices/s")
     print(f"(b) dispatcher (Redis, cascade, receipts): {engine:8,.0f} notices/s")
     print(f"ratio dispatcher / baseline: {engine / base:.2f}")

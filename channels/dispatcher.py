@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from channels.cascade import (
@@ -48,7 +46,7 @@ class Tick:
 
 
 class Dispatcher:
-    """Cascades of one process (thread-safe gateways, one pool of sender threads)."""
+    """Cascades of one process; each channel's sends of a batch go out concurrently."""
 
     def __init__(
         self,
@@ -65,11 +63,9 @@ class Dispatcher:
         self._templates = templates
         self._settings = settings
         self._clock = clock
-        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="send")
 
     def close(self) -> None:
-        """Finish sends in flight and close the gateways."""
-        self._pool.shutdown(wait=True)
+        """Close the gateways."""
         for gateway in self._gateways.values():
             gateway.close()
 
@@ -134,7 +130,7 @@ class Dispatcher:
                 begin_send(dispatch, now)
             self._store.save(shard, {_ref_of(d): d for d in pending}, created)  # the claims
             created = []
-            results = list(self._pool.map(partial(self._send, addresses=addresses), pending))
+            results = self._send_all(pending, addresses)
             for dispatch, result in zip(pending, results, strict=True):
                 channel = dispatch.attempts[-1][0]
                 gateway_answered(
@@ -148,18 +144,30 @@ class Dispatcher:
             pending = [d for d in pending if d.status == "pending"]
         return receipts
 
-    def _send(self, dispatch: Dispatch, addresses: Mapping[str, Mapping[str, str]]) -> SendResult:
-        channel = dispatch.attempts[-1][0]
-        gateway = self._gateways.get(channel)
-        address = addresses.get(dispatch.customer_id, {}).get(CHANNEL_CONTACT[channel])
-        if gateway is None:
-            return SendResult("failed", error=f"no gateway configured for {channel}")
-        if not address:
-            return SendResult("failed", error=f"no {channel} contact any more")
-        content = self._templates.render(dispatch.template, channel, dispatch.vars)
-        message = Message(dispatch.notice_id, dispatch.customer_id, channel, address, content)
-        result, _attempts = gateway.deliver(message)
-        return result
+    def _send_all(
+        self, pending: list[Dispatch], addresses: Mapping[str, Mapping[str, str]]
+    ) -> list[SendResult]:
+        """Each dispatch's current channel, all sends of a channel at once."""
+        results: list[SendResult | None] = [None] * len(pending)
+        by_channel: dict[str, list[tuple[int, Message]]] = {}
+        for index, dispatch in enumerate(pending):
+            channel = dispatch.attempts[-1][0]
+            address = addresses.get(dispatch.customer_id, {}).get(CHANNEL_CONTACT[channel])
+            if channel not in self._gateways:
+                results[index] = SendResult("failed", error=f"no gateway configured for {channel}")
+            elif not address:
+                results[index] = SendResult("failed", error=f"no {channel} contact any more")
+            else:
+                content = self._templates.render(dispatch.template, channel, dispatch.vars)
+                message = Message(
+                    dispatch.notice_id, dispatch.customer_id, channel, address, content
+                )
+                by_channel.setdefault(channel, []).append((index, message))
+        for channel, batch in by_channel.items():
+            sent = self._gateways[channel].deliver_all([message for _, message in batch])
+            for (index, _), (result, _attempts) in zip(batch, sent, strict=True):
+                results[index] = result
+        return [result for result in results if result is not None]
 
     def _addresses(self, customer_ids: list[str]) -> dict[str, dict[str, str]]:
         states = self._customers.load(["c:" + c for c in dict.fromkeys(customer_ids)])

@@ -86,11 +86,13 @@ class _DispatchLogic(StatefulBatchLogic[Item, dict[str, Any], None]):
 
 
 def dispatcher_factory(settings: Settings, redis_url: str) -> Callable[[], Dispatcher]:
-    """One dispatcher (gateways, sender pool, Redis client) per process, built on first use;
+    """One dispatcher (gateways, Redis client) per process, built on first use;
     templates and gateway secrets are checked now, so a bad configuration stops the start."""
     templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
     gateways = {
-        channel: build_gateway(channel, gateway, settings.kafka)
+        channel: build_gateway(
+            channel, gateway, settings.kafka, concurrency=settings.dispatch.concurrency
+        )
         for channel, gateway in settings.gateways.items()
     }
     built: list[Dispatcher] = []

@@ -310,7 +310,7 @@ class DispatchSettings(_Section):
     ending: dict[str, list[str]] = {}
     """channel -> receipt statuses that end the cascade (default: delivered, opened)"""
     concurrency: int = Field(default=32, ge=1, le=1024)
-    """gateway calls in flight at once per process"""
+    """gateway calls in flight at once per channel and worker (SMTP: at most 8 sessions)"""
 
     @field_validator("timeout_minutes", "ending")
     @classmethod

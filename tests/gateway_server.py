@@ -42,6 +42,9 @@ class Provider:
         self.script: deque[Answer] = deque()
         self.default = Answer()
         self.url = ""
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        """the most requests the server was answering at one time"""
 
     def answer(self, *answers: Answer) -> None:
         self.script.extend(answers)
@@ -62,7 +65,11 @@ def provider() -> Iterator[Provider]:
             with lock:
                 state.requests.append(Recorded("POST", self.path, dict(self.headers), body))
                 answer = state.script.popleft() if state.script else state.default
+                state.in_flight += 1
+                state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
             time.sleep(answer.delay_s)
+            with lock:
+                state.in_flight -= 1
             payload = orjson.dumps(answer.body)
             self.send_response(answer.status)
             for name, value in {"Content-Type": "application/json", **answer.headers}.items():

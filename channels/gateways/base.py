@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -52,9 +53,13 @@ class SendResult:
 
 
 class Gateway(Protocol):
-    """Sends one message; never raises for a provider's answer, only returns it."""
+    """Sends messages; never raises for a provider's answer, only returns it."""
 
     def send(self, message: Message) -> SendResult: ...
+
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
+        """Send concurrently (as far as the provider allows); one result per message."""
+        ...
 
     def close(self) -> None:
         """Release connections (the gateway is not used afterwards)."""

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from channels.gateways.base import Gateway, Message, SendResult
-from channels.gateways.delivery import RetryPolicy, TokenBucket, send_with_retries
+from channels.gateways.delivery import (
+    RetryPolicy,
+    TokenBucket,
+    send_all_with_retries,
+    send_with_retries,
+)
 from channels.gateways.http import (
     FcmGateway,
     SmsGateway,
@@ -47,6 +52,10 @@ class ConfiguredGateway:
         """Send with retries; the last result and the number of attempts."""
         return send_with_retries(self.gateway, message, self.retry, self.limiter)
 
+    def deliver_all(self, messages: Sequence[Message]) -> list[tuple[SendResult, int]]:
+        """Send concurrently with retries; per message, the last result and the attempts."""
+        return send_all_with_retries(self.gateway, messages, self.retry, self.limiter)
+
     def close(self) -> None:
         self.gateway.close()
 
@@ -56,8 +65,10 @@ def build_gateway(
     settings: GatewaySettings,
     kafka: KafkaSettings,
     env: Mapping[str, str] | None = None,
+    concurrency: int = 32,
 ) -> ConfiguredGateway:
-    """The configured gateway of ``channel``; ConfigError when a secret is not set."""
+    """The configured gateway of ``channel`` (``concurrency``: sends in flight at once);
+    ConfigError when a secret is not set."""
     env = os.environ if env is None else env
 
     def secret(name: str) -> str:
@@ -73,12 +84,13 @@ def build_gateway(
     match settings:
         case TelegramGatewaySettings():
             gateway = TelegramGateway(
-                settings.base_url, settings.timeout_s, token=secret(settings.token_env)
+                settings.base_url, settings.timeout_s, concurrency, token=secret(settings.token_env)
             )
         case ViberGatewaySettings():
             gateway = ViberGateway(
                 settings.base_url,
                 settings.timeout_s,
+                concurrency,
                 token=secret(settings.token_env),
                 sender_name=settings.sender_name,
             )
@@ -86,6 +98,7 @@ def build_gateway(
             gateway = WhatsAppGateway(
                 settings.base_url,
                 settings.timeout_s,
+                concurrency,
                 token=secret(settings.token_env),
                 phone_number_id=settings.phone_number_id,
                 api_version=settings.api_version,
@@ -94,6 +107,7 @@ def build_gateway(
             gateway = FcmGateway(
                 settings.base_url,
                 settings.timeout_s,
+                concurrency,
                 token=secret(settings.token_env),
                 project_id=settings.project_id,
             )
@@ -101,6 +115,7 @@ def build_gateway(
             gateway = WebPushGateway(
                 "",
                 settings.timeout_s,
+                concurrency,
                 vapid_private_key=secret(settings.vapid_private_key_env),
                 subject=settings.subject,
                 ttl_s=settings.ttl_s,
@@ -112,6 +127,7 @@ def build_gateway(
             gateway = SmsGateway(
                 settings.base_url,
                 settings.timeout_s,
+                concurrency,
                 path=settings.path,
                 fields=dict(settings.fields),
                 form=settings.form,
@@ -121,6 +137,7 @@ def build_gateway(
             gateway = WebhookGateway(
                 settings.base_url,
                 settings.timeout_s,
+                concurrency,
                 path=settings.path,
                 headers={**settings.headers, **secret_headers(settings.header_secrets_env)},
             )
@@ -135,6 +152,7 @@ def build_gateway(
                 password,
                 settings.ca_file,
                 settings.timeout_s,
+                min(concurrency, 8),
             )
         case KafkaGatewaySettings():
             gateway = KafkaGateway(

@@ -1,72 +1,60 @@
 """HTTP gateways with the real request shapes of Telegram, Viber, WhatsApp Cloud, FCM,
 a generic SMS gateway and a generic webhook.
 
-Every adapter builds one request (method, path, headers, body) and reads one response;
-the transport (a keep-alive connection per adapter, thread and origin, with a timeout) is
-shared. Base URLs are configurable, so tests run them against a local server.
+Every adapter builds one request (method, URL, headers, body) and reads one response;
+the transport (`channels.gateways.transport`: concurrent requests over keep-alive
+connections, with a timeout) is shared. Base URLs are configurable, so tests run them
+against a local server.
 """
 
 from __future__ import annotations
 
-import http.client
-import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from string import Template
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
 
 from channels.gateways.base import Message, SendResult
+from channels.gateways.transport import CurlTransport, Request, Response
 
 Json = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    path: str
-    """relative to the gateway's base URL, or an absolute ``https://host/path`` URL"""
-    headers: dict[str, str]
-    body: bytes
 
 
 class InvalidAddress(ValueError):
     """The customer's contact cannot be sent to (a permanent failure, never retried)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Json:
-        """The body as a JSON object ({} when it is not one)."""
-        try:
-            data = orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def snippet(self) -> str:
-        """The start of the body, for an error message."""
-        return self.body[:200].decode(errors="replace")
-
-    def retry_after(self) -> float | None:
-        value = self.headers.get("retry-after")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
-
-
 def json_request(path: str, payload: Json, headers: Mapping[str, str] | None = None) -> Request:
-    """A POST with a JSON body."""
+    """A POST with a JSON body to ``path`` under the gateway's base URL."""
     return Request(
         "POST", path, {"Content-Type": "application/json", **(headers or {})}, orjson.dumps(payload)
     )
+
+
+def response_json(response: Response) -> Json:
+    """The body as a JSON object ({} when it is not one)."""
+    try:
+        data = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def snippet(response: Response) -> str:
+    """The start of the body, for an error message."""
+    return response.body[:200].decode(errors="replace")
+
+
+def retry_after(response: Response) -> float | None:
+    """The provider's ``Retry-After`` in seconds, when it sent one."""
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def by_status(response: Response, provider_id: str | None, error: str) -> SendResult:
@@ -75,24 +63,25 @@ def by_status(response: Response, provider_id: str | None, error: str) -> SendRe
         return SendResult("sent", provider_id=provider_id)
     if response.status == 429 or response.status >= 500:
         return SendResult(
-            "retry", error=f"HTTP {response.status}: {error}", retry_after=response.retry_after()
+            "retry", error=f"HTTP {response.status}: {error}", retry_after=retry_after(response)
         )
     return SendResult("failed", error=f"HTTP {response.status}: {error}")
 
 
-Origin = tuple[str, str]
-"""(scheme, host[:port])"""
-
-
 @dataclass
 class HttpGateway:
-    """Common transport. Subclasses implement ``build`` and ``read``."""
+    """Common transport. Subclasses implement ``build`` and ``read``; ``build`` returns a
+    request whose URL is a path under ``base_url`` or an absolute ``https://`` URL."""
 
     base_url: str
     timeout_s: float = 10.0
-    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
-    _opened: list[http.client.HTTPConnection] = field(default_factory=list, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    concurrency: int = 32
+    """requests in flight at once per calling thread"""
+    _transport: CurlTransport = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._transport = CurlTransport(self.timeout_s, self.concurrency)
+        self.base_url = self.base_url.rstrip("/")
 
     def build(self, message: Message) -> Request:
         """The provider's request for this message; InvalidAddress if it cannot be sent."""
@@ -102,64 +91,37 @@ class HttpGateway:
         raise NotImplementedError
 
     def send(self, message: Message) -> SendResult:
-        """One request; connection errors and timeouts are transient."""
-        try:
-            request = self.build(message)
-        except InvalidAddress as exc:
-            return SendResult("failed", error=str(exc))
-        origin, path = self._target(request.path)
-        try:
-            response = self._exchange(origin, path, request)
-        except (OSError, http.client.HTTPException) as exc:
-            self._drop_connection(origin)
-            return SendResult("retry", error=f"{type(exc).__name__}: {exc}")
-        return self.read(response)
+        """One request; see `send_many`."""
+        return self.send_many([message])[0]
 
-    def _target(self, path: str) -> tuple[Origin, str]:
-        parts = urlsplit(path if "://" in path else self.base_url)
-        if "://" in path:
-            return (parts.scheme, parts.netloc), path[len(f"{parts.scheme}://{parts.netloc}") :]
-        return (parts.scheme, parts.netloc), parts.path.rstrip("/") + path
-
-    def _exchange(self, origin: Origin, path: str, request: Request) -> Response:
-        conn = self._connection(origin)
-        conn.request(request.method, path or "/", body=request.body, headers=request.headers)
-        raw = conn.getresponse()
-        body = raw.read()
-        headers = {k.lower(): v for k, v in raw.getheaders()}
-        return Response(raw.status, headers, body)
-
-    def _connections(self) -> dict[Origin, http.client.HTTPConnection]:
-        conns: dict[Origin, http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
-        if conns is None:
-            conns = self._local.conns = {}
-        return conns
-
-    def _connection(self, origin: Origin) -> http.client.HTTPConnection:
-        conns = self._connections()
-        conn = conns.get(origin)
-        if conn is None:
-            scheme, netloc = origin
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            conn = conns[origin] = cls(netloc, timeout=self.timeout_s)
-            with self._lock:
-                self._opened.append(conn)
-        return conn
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
+        """All requests concurrently; connection errors and timeouts are transient."""
+        results: list[SendResult | None] = [None] * len(messages)
+        requests: list[Request] = []
+        sent_at: list[int] = []
+        for index, message in enumerate(messages):
+            try:
+                request = self.build(message)
+            except InvalidAddress as exc:
+                results[index] = SendResult("failed", error=str(exc))
+                continue
+            if "://" not in request.url:
+                request = Request(
+                    request.method, self.base_url + request.url, request.headers, request.body
+                )
+            requests.append(request)
+            sent_at.append(index)
+        for index, answer in zip(sent_at, self._transport.exchange(requests), strict=True):
+            results[index] = (
+                self.read(answer)
+                if isinstance(answer, Response)
+                else SendResult("retry", error=answer)
+            )
+        return [r for r in results if r is not None]
 
     def close(self) -> None:
         """Close the connections of every thread that sent through this gateway."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
-
-    def _drop_connection(self, origin: Origin) -> None:
-        conn = self._connections().pop(origin, None)
-        if conn is not None:
-            conn.close()
-            with self._lock:
-                if conn in self._opened:
-                    self._opened.remove(conn)
+        self._transport.close()
 
 
 @dataclass
@@ -175,7 +137,7 @@ class TelegramGateway(HttpGateway):
         )
 
     def read(self, response: Response) -> SendResult:
-        data = response.json()
+        data = response_json(response)
         if data.get("ok") is True:
             return SendResult("sent", provider_id=str(data.get("result", {}).get("message_id")))
         retry_after = data.get("parameters", {}).get("retry_after")
@@ -211,8 +173,8 @@ class ViberGateway(HttpGateway):
 
     def read(self, response: Response) -> SendResult:
         if response.status != 200:
-            return by_status(response, None, response.snippet())
-        data = response.json()
+            return by_status(response, None, snippet(response))
+        data = response_json(response)
         status = data.get("status")
         if status == 0:
             return SendResult("sent", provider_id=str(data.get("message_token")))
@@ -242,7 +204,7 @@ class WhatsAppGateway(HttpGateway):
         )
 
     def read(self, response: Response) -> SendResult:
-        data = response.json()
+        data = response_json(response)
         messages = data.get("messages") or [{}]
         error = data.get("error", {}).get("message", "")
         return by_status(response, messages[0].get("id"), str(error))
@@ -271,7 +233,7 @@ class FcmGateway(HttpGateway):
         )
 
     def read(self, response: Response) -> SendResult:
-        data = response.json()
+        data = response_json(response)
         error = data.get("error", {})
         return by_status(
             response, data.get("name"), f"{error.get('status')} {error.get('message')}"
@@ -309,11 +271,11 @@ class SmsGateway(HttpGateway):
         return json_request(self.path, body, headers)
 
     def read(self, response: Response) -> SendResult:
-        data = response.json()
+        data = response_json(response)
         return by_status(
             response,
             data.get("id") or data.get("message_id"),
-            response.snippet(),
+            snippet(response),
         )
 
 
@@ -332,4 +294,4 @@ class WebhookGateway(HttpGateway):
         )
 
     def read(self, response: Response) -> SendResult:
-        return by_status(response, None, response.snippet())
+        return by_status(response, None, snippet(response))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import partial
 
 import orjson
 from confluent_kafka import KafkaError, Producer
@@ -24,26 +25,41 @@ class KafkaGateway:
         self._timeout_s = timeout_s
 
     def send(self, message: Message) -> SendResult:
-        value = orjson.dumps(message.as_json())
-        outcome: list[KafkaError | None] = []
+        """Produce one message and wait for the broker; see `send_many`."""
+        return self.send_many([message])[0]
 
-        def delivered(err: KafkaError | None, _msg: KafkaMessage) -> None:
-            outcome.append(err)
-
-        produce_waiting(
-            self._producer,
-            self._topic,
-            value,
-            message.customer_id.encode(),
-            headers=[("idempotency-key", message.idempotency_key.encode())],
-            on_delivery=delivered,
-        )
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
+        """Produce all, then wait (up to the timeout) for the broker to acknowledge them."""
+        acknowledged: dict[int, KafkaError | None] = {}
+        for index, message in enumerate(messages):
+            produce_waiting(
+                self._producer,
+                self._topic,
+                orjson.dumps(message.as_json()),
+                message.customer_id.encode(),
+                headers=[("idempotency-key", message.idempotency_key.encode())],
+                on_delivery=partial(_record, acknowledged, index),
+            )
         self._producer.flush(self._timeout_s)
-        if not outcome:
-            return SendResult("retry", error=f"no acknowledgement within {self._timeout_s} s")
-        if outcome[0] is not None:
-            return SendResult("retry", error=str(outcome[0]))
-        return SendResult("sent")
+        results = []
+        for index in range(len(messages)):
+            if index not in acknowledged:
+                error = f"no acknowledgement within {self._timeout_s} s"
+                results.append(SendResult("retry", error=error))
+            elif (err := acknowledged[index]) is not None:
+                results.append(SendResult("retry", error=str(err)))
+            else:
+                results.append(SendResult("sent"))
+        return results
 
     def close(self) -> None:
         self._producer.flush(self._timeout_s)
+
+
+def _record(
+    acknowledged: dict[int, KafkaError | None],
+    index: int,
+    err: KafkaError | None,
+    _msg: KafkaMessage,
+) -> None:
+    acknowledged[index] = err

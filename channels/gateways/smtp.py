@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -24,9 +26,23 @@ class SmtpGateway:
     ca_file: str | None = None
     """trust this CA for STARTTLS (default: the system's)"""
     timeout_s: float = 15.0
+    concurrency: int = 8
+    """SMTP sessions open at once in `send_many`"""
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def close(self) -> None:
-        """Nothing to release: every send opens and closes its own SMTP session."""
+        """Wait for sessions in flight (every send opens and closes its own session)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
+        """One SMTP session per message, ``concurrency`` of them at once."""
+        if len(messages) == 1:
+            return [self.send(messages[0])]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="smtp")
+        return list(self._pool.map(self.send, messages))
 
     def compose(self, message: Message) -> EmailMessage:
         """The e-mail for ``message``: subject, plain text and, when there is one, HTML."""

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
 from channels.gateways.base import Message, SendResult
-from channels.gateways.http import HttpGateway, InvalidAddress, Request, Response, by_status
+from channels.gateways.http import HttpGateway, InvalidAddress, by_status, snippet
+from channels.gateways.transport import Request, Response
 
 VAPID_LIFETIME_S = 12 * 3600
 """A signed VAPID token is valid this long (RFC 8292 allows at most 24 h)."""
@@ -85,6 +86,7 @@ class WebPushGateway(HttpGateway):
     _token_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self._vapid = Vapid02.from_string(self.vapid_private_key)
 
     def build(self, message: Message) -> Request:
@@ -120,7 +122,7 @@ class WebPushGateway(HttpGateway):
     def read(self, response: Response) -> SendResult:
         if response.status in (404, 410):
             return SendResult("failed", error=f"HTTP {response.status}: subscription expired")
-        return by_status(response, response.headers.get("location"), response.snippet())
+        return by_status(response, response.headers.get("location"), snippet(response))
 
     def _authorization(self, audience: str) -> str:
         """``vapid t=<JWT>, k=<public key>``, signed once per push service and lifetime."""

@@ -149,12 +149,15 @@ def test_kafka_adapter_produces_to_the_channel_topic(kafka_brokers: str) -> None
     gateway = KafkaGateway(kafka_brokers, topic, {})
     message = Message("n-9", "C5", "sms", "+79990001122", Rendered("Текст"))
     assert gateway.send(message).outcome == "sent"
+    others = [Message(f"m-{n}", "C6", "sms", "+7", Rendered("x")) for n in range(3)]
+    assert [r.outcome for r in gateway.send_many(others)] == ["sent"] * 3
     gateway.close()
     consumer = Consumer({"bootstrap.servers": kafka_brokers, "group.id": "t"})
     consumer.assign(assignments(kafka_brokers, [topic]))
     received = [m for m in consumer.consume(10, 10) if not m.error()]
     consumer.close()
-    [record] = received
+    record, *rest = received
+    assert [orjson.loads(r.value())["notice_id"] for r in rest] == ["m-0", "m-1", "m-2"]
     assert record.key() == b"C5"
     assert dict(record.headers() or [])["idempotency-key"] == b"n-9:sms"
     assert orjson.loads(record.value()) == {

@@ -11,7 +11,12 @@ from urllib.parse import parse_qs
 import pytest
 
 from channels.gateways.base import Message
-from channels.gateways.delivery import RetryPolicy, TokenBucket, send_with_retries
+from channels.gateways.delivery import (
+    RetryPolicy,
+    TokenBucket,
+    send_all_with_retries,
+    send_with_retries,
+)
 from channels.gateways.http import (
     FcmGateway,
     HttpGateway,
@@ -286,3 +291,46 @@ def test_token_bucket_spaces_sends_at_the_rate() -> None:
         bucket.acquire()
     assert waits and sum(waits) == pytest.approx(80 / 80)  # 81 sends: 1 at once, 80 at 80/s
     assert max(waits) == pytest.approx(1 / 80)
+
+
+def test_a_batch_is_sent_concurrently_up_to_the_limit(server: Provider, make: Make) -> None:
+    server.default = Answer(200, delay_s=0.3)
+    gateway = make(WebhookGateway, server.url, concurrency=4)
+    results = gateway.send_many([message("sms", f"+7999{n}") for n in range(10)])
+    assert [r.outcome for r in results] == ["sent"] * 10
+    assert server.peak_in_flight == 4
+    assert sorted(r.json()["address"] for r in server.requests) == sorted(
+        f"+7999{n}" for n in range(10)
+    )
+
+
+def test_a_batch_retries_only_its_transient_failures(server: Provider, make: Make) -> None:
+    gateway = make(WebhookGateway, server.url, concurrency=1)  # answers in message order
+    server.answer(Answer(503), Answer(400), Answer(200), Answer(429, headers={"Retry-After": "2"}))
+    server.answer(Answer(200), Answer(200))
+    slept: list[float] = []
+    batch = [message("sms", address) for address in ("a", "b", "c", "d")]
+    sent = send_all_with_retries(gateway, batch, RetryPolicy(attempts=3), sleep=slept.append)
+    assert [(r.outcome, attempts) for r, attempts in sent] == [
+        ("sent", 2),
+        ("failed", 1),
+        ("sent", 1),
+        ("sent", 2),
+    ]
+    assert slept == [2.0]  # one wait per round: the longest the batch was asked for
+    assert [r.json()["address"] for r in server.requests] == ["a", "b", "c", "d", "a", "d"]
+
+
+def test_a_rate_limited_batch_goes_out_in_bursts_at_the_rate(server: Provider, make: Make) -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    bucket = TokenBucket(rate=3, clock=lambda: now[0], sleep=sleep)
+    gateway = make(WebhookGateway, server.url)
+    batch = [message("sms", str(n)) for n in range(10)]
+    sent = send_all_with_retries(gateway, batch, RetryPolicy(), bucket)
+    assert [r.outcome for r, _ in sent] == ["sent"] * 10
+    assert now[0] == pytest.approx((10 - 3) / 3)  # 3 at once, then 3 per second
+    assert server.peak_in_flight <= 3

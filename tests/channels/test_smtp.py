@@ -100,6 +100,16 @@ def test_refusals_permanent_and_temporary(mailbox: tuple[Mailbox, int]) -> None:
     assert busy.outcome == "retry" and "451" in (busy.error or "")
 
 
+def test_a_batch_goes_out_in_parallel_sessions(mailbox: tuple[Mailbox, int]) -> None:
+    box, port = mailbox
+    gateway = SmtpGateway("127.0.0.1", port, sender="shop@shop.ru", starttls=False, concurrency=3)
+    addresses = ["a@example.ru", "gone@example.ru", "b@example.ru", "busy@example.ru"]
+    results = gateway.send_many([message(address) for address in addresses])
+    gateway.close()
+    assert [r.outcome for r in results] == ["sent", "failed", "sent", "retry"]
+    assert sorted(m["To"] for m in box.messages) == ["a@example.ru", "b@example.ru"]
+
+
 def test_server_down_is_transient() -> None:
     result = SmtpGateway("127.0.0.1", free_port(), starttls=False, timeout_s=2).send(
         message("a@example.ru")
