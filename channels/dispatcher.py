@@ -26,6 +26,7 @@ from channels.gateways.base import Message, SendResult
 from channels.gateways.factory import ConfiguredGateway
 from channels.templates import TemplateSet
 from smartcomms.config import DispatchSettings
+from smartcomms.observability import BATCH_SIZE, HEALTH, SENDS
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore, NoticeRef
 from triggers.events import CONTACT_CHANNEL, Delivery
@@ -90,6 +91,8 @@ class Dispatcher:
             self._apply(item, known, touched, created, now)
         receipts = self._send_pending(shard, touched, now, created)
         self._store.save(shard, touched)
+        BATCH_SIZE.labels("dispatch").observe(len(items))
+        HEALTH.beat()
         return receipts
 
     def _apply(
@@ -141,6 +144,7 @@ class Dispatcher:
                     self._timeout(dispatch, channel),
                 )
                 receipts.append(_receipt(dispatch, channel, result, now))
+                SENDS.labels(channel, receipts[-1]["status"]).inc()
             pending = [d for d in pending if d.status == "pending"]
         return receipts
 

@@ -40,6 +40,8 @@ class DeadLetter:
     raw: bytes
     origin: str
     reason: str
+    kind: str
+    """a short fixed label of the reason, for metrics (see triggers.events.Rejection)"""
 
 
 def shard_of(subject: str, shards: int) -> str:
@@ -88,7 +90,12 @@ def parse_batch(
         if isinstance(raw, RawInput):
             parsed = parse_event(raw.value)
             if isinstance(parsed, Rejection):
-                out.append((DEAD_LETTER_KEY, DeadLetter(parsed.raw, raw.origin, parsed.reason)))
+                out.append(
+                    (
+                        DEAD_LETTER_KEY,
+                        DeadLetter(parsed.raw, raw.origin, parsed.reason, parsed.kind),
+                    )
+                )
             else:
                 out.append((key_of(parsed, shards), parsed))
         elif isinstance(raw, ClockTick):

@@ -26,18 +26,20 @@ from flows.kafka_io import (
     KafkaItem,
     KafkaRecord,
     ReliableKafkaSink,
-    encode_dead_letter,
+    counting_dead_letters,
     input_source,
     read_kafka,
 )
 from flows.ticker import ShardTicker
+from flows.wiring import observed
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
+from smartcomms.observability import DISPATCH_DEAD_LETTERS
 from state.connection import connect
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from triggers.customer import DAY
-from triggers.events import Delivery, parse_event
+from triggers.events import Delivery, Rejection, parse_event
 
 NOTICE_FIELDS = ("notice_id", "customer_id", "channels", "template", "vars")
 DEAD = "dead-letter"
@@ -51,16 +53,20 @@ def parse_inputs(raw: RawInput, notices_topic: str) -> dict[str, Any] | Delivery
         try:
             notice = orjson.loads(raw.value)
         except orjson.JSONDecodeError as exc:
-            return DeadLetter(raw.value, raw.origin, f"not JSON: {exc}")
+            return DeadLetter(raw.value, raw.origin, f"not JSON: {exc}", "not_json")
         missing = [f for f in NOTICE_FIELDS if not isinstance(notice, dict) or f not in notice]
         if missing or not notice["channels"]:
-            return DeadLetter(raw.value, raw.origin, f"not a notice: missing {missing}")
+            return DeadLetter(
+                raw.value, raw.origin, f"not a notice: missing {missing}", "not_a_notice"
+            )
         return cast(dict[str, Any], notice)
     event = parse_event(raw.value)
     if isinstance(event, Delivery):
         return event
-    reason = getattr(event, "reason", f"not a delivery receipt: {type(event).__name__}")
-    return DeadLetter(raw.value, raw.origin, reason)
+    if isinstance(event, Rejection):
+        return DeadLetter(raw.value, raw.origin, event.reason, event.kind)
+    reason = f"not a delivery receipt: {type(event).__name__}"
+    return DeadLetter(raw.value, raw.origin, reason, "not_a_receipt")
 
 
 def _customer(item: dict[str, Any] | Delivery) -> str:
@@ -126,7 +132,9 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     configure_logging(settings.log)
     kafka, shards = settings.kafka, settings.engine.shards
     topics = kafka.topics
-    dispatcher = dispatcher_factory(settings, settings.redis.url)
+    dispatcher = observed(
+        dispatcher_factory(settings, settings.redis.url), settings, settings.redis.url, None
+    )
 
     def parse(batch: list[KafkaItem]) -> list[tuple[str, Item | DeadLetter]]:
         out: list[tuple[str, Item | DeadLetter]] = []
@@ -148,7 +156,10 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
         "dead_letters",
         rejects,
         ReliableKafkaSink(
-            kafka.brokers, topics.dead_letters, encode_dead_letter, kafka.client_config
+            kafka.brokers,
+            topics.dead_letters,
+            counting_dead_letters(lambda kind: DISPATCH_DEAD_LETTERS.labels(kind).inc()),
+            kafka.client_config,
         ),
     )
     ticks = op.input("clock", flow, ShardTicker(shards, settings.engine.tick_seconds))

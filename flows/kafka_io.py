@@ -16,6 +16,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
 from flows.dataflow import DeadLetter, RawInput
+from flows.shutdown import StoppableKafkaSource, stop_on_sigterm
 from smartcomms.config import KafkaSettings
 from smartcomms.kafka import Headers, produce_waiting, producer_config
 
@@ -101,10 +102,12 @@ def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
     """A consumed message as raw input; consumer errors become dead letters."""
     if isinstance(item, SourceError):
         msg = item.msg
-        return DeadLetter(msg.value or b"", f"{msg.topic}:{msg.partition}", f"kafka: {item.err}")
+        return DeadLetter(
+            msg.value or b"", f"{msg.topic}:{msg.partition}", f"kafka: {item.err}", "kafka_error"
+        )
     origin = f"{item.topic}:{item.partition}@{item.offset}"
     if item.value is None:
-        return DeadLetter(b"", origin, "empty message")
+        return DeadLetter(b"", origin, "empty message", "empty")
     return RawInput(item.value, origin)
 
 
@@ -114,10 +117,22 @@ def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
     return None, letter.raw, headers
 
 
+def counting_dead_letters(count: Callable[[str], object]) -> Callable[[DeadLetter], KafkaRecord]:
+    """`encode_dead_letter` that also counts each letter by its kind (for metrics)."""
+
+    def encode(letter: DeadLetter) -> KafkaRecord:
+        count(letter.kind)
+        return encode_dead_letter(letter)
+
+    return encode
+
+
 def input_source(kafka: KafkaSettings, topics: list[str], stop_at_end: bool) -> KafkaSource:
     """Bytewax's KafkaSource over ``topics``: consumer errors come through as items (they
-    go to dead letters), and ``stop_at_end`` ends at the topics' end instead of tailing."""
-    return KafkaSource(
+    go to dead letters), ``stop_at_end`` ends at the topics' end instead of tailing, and
+    SIGTERM ends it (see flows.shutdown)."""
+    stop_on_sigterm()
+    return StoppableKafkaSource(
         [kafka.brokers],
         topics,
         tail=not stop_at_end,

@@ -22,14 +22,14 @@ from flows.dataflow import build_flow as build_dataflow
 from flows.kafka_io import (
     KafkaRecord,
     ReliableKafkaSink,
-    encode_dead_letter,
+    counting_dead_letters,
     input_source,
     read_kafka,
 )
 from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.ticker import ShardTicker
-from flows.wiring import processor_factory
+from flows.wiring import observed, processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
 from state.connection import connect
@@ -81,7 +81,12 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         "smartcomms_live",
         source,
         read_kafka,
-        processor_factory(settings, settings.redis.url, WallClock(), STATS, live=True),
+        observed(
+            processor_factory(settings, settings.redis.url, WallClock(), STATS, live=True),
+            settings,
+            settings.redis.url,
+            STATS,
+        ),
         settings.engine.shards,
         ReliableKafkaSink(
             kafka.brokers,
@@ -91,7 +96,10 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
             on_written=confirm_notices(Outbox(connect(settings.redis.url), settings.redis.prefix)),
         ),
         ReliableKafkaSink(
-            kafka.brokers, topics.dead_letters, encode_dead_letter, kafka.client_config
+            kafka.brokers,
+            topics.dead_letters,
+            counting_dead_letters(lambda kind: STATS.dead_letters.update((kind,))),
+            kafka.client_config,
         ),
         None if stop_at_end else ShardTicker(settings.engine.shards, settings.engine.tick_seconds),
     )

@@ -20,6 +20,13 @@ from channels.caps import record_sent
 from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
 from flows.clock import Clock, ClockTick
 from flows.stats import Stats
+from smartcomms.observability import (
+    BATCH_SIZE,
+    HEALTH,
+    RECEIPT_TO_NOTICE,
+    REDIS_SECONDS,
+    TIMER_LATENESS,
+)
 from state.customers import CustomerStore
 from state.history import DecisionLog
 from state.outbox import Outbox
@@ -124,7 +131,9 @@ class BatchProcessor:
                 linked = linked_subject(item)
                 if linked is not None:
                     subjects.add(linked)
+        started = time.perf_counter()
         batch = _Batch(self._store.load(subjects), horizon)
+        REDIS_SECONDS.labels("load").observe(time.perf_counter() - started)
 
         left_over = self._unconfirmed_of_earlier_run(shard)
         now = float("-inf")
@@ -135,7 +144,11 @@ class BatchProcessor:
                 self._apply(batch, item, at, now)
         for state in batch.touched.values():
             forget_before(state, now - self._dedup_window_s)
+        started = time.perf_counter()
         self._store.save(batch.touched, self._writer(shard, batch))
+        REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
+        BATCH_SIZE.labels("engine").observe(len(items))
+        HEALTH.beat()
         return left_over + batch.emitted
 
     def _apply(self, batch: _Batch, event: Event, at: float, now: float) -> None:
@@ -176,6 +189,8 @@ class BatchProcessor:
                 continue  # stale entry: the timer moved; its new time is queued already
             due, name = due_now[0]
             take(state, name)
+            if self._clock.ticking:
+                TIMER_LATENESS.observe(time.time() - due)
             customer_id = subject[2:]
             candidate = fire_timer(state, name, due, rfc3339_utc(due), customer_id, self._rules)
             if candidate is not None:
@@ -220,7 +235,9 @@ class BatchProcessor:
                 candidate, decision.channels, rfc3339_utc(time.time()), self._policy.templates
             )
             batch.emitted.append((customer_id, orjson.dumps(notice)))
-            self._stats.notices[candidate.trigger] += 1
+            if timer is None and self._clock.ticking:
+                RECEIPT_TO_NOTICE.observe(time.time() - due)
+            self._stats.notices[candidate.trigger, candidate.kind, decision.channels[0]] += 1
             batch.decide(
                 customer_id,
                 {

@@ -119,7 +119,7 @@ def replay(
         out.flush()
 
     def write_dead_letters(items: list[DeadLetter]) -> None:
-        stats.dead_letters += len(items)
+        stats.dead_letters.update(letter.kind for letter in items)
         err.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
         err.flush()
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 
 @dataclass
@@ -13,11 +18,12 @@ class Stats:
     events: Counter[str] = field(default_factory=Counter)
     """events applied, by type"""
     duplicates: int = 0
-    notices: Counter[str] = field(default_factory=Counter)
-    """notices emitted, by trigger"""
+    notices: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """notices emitted, by (trigger, kind, first channel of the cascade)"""
     suppressed: Counter[str] = field(default_factory=Counter)
     """candidate notices not emitted, by reason"""
-    dead_letters: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    """rejected input, by kind of reason"""
     held: int = 0
     """marketing notices moved to the end of quiet hours"""
     reemitted: int = 0
@@ -25,14 +31,65 @@ class Stats:
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready view of the totals."""
+        by_trigger: Counter[str] = Counter()
+        for (trigger, _kind, _channel), count in self.notices.items():
+            by_trigger[trigger] += count
         return {
             "events": sum(self.events.values()),
             "events_by_type": dict(sorted(self.events.items())),
             "duplicates": self.duplicates,
-            "dead_letters": self.dead_letters,
+            "dead_letters": sum(self.dead_letters.values()),
             "notices": sum(self.notices.values()),
-            "notices_by_trigger": dict(sorted(self.notices.items())),
+            "notices_by_trigger": dict(sorted(by_trigger.items())),
             "suppressed": dict(sorted(self.suppressed.items())),
             "held_for_quiet_hours": self.held,
             "reemitted": self.reemitted,
         }
+
+
+class StatsCollector(Collector):
+    """Exports a `Stats` at scrape time (no Prometheus call on the per-event path)."""
+
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        stats = self._stats
+        yield _family("smartcomms_events", "Events applied, by type", ["type"], stats.events)
+        yield _family(
+            "smartcomms_dead_letters",
+            "Input sent to dead-letters, by kind of reason",
+            ["kind"],
+            stats.dead_letters,
+        )
+        yield _family(
+            "smartcomms_notices",
+            "Notices emitted, by trigger, kind and first channel",
+            ["trigger", "kind", "channel"],
+            stats.notices,
+        )
+        yield _family(
+            "smartcomms_suppressions",
+            "Candidate notices not emitted, by reason",
+            ["reason"],
+            stats.suppressed,
+        )
+        for name, text, value in (
+            (
+                "smartcomms_duplicate_events",
+                "Events seen before (redelivery, replay)",
+                stats.duplicates,
+            ),
+            ("smartcomms_held_notices", "Marketing notices held for quiet hours", stats.held),
+            ("smartcomms_reemitted_notices", "Notices re-emitted from the outbox", stats.reemitted),
+        ):
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], value)
+            yield family
+
+
+def _family(name: str, text: str, labels: list[str], counts: Any) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, text, labels=labels)
+    for key, count in sorted(counts.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], count)
+    return family

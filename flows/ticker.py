@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from flows.clock import ClockTick
+from flows.shutdown import STOP
 
 
 class _TickPartition(StatefulSourcePartition[ClockTick, None]):
@@ -18,6 +19,8 @@ class _TickPartition(StatefulSourcePartition[ClockTick, None]):
         self._next = datetime.now(UTC)
 
     def next_batch(self) -> list[ClockTick]:
+        if STOP.is_set():
+            raise StopIteration
         now = time.time()
         self._next = datetime.now(UTC) + self._interval
         return [ClockTick(now, shard) for shard in self._shards]

@@ -1,14 +1,22 @@
-"""Building the engine's parts from settings (shared by the live and replay flows)."""
+"""Building the engine's parts from settings (shared by the live and replay flows), and
+the observability server of a flow process."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import TypeVar
+
+import structlog
+from confluent_kafka.admin import AdminClient
+from prometheus_client import REGISTRY
 
 from channels.policy import Policy
 from flows.clock import Clock
 from flows.processor import BatchProcessor
-from flows.stats import Stats
+from flows.stats import Stats, StatsCollector
 from smartcomms.config import Settings
+from smartcomms.observability import HEALTH, serve
 from state.connection import connect
 from state.customers import CustomerStore
 from state.history import DecisionLog
@@ -69,3 +77,41 @@ def processor_factory(
         return built[0]
 
     return get
+
+
+T = TypeVar("T")
+_serving = threading.Lock()
+
+
+def observed(
+    build: Callable[[], T], settings: Settings, redis_url: str, stats: Stats | None
+) -> Callable[[], T]:
+    """``build`` that also starts this process's observability server on first use, i.e.
+    when the dataflow runs (building a flow to inspect it binds no port)."""
+
+    def get() -> T:
+        start_observability(settings, redis_url, stats)
+        return build()
+
+    return get
+
+
+def start_observability(settings: Settings, redis_url: str, stats: Stats | None) -> None:
+    """Serve this process's /metrics, /healthz and /readyz once (see
+    smartcomms.observability); readiness probes Redis and Kafka. ``stats``: the engine's
+    counters to export."""
+    config = settings.observability
+    if config.port == 0 or not _serving.acquire(blocking=False):
+        return  # off, or started already (the lock stays held)
+    redis_client = connect(redis_url)
+    kafka = settings.kafka
+    admin = AdminClient({"bootstrap.servers": kafka.brokers, **kafka.client_config})
+    HEALTH.stale_after_s, HEALTH.stuck_after_s = config.stale_after_s, config.stuck_after_s
+    HEALTH.probes = {
+        "redis": lambda: redis_client.ping(),
+        "kafka": lambda: admin.list_topics(timeout=2),
+    }
+    if stats is not None:
+        REGISTRY.register(StatsCollector(stats))
+    serve(config.port, HEALTH, config.host)
+    structlog.get_logger().info("observability", port=config.port)

@@ -108,12 +108,15 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
 
 def _run_flow(args: argparse.Namespace, flow: str) -> int:
+    from smartcomms.cluster import statefulset_env
+
     settings = _settings(args)
     if not settings.redis.url:
         raise ConfigError(
             f"{args.command} needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)"
         )
     env = dict(os.environ)
+    env.update(statefulset_env(env))
     env["SMARTCOMMS_KAFKA__BROKERS"] = settings.kafka.brokers
     env["SMARTCOMMS_REDIS__URL"] = settings.redis.url
     if args.config:

@@ -319,6 +319,18 @@ class DispatchSettings(_Section):
         return value
 
 
+class ObservabilitySettings(_Section):
+    """The HTTP server of every process: /metrics, /healthz, /readyz."""
+
+    port: int = Field(default=9100, ge=0, le=65535)
+    """0: no server"""
+    host: str = "0.0.0.0"
+    stale_after_s: float = Field(default=30, gt=0)
+    """not ready when no batch (clock ticks included) completed for this long"""
+    stuck_after_s: float = Field(default=300, gt=0)
+    """not live when no batch completed for this long: the pod gets restarted"""
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -347,6 +359,7 @@ class Settings(_Section):
     """Templates replacing or adding to the defaults: {name: {channel or "default":
     {"text": ..., "subject": ..., "html": ...}}} (see channels/templates.py)."""
     log: LogSettings = LogSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
 
 def _check_timezone(name: str) -> str:

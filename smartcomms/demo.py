@@ -16,7 +16,7 @@ import orjson
 from confluent_kafka import Consumer
 
 from smartcomms.config import Settings
-from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.localstack import free_port, kafka_broker, redis_server
 from smartcomms.simulate import produce
 from smartcomms.topics import assignments, ensure_topics
 
@@ -33,11 +33,14 @@ def live_flow(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run the live flow as a Bytewax process (``config``: YAML file); stop it on exit."""
     assert settings.redis.url is not None
+    metrics_port = free_port()
+    print(f"metrics: http://127.0.0.1:{metrics_port}/metrics (also /healthz, /readyz)")
     env = {
         **os.environ,
         "SMARTCOMMS_KAFKA__BROKERS": settings.kafka.brokers,
         "SMARTCOMMS_REDIS__URL": settings.redis.url,
         "SMARTCOMMS_LOG__LEVEL": "warning",
+        "SMARTCOMMS_OBSERVABILITY__PORT": str(metrics_port),
     }
     if config:
         env["SMARTCOMMS_CONFIG"] = str(Path(config).resolve())

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 import redis
@@ -28,6 +29,7 @@ def env_for(
         "SMARTCOMMS_REDIS__URL": redis_url,
         "SMARTCOMMS_REDIS__PREFIX": prefix,
         "SMARTCOMMS_ENGINE__SHARDS": "4",
+        "SMARTCOMMS_OBSERVABILITY__PORT": "0",  # flows of one test would share a port
         **settings,
     }
     for field in TopicNames.model_fields:
@@ -47,11 +49,25 @@ def start_flow(
     )
 
 
-def stop_flow(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a flow and check it did not die of an exception on the way."""
-    proc.terminate()
-    _, stderr = proc.communicate(timeout=30)
-    assert b"Traceback" not in stderr, stderr.decode()
+def recovery_args(directory: Path, partitions: int = 2) -> list[str]:
+    """bytewax.run options for recovery in a fresh ``directory``: snapshot every second,
+    no backup interval (a resume starts from the last snapshot)."""
+    directory.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "bytewax.recovery", str(directory), str(partitions)], check=True
+    )
+    return ["-r", str(directory), "-s", "1", "-b", "0"]
+
+
+def stop_flow(*procs: subprocess.Popen[bytes]) -> None:
+    """SIGTERM flow processes (all at once: the processes of a cluster end together); each
+    must end cleanly (exit 0, no exception on the way)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=30)
+        assert b"Traceback" not in stderr, stderr.decode()
+        assert proc.returncode == 0, stderr.decode()
 
 
 def produce(brokers: str, topic: str, events: list[dict | bytes]) -> None:

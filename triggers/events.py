@@ -188,10 +188,12 @@ _KNOWN_TYPES = frozenset(("receipt", "return", "customer", "delivery", *CLICK_TY
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Input that cannot be applied: the original bytes and a one-line reason."""
+    """Input that cannot be applied: the original bytes, a one-line reason and its kind
+    (a short fixed label for counting: not_json, not_object, unknown_type, invalid)."""
 
     raw: bytes
     reason: str
+    kind: str
 
 
 def parse_event(raw: bytes) -> Event | Rejection:
@@ -199,17 +201,17 @@ def parse_event(raw: bytes) -> Event | Rejection:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return Rejection(raw, f"not JSON: {exc}")
+        return Rejection(raw, f"not JSON: {exc}", "not_json")
     if not isinstance(data, dict):
-        return Rejection(raw, "not a JSON object")
+        return Rejection(raw, "not a JSON object", "not_object")
     kind = data.get("type")
     if kind not in _KNOWN_TYPES:
         reason = "missing field 'type'" if kind is None else f"unknown type {kind!r}"
-        return Rejection(raw, reason[:200])
+        return Rejection(raw, reason[:200], "unknown_type")
     try:
         return _EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        return Rejection(raw, _one_line(exc))
+        return Rejection(raw, _one_line(exc), "invalid")
 
 
 def _one_line(exc: ValidationError) -> str:

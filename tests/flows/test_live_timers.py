@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +12,15 @@ import redis
 
 from smartcomms.config import TopicNames
 from tests.events import customer
-from tests.live import consume, env_for, produce, start_flow, stop_flow, wait_for_profiles
+from tests.live import (
+    consume,
+    env_for,
+    produce,
+    recovery_args,
+    start_flow,
+    stop_flow,
+    wait_for_profiles,
+)
 
 SHORT_CART = {
     "SMARTCOMMS_TRIGGERS__ABANDONED_CART__DELAY_MINUTES": "0.1",  # 6 s
@@ -70,13 +76,10 @@ def test_sigkill_and_restart_with_more_workers_fires_every_timer_once(
     kafka_brokers: str, redis_url: str, topics: TopicNames, prefix: str, tmp_path: Path
 ) -> None:
     customers = 30
-    recovery = tmp_path / "recovery"
-    recovery.mkdir()
-    subprocess.run([sys.executable, "-m", "bytewax.recovery", str(recovery), "2"], check=True)
     env = env_for(kafka_brokers, redis_url, topics, prefix, **SHORT_CART)
-    recovery_args = ["-r", str(recovery), "-s", "1", "-b", "0"]
+    recovery = recovery_args(tmp_path / "recovery")
 
-    first = start_flow(env, ["-w", "1", *recovery_args])
+    first = start_flow(env, ["-w", "1", *recovery])
     produce(kafka_brokers, topics.customers, profiles(customers))
     wait_for_profiles(redis_url, prefix, customers)
     now = datetime.now(UTC)
@@ -87,7 +90,7 @@ def test_sigkill_and_restart_with_more_workers_fires_every_timer_once(
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
 
-    second = start_flow(env, ["-w", "2", *recovery_args])
+    second = start_flow(env, ["-w", "2", *recovery])
     try:
         messages = consume(kafka_brokers, topics.notices, expected=customers, settle_s=4)
     finally:
