@@ -64,8 +64,14 @@ def stop_flow(*procs: subprocess.Popen[bytes]) -> None:
     must end cleanly (exit 0, no exception on the way)."""
     for proc in procs:
         proc.terminate()
-    for proc in procs:
-        _, stderr = proc.communicate(timeout=30)
+    try:
+        outcomes = [proc.communicate(timeout=30)[1] for proc in procs]
+    finally:
+        for proc in procs:  # never leave a process behind, whatever went wrong
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for proc, stderr in zip(procs, outcomes, strict=True):
         assert b"Traceback" not in stderr, stderr.decode()
         assert proc.returncode == 0, stderr.decode()
 
