@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import structlog
-from redis.client import Pipeline
 
 from channels.caps import record_sent
 from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
@@ -27,6 +26,7 @@ from smartcomms.observability import (
     REDIS_SECONDS,
     TIMER_LATENESS,
 )
+from state.batch import BatchWrite
 from state.customers import CustomerStore
 from state.history import DecisionLog
 from state.outbox import Outbox
@@ -279,7 +279,7 @@ class BatchProcessor:
         self._stats.reemitted += len(left_over)
         return [_customer_of(notice) for notice in left_over]
 
-    def _writer(self, shard: str, batch: _Batch) -> Callable[[Pipeline], None] | None:
+    def _writer(self, shard: str, batch: _Batch) -> Callable[[BatchWrite], None] | None:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
         decisions = batch.decisions if self._history is not None else {}
@@ -288,11 +288,11 @@ class BatchProcessor:
         outbox, history, timers = self._outbox, self._history, self._timers
         written_at = time.time()
 
-        def write(pipe: Pipeline) -> None:
-            timers.update(pipe, shard, timer_changes)
+        def write(writes: BatchWrite) -> None:
+            timers.update(writes, shard, timer_changes)
             if outbox is not None:
-                outbox.add(pipe, shard, (n for _c, n in new), written_at)
+                outbox.add(writes, shard, (n for _c, n in new), written_at)
             if history is not None:
-                history.add(pipe, decisions)
+                history.add(writes, decisions)
 
         return write

@@ -141,11 +141,9 @@ def replay(
 
 def _delete_namespace(redis_url: str, namespace: str) -> None:
     with connect(redis_url) as client:
-        batch: list[bytes] = []
+        pipe = client.pipeline(transaction=False)  # keys of many slots on a Cluster
         for key in client.scan_iter(match=f"{namespace}:*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                client.unlink(*batch)
-                batch.clear()
-        if batch:
-            client.unlink(*batch)
+            pipe.unlink(key)
+            if len(pipe) >= 1000:
+                pipe.execute()
+        pipe.execute()

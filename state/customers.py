@@ -1,30 +1,30 @@
 """Customer state in Redis: one JSON document per subject, read and written per batch.
 
 Key schema (``{...}`` is the Redis Cluster hash tag, so every key of one subject shares a
-slot; the batch transaction also spans per-shard keys, see README on Redis Cluster):
+slot; how a batch is written on one server and on a Cluster: state.batch):
 
     <prefix>:c:{<customer_id>}     known customer, no expiry
     <prefix>:a:{<anonymous_id>}    anonymous device, expires anonymous_ttl after last write
 
-One document holds profile, balance, aggregates and the dedup window, so applying an event
-and remembering its id is a single SET: atomic without scripts.
+One document (compact JSON: state.codec) holds profile, balance, aggregates and the dedup
+window, so applying an event and remembering its id is a single SET: atomic without
+scripts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-import orjson
-import redis
-from redis.client import Pipeline
-
+from state.batch import BatchWrite
+from state.codec import decode_state, encode_state
+from state.connection import RedisClient, mget
 from triggers.customer import CustomerState
 
 
 class CustomerStore:
     """Batched load/save of `CustomerState` documents."""
 
-    def __init__(self, client: redis.Redis, prefix: str, anonymous_ttl_s: int) -> None:
+    def __init__(self, client: RedisClient, prefix: str, anonymous_ttl_s: int) -> None:
         self._client = client
         self._prefix = prefix
         self._anonymous_ttl_s = anonymous_ttl_s
@@ -43,34 +43,33 @@ class CustomerStore:
         subjects = list(subjects)
         if not subjects:
             return {}
-        docs = self._client.mget([self.key(s) for s in subjects])
+        docs = mget(self._client, [self.key(s) for s in subjects])
         return {
-            subject: CustomerState() if doc is None else CustomerState.from_dict(orjson.loads(doc))
+            subject: CustomerState() if doc is None else decode_state(doc)
             for subject, doc in zip(subjects, docs, strict=True)
         }
 
     def save(
         self,
         states: Mapping[str, CustomerState],
-        also: Callable[[Pipeline], None] | None = None,
+        also: Callable[[BatchWrite], None] | None = None,
     ) -> None:
-        """Write all states in one MULTI/EXEC: a batch is applied whole or not at all.
+        """Write all states as one batch (one MULTI/EXEC on a single server: applied whole
+        or not at all; see state.batch for a Cluster).
 
-        ``also`` adds further writes to the same transaction (the outbox).
+        ``also`` adds further writes to the batch (timer index, outbox, decision log).
         """
         if not states and also is None:
             return
         known: dict[str, bytes] = {}
-        pipe = self._client.pipeline(transaction=True)
+        writes = BatchWrite(self._client)
         if also is not None:
-            also(pipe)
+            also(writes)
         for subject, state in states.items():
-            doc = orjson.dumps(state)
+            doc = encode_state(state)
             if subject.startswith("a:"):
-                pipe.set(self.key(subject), doc, ex=self._anonymous_ttl_s)
+                writes.main.set(self.key(subject), doc, ex=self._anonymous_ttl_s)
             else:
                 known[self.key(subject)] = doc
-        if known:
-            pipe.mset(known)
-        if len(pipe):
-            pipe.execute()
+        writes.set_many(known)
+        writes.execute()

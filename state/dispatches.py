@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import orjson
-import redis
 
 from channels.cascade import Dispatch
+from state.batch import BatchWrite
+from state.connection import RedisClient, mget
 from state.timers import TimerIndex
 
 TTL_S = 14 * 86_400
@@ -24,7 +25,7 @@ _SEP = "\x1f"
 class DispatchStore:
     """Batched load/save of dispatches and their deadlines."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
         self._deadlines = TimerIndex(client, f"{prefix}:dispatch")
@@ -38,7 +39,7 @@ class DispatchStore:
         refs = list(dict.fromkeys(refs))
         if not refs:
             return {}
-        docs = self._client.mget([self.key(ref) for ref in refs])
+        docs = mget(self._client, [self.key(ref) for ref in refs])
         return {
             ref: Dispatch(**orjson.loads(doc))
             for ref, doc in zip(refs, docs, strict=True)
@@ -61,17 +62,18 @@ class DispatchStore:
     def save(
         self, shard: str, dispatches: Mapping[NoticeRef, Dispatch], new: Iterable[NoticeRef] = ()
     ) -> None:
-        """Write dispatches and their deadlines in one MULTI/EXEC (``new``: first writes)."""
+        """Write dispatches and their deadlines as one batch (state.batch; ``new``: first
+        writes)."""
         if not dispatches:
             return
-        pipe = self._client.pipeline(transaction=True)
+        writes = BatchWrite(self._client)
         for customer_id, notice_id in new:
-            pipe.set(f"{self._prefix}:dn:{notice_id}", customer_id, ex=TTL_S)
+            writes.main.set(f"{self._prefix}:dn:{notice_id}", customer_id, ex=TTL_S)
         for ref, dispatch in dispatches.items():
-            pipe.set(self.key(ref), orjson.dumps(dispatch), ex=TTL_S)
+            writes.main.set(self.key(ref), orjson.dumps(dispatch), ex=TTL_S)
         self._deadlines.update(
-            pipe,
+            writes,
             shard,
             {_SEP.join(ref): dispatch.wake_at for ref, dispatch in dispatches.items()},
         )
-        pipe.execute()
+        writes.execute()

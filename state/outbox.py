@@ -1,9 +1,10 @@
 """Notices between the state write and Kafka's acknowledgement (transactional outbox).
 
-The engine adds each notice to its shard's outbox in the same MULTI/EXEC that applies the
-events; the Kafka sink removes them once the broker confirmed them. A worker that dies in
-between leaves them behind, and the next process re-emits them (same bytes, same
-notice_id): a crash can duplicate a notice id on the topic, never lose a notice.
+The engine adds each notice to its shard's outbox with the writes that apply the events
+(before the documents: state.batch); the Kafka sink removes them once the broker
+confirmed them. A worker that dies in between leaves them behind, and the next process
+re-emits them (same bytes, same notice_id): a crash can duplicate a notice id on the
+topic, never lose a notice.
 
     <prefix>:outbox:{<shard>}   sorted set: member = notice JSON, score = wall time written
 """
@@ -13,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import cast
 
-import redis
-from redis.client import Pipeline
+from state.batch import BatchWrite
+from state.connection import RedisClient
 
 
 class Outbox:
     """Per-shard outbox of notices not yet confirmed by Kafka."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
 
@@ -28,11 +29,11 @@ class Outbox:
         """Redis key of a shard's outbox."""
         return f"{self._prefix}:outbox:{{{shard}}}"
 
-    def add(self, pipe: Pipeline, shard: str, notices: Iterable[bytes], now: float) -> None:
-        """Queue the notices in ``pipe`` (the transaction that applies their events)."""
+    def add(self, writes: BatchWrite, shard: str, notices: Iterable[bytes], now: float) -> None:
+        """Queue the notices with the writes that apply their events."""
         members = dict.fromkeys(notices, now)
         if members:
-            pipe.zadd(self.key(shard), members)
+            writes.before.zadd(self.key(shard), members)
 
     def confirm(self, by_shard: Mapping[str, Iterable[bytes]]) -> None:
         """Forget notices Kafka has acknowledged (one round trip)."""

@@ -3,8 +3,9 @@ customer documents).
 
     <prefix>:timers:{<shard>}   sorted set: member = subject, score = its earliest due
 
-Updated in the same MULTI/EXEC as the documents, so a timer survives any restart and any
-change in the number of workers (shards, not workers, own the index).
+Written with the documents (state.batch: additions before them, removals after), so a
+timer survives any restart and any change in the number of workers (shards, not workers,
+own the index).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-import redis
-from redis.client import Pipeline
+from state.batch import BatchWrite
+from state.connection import RedisClient
 
 
 class TimerIndex:
     """Which subjects of a shard have a timer due by a given time."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
 
@@ -32,12 +33,12 @@ class TimerIndex:
         members = cast(list[bytes], self._client.zrangebyscore(self.key(shard), "-inf", until))
         return [member.decode() for member in members]
 
-    def update(self, pipe: Pipeline, shard: str, changes: Mapping[str, float | None]) -> None:
-        """Queue new earliest due times in ``pipe`` (None: the subject has no timer left)."""
+    def update(self, writes: BatchWrite, shard: str, changes: Mapping[str, float | None]) -> None:
+        """Queue new earliest due times (None: the subject has no timer left)."""
         key = self.key(shard)
         added = {subject: due for subject, due in changes.items() if due is not None}
         removed = [subject for subject, due in changes.items() if due is None]
         if added:
-            pipe.zadd(key, added)
+            writes.before.zadd(key, added)
         if removed:
-            pipe.zrem(key, *removed)
+            writes.after.zrem(key, *removed)

@@ -1,4 +1,5 @@
-"""Session-wide real servers: one Redis and one Kafka-protocol broker on free ports."""
+"""Session-wide real servers on free ports: one Redis, one 3-primary Redis Cluster (started
+when a test asks for it) and one Kafka-protocol broker."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.localstack import kafka_broker, redis_cluster, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +24,13 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """A 3-primary Redis Cluster (``redis+cluster://`` URL)."""
+    with redis_cluster(3) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

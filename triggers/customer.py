@@ -7,7 +7,7 @@ customer, so every field here is plain JSON (str, float, list, dict).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from triggers.events import CONTACT_CHANNEL, CustomerUpdate, ReceiptLine
@@ -56,19 +56,9 @@ class CustomerState:
     sent: list[list[Any]] = field(default_factory=list)
     """marketing notices of the cap window: ``[due, trigger, channels]``, oldest first"""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CustomerState:
-        """Rebuild from the stored document, ignoring fields this version does not know."""
-        if data.keys() == _FIELD_NAMES:  # the usual case: written by this version
-            return cls(**data)
-        return cls(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
-
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""
         return {CONTACT_CHANNEL[kind] for kind, value in self.contacts.items() if value}
-
-
-_FIELD_NAMES = frozenset(f.name for f in fields(CustomerState))
 
 
 def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:

@@ -20,8 +20,8 @@ def already_applied(state: CustomerState, digest: str) -> bool:
 
 
 def remember(state: CustomerState, digest: str, now: float) -> None:
-    """Mark an event applied at engine time ``now``."""
-    state.seen[digest] = now
+    """Mark an event applied at engine time ``now`` (whole seconds: the window is days)."""
+    state.seen[digest] = round(now)
 
 
 def forget_before(state: CustomerState, cutoff: float) -> None:

@@ -11,6 +11,7 @@ import orjson
 import redis
 
 from smartcomms.config import TopicNames
+from state.codec import decode_state
 from tests.events import customer
 from tests.live import (
     consume,
@@ -101,7 +102,7 @@ def test_sigkill_and_restart_with_more_workers_fires_every_timer_once(
     assert len({n["notice_id"] for n in notices}) == customers
     client = redis.Redis.from_url(redis_url)
     for n in range(customers):  # each timer fired exactly once in the state as well
-        state = orjson.loads(client.get(f"{prefix}:c:{{C{n}}}"))
-        assert len(state["sent"]) == 1 and state["timers"] == {}
+        state = decode_state(client.get(f"{prefix}:c:{{C{n}}}"))
+        assert len(state.sent) == 1 and state.timers == {}
     assert not client.keys(f"{prefix}:timers:*")
     client.close()
