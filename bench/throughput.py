@@ -68,6 +68,7 @@ def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
         "SMARTCOMMS_REDIS__URL": str(settings.redis.url),
         "SMARTCOMMS_REDIS__PREFIX": "lat",
         "SMARTCOMMS_LOG__LEVEL": "warning",
+        "SMARTCOMMS_OBSERVABILITY__PORT": "0",  # nothing scrapes a benchmark
     }
     env.update(
         {
@@ -141,6 +142,7 @@ def main() -> None:
                 "kafka": {"brokers": brokers},
                 "redis": {"url": redis_url},
                 "log": {"level": "warning"},
+                "observability": {"port": 0},
             }
         )
         topics = settings.kafka.topics

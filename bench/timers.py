@@ -73,6 +73,7 @@ def main() -> None:
             "SMARTCOMMS_KAFKA__BROKERS": brokers,
             "SMARTCOMMS_REDIS__URL": redis_url,
             "SMARTCOMMS_LOG__LEVEL": "warning",
+            "SMARTCOMMS_OBSERVABILITY__PORT": "0",  # nothing scrapes a benchmark
             "SMARTCOMMS_QUIET_HOURS__ENABLED": "false",
             "SMARTCOMMS_TRIGGERS__ABANDONED_CART__DELAY_MINUTES": "1",
         }
