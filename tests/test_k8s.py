@@ -86,6 +86,11 @@ def test_services_and_probes_point_at_declared_ports(objects: list[dict[str, Any
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
     monitor = one(objects, "ServiceMonitor", "smartcomms")
     scraped = {e["port"] for e in monitor["spec"]["endpoints"]}
+    [bytewax_api] = [e for e in monitor["spec"]["endpoints"] if e["port"] == "bytewax-api"]
+    # it repeats our registry: without this filter every smartcomms_* series counts twice
+    assert bytewax_api["metricRelabelings"] == [
+        {"sourceLabels": ["__name__"], "regex": "bytewax_.*", "action": "keep"}
+    ]
     for service in services:
         assert scraped <= {p["name"] for p in service["spec"]["ports"]}
 
