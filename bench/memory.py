@@ -23,6 +23,7 @@ from flows.stats import Stats
 from flows.wiring import processor_factory
 from smartcomms.config import Settings
 from smartcomms.localstack import redis_server
+from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
 from triggers.events import Event, Rejection, parse_event
 
@@ -31,7 +32,10 @@ BATCH = 2_000
 
 def fill(url: str, customers: int, receipts: int) -> float:
     """Apply every customer's events; returns the seconds it took."""
-    settings = Settings.model_validate({"redis": {"url": url, "prefix": "m"}})
+    settings = Settings.model_validate(
+        {"redis": {"url": url, "prefix": "m"}, "log": {"level": "warning"}}
+    )
+    configure_logging(settings.log)  # a suppression per unreachable customer is not news
     processor = processor_factory(settings, url, WallClock(), Stats(), live=True)()
     traffic = TrafficGenerator(customers=customers, anonymous_share=0.0, realtime=True)
     started = time.perf_counter()
