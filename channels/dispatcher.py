@@ -143,7 +143,9 @@ class Dispatcher:
                     now,
                     self._timeout(dispatch, channel),
                 )
-                receipts.append(_receipt(dispatch, channel, result, now))
+                receipts.append(
+                    delivery_receipt(dispatch.notice_id, dispatch.customer_id, channel, result, now)
+                )
                 SENDS.labels(channel, receipts[-1]["status"]).inc()
             pending = [d for d in pending if d.status == "pending"]
         return receipts
@@ -196,15 +198,17 @@ def _ref_of(dispatch: Dispatch) -> NoticeRef:
     return dispatch.customer_id, dispatch.notice_id
 
 
-def _receipt(dispatch: Dispatch, channel: str, result: SendResult, now: float) -> dict[str, Any]:
+def delivery_receipt(
+    notice_id: str, customer_id: str, channel: str, result: SendResult, now: float
+) -> dict[str, Any]:
     """A delivery event of the contract for a gateway's synchronous answer."""
     status = "sent" if result.outcome == "sent" else "failed"
     event: dict[str, Any] = {
-        "event_id": f"{dispatch.notice_id}:{channel}:{status}",
+        "event_id": f"{notice_id}:{channel}:{status}",
         "type": "delivery",
         "ts": rfc3339_utc(now),
-        "notice_id": dispatch.notice_id,
-        "customer_id": dispatch.customer_id,
+        "notice_id": notice_id,
+        "customer_id": customer_id,
         "channel": channel,
         "status": status,
     }

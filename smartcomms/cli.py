@@ -125,6 +125,14 @@ def _run_flow(args: argparse.Namespace, flow: str) -> int:
     os.execvpe(sys.executable, argv, env)
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Run a sender replica until SIGTERM."""
+    from smartcomms.sender_service import run_sender
+
+    run_sender(_settings(args))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Produce synthetic traffic to Kafka at a rate, or as fast as possible."""
     from smartcomms.simulate import produce
@@ -298,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--brokers", help="Kafka bootstrap servers (host:port[,host:port])")
         p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
         p.add_argument("bytewax_args", nargs=argparse.REMAINDER)
+
+    p = add(
+        "send",
+        cmd_send,
+        "Send the messages the dispatcher queued on per-channel topics (sender.topics) "
+        "through the real gateways; run as many replicas as needed (one consumer group).",
+    )
+    p.add_argument("--brokers", help="Kafka bootstrap servers (host:port[,host:port])")
+    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
     p = add(
         "simulate",

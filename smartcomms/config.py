@@ -331,6 +331,23 @@ class ObservabilitySettings(_Section):
     """not live when no batch completed for this long: the pod gets restarted"""
 
 
+class SenderSettings(_Section):
+    """`smartcomms send`: replicas that read the per-channel topics the dispatcher's
+    ``kind: kafka`` gateways write, and send through this file's real ``gateways``."""
+
+    topics: dict[str, str] = {}
+    """channel -> the topic its messages are queued on"""
+    group: str = "smartcomms-sender"
+    """Kafka consumer group of the replicas (KEDA reads its lag)"""
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+
+    @field_validator("topics")
+    @classmethod
+    def _known(cls, value: dict[str, str]) -> dict[str, str]:
+        known_channels(value)
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -360,6 +377,7 @@ class Settings(_Section):
     {"text": ..., "subject": ..., "html": ...}}} (see channels/templates.py)."""
     log: LogSettings = LogSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    sender: SenderSettings = SenderSettings()
 
 
 def _check_timezone(name: str) -> str:

@@ -82,6 +82,8 @@ def provider() -> Iterator[Provider]:
             pass
 
     class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # the stdlib's 5 makes concurrent clients wait for a slot
+
         def handle_error(self, request: Any, client_address: Any) -> None:
             pass  # a client that timed out on purpose closed the connection: not news
 
