@@ -18,10 +18,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 import smartcomms.observability as observability
 from flows.stats import Stats, StatsCollector
+from smartcomms.config import KafkaGatewaySettings, Settings
 
 K8S = Path(__file__).resolve().parent.parent / "k8s"
 KUBERNETES_VERSION = "1.32.0"
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
 FOREIGN_METRICS = {"bytewax_kafka_consumer_lag", "kube_pod_status_ready"}
 """exported by Bytewax's own API and by kube-state-metrics"""
 
@@ -86,13 +87,14 @@ def test_services_and_probes_point_at_declared_ports(objects: list[dict[str, Any
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
     monitor = one(objects, "ServiceMonitor", "smartcomms")
     scraped = {e["port"] for e in monitor["spec"]["endpoints"]}
+    assert scraped == {p["name"] for s in services for p in s["spec"]["ports"]} - {"bytewax"}
     [bytewax_api] = [e for e in monitor["spec"]["endpoints"] if e["port"] == "bytewax-api"]
     # it repeats our registry: without this filter every smartcomms_* series counts twice
     assert bytewax_api["metricRelabelings"] == [
         {"sourceLabels": ["__name__"], "regex": "bytewax_.*", "action": "keep"}
     ]
     for service in services:
-        assert scraped <= {p["name"] for p in service["spec"]["ports"]}
+        assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
 
 
 def exported_metrics() -> set[str]:
@@ -127,3 +129,34 @@ def test_alerts_and_dashboard_use_only_exported_metrics(objects: list[dict[str, 
     ]
     used = set().union(*map(metric_names, exprs))
     assert used and used <= known, used - known
+
+
+def config_file(objects: list[dict[str, Any]], configmap: str, name: str) -> Settings:
+    """A configuration file of a ConfigMap, validated as smartcomms validates it."""
+    [found] = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith(configmap)
+    ]
+    return Settings.model_validate(yaml.safe_load(found["data"][name]))
+
+
+def test_dispatcher_sender_and_autoscaler_agree(objects: list[dict[str, Any]]) -> None:
+    dispatcher = config_file(objects, "smartcomms-config", "config.yaml")
+    sender = config_file(objects, "smartcomms-sender-config", "sender.yaml")
+    queued = {
+        c: g.topic for c, g in dispatcher.gateways.items() if isinstance(g, KafkaGatewaySettings)
+    }
+    assert queued and queued == sender.sender.topics  # every queue has its sender, and back
+    assert set(sender.sender.topics) <= set(sender.gateways)
+    assert not any(isinstance(g, KafkaGatewaySettings) for g in sender.gateways.values())
+    scaled = one(objects, "ScaledObject", "smartcomms-sender")["spec"]
+    assert scaled["scaleTargetRef"] == {"kind": "Deployment", "name": "smartcomms-sender"}
+    assert scaled["minReplicaCount"] >= 1
+    [trigger] = scaled["triggers"]
+    assert trigger["metadata"]["consumerGroup"] == sender.sender.group
+    assert trigger["metadata"]["bootstrapServers"] == sender.kafka.brokers
+    auth = one(objects, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} >= {"username", "password"}
+    dispatcher_pods = one(objects, "Deployment", "smartcomms-dispatcher")["spec"]
+    assert dispatcher_pods["replicas"] == 1 and dispatcher_pods["strategy"]["type"] == "Recreate"

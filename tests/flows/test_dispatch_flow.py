@@ -3,6 +3,8 @@ back on `deliveries`, state in Redis."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -13,6 +15,7 @@ import pytest
 import redis
 
 from smartcomms.config import TopicNames
+from smartcomms.topics import ensure_topics
 from state.customers import CustomerStore
 from tests.gateway_server import Answer, Provider, provider
 from tests.live import consume, env_for, produce, start_flow, stop_flow
@@ -119,3 +122,55 @@ def test_cascades_through_local_gateways(
     attempts = orjson.loads(client.get(f"{prefix}:d:{{C2}}:n2"))["attempts"]
     assert [a[:2] for a in attempts] == [["push", "timed_out"], ["sms", "sent"]]
     client.close()
+
+
+def test_cascade_through_queue_topics_and_a_sender(
+    kafka_brokers: str,
+    redis_url: str,
+    topics: TopicNames,
+    prefix: str,
+    providers: dict[str, Provider],
+    tmp_path: Path,
+) -> None:
+    """The split of k8s/: the dispatcher queues on per-channel topics, a sender replica sends
+    through the real gateways; its `failed` receipt moves the cascade to the next channel."""
+    queues = {channel: f"send-{channel}-{prefix}" for channel in ("viber", "sms")}
+    ensure_topics(kafka_brokers, list(queues.values()), 2, {})
+    dispatch_config = tmp_path / "dispatch.yaml"
+    dispatch_config.write_text(
+        "gateways:\n" + "".join(f"  {c}: {{kind: kafka, topic: {t}}}\n" for c, t in queues.items())
+    )
+    sender_config = tmp_path / "sender.yaml"
+    sender_config.write_text(
+        "gateways:\n"
+        f"  viber: {{kind: webhook, base_url: '{providers['viber'].url}', retry_attempts: 1}}\n"
+        f"  sms: {{kind: sms, base_url: '{providers['sms'].url}', retry_attempts: 1}}\n"
+        f"sender: {{topics: {orjson.dumps(queues).decode()}, group: g-{prefix}}}\n"
+    )
+    client = redis.Redis.from_url(redis_url)
+    CustomerStore(client, prefix, 3600).save(
+        {"c:C1": CustomerState(contacts={"viber_id": "v1", "phone": "+79990000001"})}
+    )
+    env = env_for(kafka_brokers, redis_url, topics, prefix)
+    dispatcher = start_flow(
+        {**env, "SMARTCOMMS_CONFIG": str(dispatch_config)}, flow="flows.dispatch:build_flow()"
+    )
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "smartcomms.cli", "send", "--config", str(sender_config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        produce(kafka_brokers, topics.notices, [notice("n1", "C1", ["viber", "sms"])])
+        deadline = time.monotonic() + 60
+        while not providers["sms"].requests:  # viber refuses (400): the cascade goes on
+            assert time.monotonic() < deadline, "the cascade never reached sms"
+            time.sleep(0.2)
+        time.sleep(2)
+    finally:
+        stop_flow(dispatcher, sender)
+    assert [r.json()["channel"] for r in providers["viber"].requests] == ["viber"]
+    assert [r.json()["to"] for r in providers["sms"].requests] == ["+79990000001"]
+    attempts = orjson.loads(client.get(f"{prefix}:d:{{C1}}:n1"))["attempts"]
+    assert [a[:2] for a in attempts] == [["viber", "failed"], ["sms", "sent"]]
