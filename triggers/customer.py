@@ -16,6 +16,7 @@ DAY = 86_400.0
 HISTORY_DAYS = 365
 """Purchase history is kept per day for this long: enough for 30/90/365-day aggregates."""
 TOP_CATEGORIES = 20
+CHANNELS = frozenset(CONTACT_CHANNEL.values())
 
 
 @dataclass(slots=True)
@@ -73,8 +74,9 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
                 state.contacts.pop(kind, None)  # an empty string removes a contact
             else:
                 state.contacts[kind] = value
-    if update.consents is not None:
-        state.consents.update(update.consents)
+    for channel, granted in (update.consents or {}).items():
+        if channel in CHANNELS:  # consent to a channel we do not know is not kept
+            state.consents[channel] = granted
 
 
 def record_purchase(

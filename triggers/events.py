@@ -28,6 +28,12 @@ from smartcomms.config import describe_errors
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Name = Annotated[str, StringConstraints(max_length=256)]
+"""free text kept in the state (names, categories): bounded, so one event cannot bloat it"""
+Contact = Annotated[str, StringConstraints(max_length=4096)]
+"""a contact; the longest real one is a Web Push subscription (~500 bytes)"""
+Channel = Literal["push", "web_push", "telegram", "viber", "whatsapp", "sms", "email"]
+MAX_LINES = 1000
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -76,7 +82,7 @@ class ReceiptLine(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     sku: Id
-    category: str | None = None
+    category: Name | None = None
     qty: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     price: Money
     amount: Money
@@ -100,7 +106,7 @@ class Receipt(_Event):
     channel: Literal["pos", "online"] = "pos"
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "RUB"
     total: Money
-    lines: list[ReceiptLine] = []
+    lines: Annotated[list[ReceiptLine], Field(max_length=MAX_LINES)] = []
     bonus: Bonus | None = None
 
 
@@ -122,26 +128,26 @@ class Click(_Event):
     type: ClickType
     anonymous_id: Id
     customer_id: Id | None = None
-    session_id: str | None = None
-    sku: str | None = None
-    category: str | None = None
+    session_id: Name | None = None
+    sku: Name | None = None
+    category: Name | None = None
     qty: Annotated[int, Field(gt=0)] = 1
     price: Money | None = None
-    order_id: str | None = None
+    order_id: Name | None = None
     total: Money | None = None
-    lines: list[ReceiptLine] | None = None
+    lines: Annotated[list[ReceiptLine], Field(max_length=MAX_LINES)] | None = None
 
 
 class Contacts(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    push_token: str | None = None
-    web_push: str | None = None
-    telegram_chat_id: str | None = None
-    viber_id: str | None = None
-    whatsapp: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    push_token: Contact | None = None
+    web_push: Contact | None = None
+    telegram_chat_id: Contact | None = None
+    viber_id: Contact | None = None
+    whatsapp: Contact | None = None
+    phone: Contact | None = None
+    email: Contact | None = None
 
 
 CONTACT_CHANNEL: dict[str, str] = {
@@ -161,12 +167,14 @@ class CustomerUpdate(_Event):
 
     type: Literal["customer"]
     customer_id: Id
-    first_name: str | None = None
+    first_name: Name | None = None
     timezone: Annotated[str, AfterValidator(_iana_timezone)] | None = None
     birthday: Annotated[str, AfterValidator(_iso_date)] | None = None
     registered_at: Timestamp | None = None
     contacts: Contacts | None = None
-    consents: dict[str, bool] | None = None
+    consents: Annotated[dict[Name, bool], Field(max_length=64)] | None = None
+    """keys are channel names (contract); a key of a channel we do not know (a source that
+    evolves ahead of us) is ignored, like an unknown field"""
 
 
 class Delivery(_Event):
@@ -175,9 +183,9 @@ class Delivery(_Event):
     type: Literal["delivery"]
     notice_id: Id
     customer_id: Id
-    channel: Literal["push", "web_push", "telegram", "viber", "whatsapp", "sms", "email"]
+    channel: Channel
     status: Literal["sent", "delivered", "failed", "opened", "clicked"]
-    error: str | None = None
+    error: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 Event = Receipt | Click | CustomerUpdate | Delivery
@@ -205,8 +213,8 @@ def parse_event(raw: bytes) -> Event | Rejection:
     if not isinstance(data, dict):
         return Rejection(raw, "not a JSON object", "not_object")
     kind = data.get("type")
-    if kind not in _KNOWN_TYPES:
-        reason = "missing field 'type'" if kind is None else f"unknown type {kind!r}"
+    if not isinstance(kind, str) or kind not in _KNOWN_TYPES:  # [] or {} are not hashable
+        reason = "missing field 'type'" if kind is None else f"unknown type {kind!r:.100}"
         return Rejection(raw, reason[:200], "unknown_type")
     try:
         return _EVENT_ADAPTER.validate_python(data)

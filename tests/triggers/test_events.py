@@ -4,6 +4,7 @@ import orjson
 import pytest
 
 from tests.events import customer, receipt
+from triggers.customer import CustomerState, apply_customer_update
 from triggers.events import Click, CustomerUpdate, Receipt, Rejection, parse_event, subject_of
 
 
@@ -78,3 +79,24 @@ def test_customer_update_keeps_only_given_fields() -> None:
     assert isinstance(parsed, CustomerUpdate)
     assert parsed.first_name is None and parsed.consents is None
     assert parsed.contacts is not None and parsed.contacts.phone == "+79990001122"
+
+
+def test_consent_to_an_unknown_channel_is_ignored_not_rejected() -> None:
+    parsed = parse(customer("C1", consents={"sms": True, "max_messenger": True}))
+    assert isinstance(parsed, CustomerUpdate)
+    state = CustomerState()
+    apply_customer_update(state, parsed)
+    assert state.consents == {"sms": True}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        customer("C1", first_name="я" * 257),
+        customer("C1", contacts={"email": "a" * 4097}),
+        receipt("e1", "C1", 1.0, lines=[{"sku": "s", "qty": 1, "price": 1, "amount": 1}] * 1001),
+    ],
+)
+def test_oversized_values_are_rejected_so_the_state_stays_bounded(event: dict) -> None:
+    parsed = parse(event)
+    assert isinstance(parsed, Rejection) and parsed.kind == "invalid"
