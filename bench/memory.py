@@ -3,10 +3,19 @@
     python bench/memory.py [--customers 1000000] [--receipts 3]
 
 Each customer gets the synthetic generator's profile (contacts, consents, timezone, ...)
-and --receipts receipts, applied by the live engine's processor (so the state is exactly
-what production stores: the profile document, the dedup window, rolling aggregates, the
-win-back timer and its index entry, and the recent-decisions log). Reports Redis
-used_memory growth per customer, split into the profile document and the decision log.
+and --receipts receipts, applied by the live engine's processor on the event-time clock,
+so the state is exactly what production stores: the compressed profile document (with
+the dedup window, rolling aggregates, cap window and recent decisions), the win-back
+timer and its index entry, the shared category table. Two figures:
+
+- *active*: right after the purchases: the dedup window is full and every customer has
+  a pending win-back timer in the index;
+- *at rest*: the clock moved on until every win-back fired (30 days; quiet-hour holds
+  released): the dedup window has expired, no timer is pending. Most of a 10^7 base
+  is in this state on any given day.
+
+Reports Redis ``used_memory`` growth per customer and its parts (``MEMORY USAGE`` of a
+sample of documents; the timer index).
 """
 
 from __future__ import annotations
@@ -18,27 +27,26 @@ import orjson
 import redis
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
-from flows.clock import WallClock
+from flows.clock import ClockTick, EventTimeClock
+from flows.processor import BatchProcessor
 from flows.stats import Stats
 from flows.wiring import processor_factory
 from smartcomms.config import Settings
 from smartcomms.localstack import redis_server
 from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
-from triggers.events import Event, Rejection, parse_event
+from triggers.customer import DAY
+from triggers.events import Event, Rejection, epoch_of, parse_event
 
 BATCH = 2_000
+PREFIX = "m"
+TIMER_INDEX = f"{PREFIX}:timers:{{0}}"
 
 
-def fill(url: str, customers: int, receipts: int) -> float:
-    """Apply every customer's events; returns the seconds it took."""
-    settings = Settings.model_validate(
-        {"redis": {"url": url, "prefix": "m"}, "log": {"level": "warning"}}
-    )
-    configure_logging(settings.log)  # a suppression per unreachable customer is not news
-    processor = processor_factory(settings, url, WallClock(), Stats(), live=True)()
-    traffic = TrafficGenerator(customers=customers, anonymous_share=0.0, realtime=True)
-    started = time.perf_counter()
+def fill(processor: BatchProcessor, customers: int, receipts: int) -> float:
+    """Apply every customer's profile and receipts; returns the last event time."""
+    traffic = TrafficGenerator(customers=customers, anonymous_share=0.0)
+    last = 0.0
     for first in range(0, customers, BATCH):
         events: list[Event] = []
         for n in range(first, min(first + BATCH, customers)):
@@ -50,7 +58,44 @@ def fill(url: str, customers: int, receipts: int) -> float:
                 assert not isinstance(parsed, Rejection), parsed
                 events.append(parsed)
         processor.process("0", events)
-    return time.perf_counter() - started
+        last = epoch_of(events[-1].ts)
+    return last
+
+
+def rest(processor: BatchProcessor, client: redis.Redis, since: float) -> None:
+    """Move the clock on in steps until no timer is pending (every win-back fired)."""
+    at = since + 29 * DAY
+    while client.zcard(TIMER_INDEX):
+        at += 900  # 15 minutes of timers per batch
+        processor.process("0", [ClockTick(at)])
+
+
+class Meter:
+    """Redis memory growth and its parts, per customer."""
+
+    def __init__(self, client: redis.Redis, customers: int) -> None:
+        self._client = client
+        self._customers = customers
+        self._before = self._used()
+        step = max(1, customers // 1000)
+        self._sample = [f"{PREFIX}:c:{{C{n:07d}}}" for n in range(0, customers, step)]
+
+    def _used(self) -> int:
+        return int(self._client.info("memory")["used_memory"])
+
+    def report(self, title: str) -> None:
+        client = self._client
+        for key in client.scan_iter(f"{PREFIX}:outbox:*"):  # drained as Kafka confirms
+            client.delete(key)
+        per_customer = (self._used() - self._before) / self._customers
+        docs = [client.memory_usage(key) or 0 for key in self._sample]
+        stored = [client.strlen(key) for key in self._sample]
+        index = (client.memory_usage(TIMER_INDEX) or 0) / self._customers
+        doc, value = sum(docs) / len(docs), sum(stored) / len(stored)
+        print(f"{title}: {per_customer:,.0f} B per customer (Redis used_memory growth)")
+        print(f"  profile document: {doc:,.0f} B (stored value {value:,.0f} B)")
+        print(f"  timer index: {index:,.0f} B; the rest (key tables, categories): ", end="")
+        print(f"{per_customer - doc - index:,.0f} B")
 
 
 def main() -> None:
@@ -59,24 +104,21 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=3)
     args = parser.parse_args()
     with redis_server() as url:
+        settings = Settings.model_validate(
+            {"redis": {"url": url, "prefix": PREFIX}, "log": {"level": "warning"}}
+        )
+        configure_logging(settings.log)  # a suppression per unreachable customer is not news
+        processor = processor_factory(settings, url, EventTimeClock(), Stats(), live=True)()
         client = redis.Redis.from_url(url)
-        before = int(client.info("memory")["used_memory"])
-        seconds = fill(url, args.customers, args.receipts)
-        for key in client.scan_iter("m:outbox:*"):  # drained as Kafka confirms, in production
-            client.delete(key)
-        after = int(client.info("memory")["used_memory"])
-        sample = [f"C{n:07d}" for n in range(0, args.customers, max(1, args.customers // 1000))]
-        profile = [client.memory_usage(f"m:c:{{{c}}}") or 0 for c in sample]
-        history = [client.memory_usage(f"m:h:{{{c}}}") or 0 for c in sample]
-        doc = [client.strlen(f"m:c:{{{c}}}") for c in sample]
+        meter = Meter(client, args.customers)
+        started = time.perf_counter()
+        last = fill(processor, args.customers, args.receipts)
+        filled = time.perf_counter()
+        print(f"customers: {args.customers:,}, receipts each: {args.receipts}")
+        meter.report(f"active (fill {filled - started:.0f} s)")
+        rest(processor, client, last)
+        meter.report(f"at rest (win-backs {time.perf_counter() - filled:.0f} s)")
         client.close()
-    per_customer = (after - before) / args.customers
-    print(f"customers: {args.customers:,}, receipts each: {args.receipts}, fill {seconds:.0f} s")
-    print(f"Redis used_memory growth per customer: {per_customer:,.0f} B")
-    profile_b, history_b, json_b = (sum(v) / len(sample) for v in (profile, history, doc))
-    print(f"  profile document: {profile_b:,.0f} B (JSON {json_b:,.0f} B)")
-    print(f"  decision log (trace --customer, 30 days): {history_b:,.0f} B")
-    print(f"  the rest (timer index, key tables): {per_customer - profile_b - history_b:,.0f} B")
 
 
 if __name__ == "__main__":

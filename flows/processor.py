@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import orjson
 import structlog
@@ -28,9 +27,9 @@ from smartcomms.observability import (
 )
 from state.batch import BatchWrite
 from state.customers import CustomerStore
-from state.history import DecisionLog
 from state.outbox import Outbox
 from state.timers import TimerIndex
+from triggers import decisions
 from triggers.customer import CustomerState
 from triggers.dedup import already_applied, event_digest, forget_before, remember
 from triggers.engine import Rules, apply_event, changes_state, fire_timer, linked_subject
@@ -60,11 +59,6 @@ class _Batch:
         heapq.heapify(self.heap)
         self.touched: dict[str, CustomerState] = {}
         self.emitted: list[EmittedNotice] = []
-        self.decisions: dict[str, list[dict[str, Any]]] = {}
-
-    def decide(self, customer_id: str, entry: dict[str, Any]) -> None:
-        """Note a decision about a customer (for `smartcomms trace`)."""
-        self.decisions.setdefault(customer_id, []).append(entry)
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -95,10 +89,11 @@ class BatchProcessor:
         clock: Clock,
         stats: Stats,
         outbox: Outbox | None = None,
-        history: DecisionLog | None = None,
+        keep_decisions: bool = False,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
-        ``history`` None: decisions are counted and logged, not kept per customer (replay)."""
+        ``keep_decisions``: keep each customer's recent decisions in its state for
+        `smartcomms trace` (live); otherwise they are only counted and logged."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -107,7 +102,7 @@ class BatchProcessor:
         self._clock = clock
         self._stats = stats
         self._outbox = outbox
-        self._history = history
+        self._keep_decisions = keep_decisions
         self._started = time.time()
         self._swept: set[str] = set()
 
@@ -173,9 +168,7 @@ class BatchProcessor:
             batch.touch(linked_key, linked)  # its cart moved to the customer
         for outcome in outcomes:
             if isinstance(outcome, Suppression):
-                self._suppressed(
-                    batch, outcome.trigger, outcome.customer_id, outcome.reason, event.ts
-                )
+                self._suppressed(state, at, outcome.trigger, outcome.customer_id, outcome.reason)
             else:
                 self._route(batch, outcome, state, at, timer=None)
 
@@ -210,23 +203,10 @@ class BatchProcessor:
         if isinstance(decision, Hold) and timer is not None:
             hold(state, timer, decision.release)
             self._stats.held += 1
-            batch.decide(
-                customer_id,
-                {
-                    "at": candidate.due_ts,
-                    "trigger": candidate.trigger,
-                    "outcome": "held",
-                    "until": rfc3339_utc(decision.release),
-                },
-            )
+            self._decided(state, due, candidate.trigger, decisions.HELD, None, decision.release)
         elif isinstance(decision, Suppress):
             self._suppressed(
-                batch,
-                candidate.trigger,
-                customer_id,
-                decision.reason,
-                candidate.due_ts,
-                candidate.notice_id,
+                state, due, candidate.trigger, customer_id, decision.reason, candidate.notice_id
             )
         elif isinstance(decision, Emit):
             if candidate.kind == "marketing":
@@ -238,38 +218,39 @@ class BatchProcessor:
             if timer is None and self._clock.ticking:
                 RECEIPT_TO_NOTICE.observe(time.time() - due)
             self._stats.notices[candidate.trigger, candidate.kind, decision.channels[0]] += 1
-            batch.decide(
-                customer_id,
-                {
-                    "at": candidate.due_ts,
-                    "trigger": candidate.trigger,
-                    "outcome": "emitted",
-                    "notice_id": candidate.notice_id,
-                    "channels": decision.channels,
-                },
+            self._decided(
+                state,
+                due,
+                candidate.trigger,
+                decisions.EMITTED,
+                candidate.notice_id,
+                list(decision.channels),
             )
 
     def _suppressed(
         self,
-        batch: _Batch,
+        state: CustomerState,
+        at: float,
         trigger: str,
         customer_id: str,
         reason: str,
-        at: str,
         notice_id: str | None = None,
     ) -> None:
         self._stats.suppressed[reason] += 1
         log.info("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
-        batch.decide(
-            customer_id,
-            {
-                "at": at,
-                "trigger": trigger,
-                "outcome": "suppressed",
-                "reason": reason,
-                "notice_id": notice_id,
-            },
-        )
+        self._decided(state, at, trigger, decisions.SUPPRESSED, notice_id, reason)
+
+    def _decided(
+        self,
+        state: CustomerState,
+        at: float,
+        trigger: str,
+        outcome: str,
+        notice_id: str | None,
+        detail: object,
+    ) -> None:
+        if self._keep_decisions:
+            decisions.record(state, at, trigger, outcome, notice_id, detail)
 
     def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
         if self._outbox is None or shard in self._swept:
@@ -282,17 +263,14 @@ class BatchProcessor:
     def _writer(self, shard: str, batch: _Batch) -> Callable[[BatchWrite], None] | None:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
-        decisions = batch.decisions if self._history is not None else {}
-        if not timer_changes and not new and not decisions:
+        if not timer_changes and not new:
             return None
-        outbox, history, timers = self._outbox, self._history, self._timers
+        outbox, timers = self._outbox, self._timers
         written_at = time.time()
 
         def write(writes: BatchWrite) -> None:
             timers.update(writes, shard, timer_changes)
             if outbox is not None:
                 outbox.add(writes, shard, (n for _c, n in new), written_at)
-            if history is not None:
-                history.add(writes, decisions)
 
         return write

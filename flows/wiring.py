@@ -19,7 +19,6 @@ from smartcomms.config import Settings
 from smartcomms.observability import HEALTH, serve
 from state.connection import connect
 from state.customers import CustomerStore
-from state.history import DecisionLog
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from triggers.customer import DAY
@@ -71,7 +70,7 @@ def processor_factory(
                     clock,
                     stats,
                     Outbox(client, settings.redis.prefix) if live else None,
-                    DecisionLog(client, settings.redis.prefix) if live else None,
+                    keep_decisions=live,
                 )
             )
         return built[0]

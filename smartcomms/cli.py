@@ -165,8 +165,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     """A notice's way down its cascade, or a customer's recent decisions."""
     from state.connection import connect
+    from state.customers import CustomerStore
     from state.dispatches import DispatchStore
-    from state.history import DecisionLog
+    from triggers.decisions import recent
 
     settings = _settings(args)
     if not settings.redis.url:
@@ -176,7 +177,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
     with connect(settings.redis.url) as client:
         prefix = settings.redis.prefix
         if args.customer is not None:
-            lines = DecisionLog(client, prefix).recent(args.customer, args.limit)
+            subject = "c:" + args.customer
+            state = CustomerStore(client, prefix, 0).load([subject])[subject]
+            lines = recent(state)[: args.limit]
             missing = f"no decisions recorded for customer {args.customer!r}"
         else:
             store = DispatchStore(client, prefix)

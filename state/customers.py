@@ -6,9 +6,9 @@ slot; how a batch is written on one server and on a Cluster: state.batch):
     <prefix>:c:{<customer_id>}     known customer, no expiry
     <prefix>:a:{<anonymous_id>}    anonymous device, expires anonymous_ttl after last write
 
-One document (compact JSON: state.codec) holds profile, balance, aggregates and the dedup
-window, so applying an event and remembering its id is a single SET: atomic without
-scripts.
+One document (compressed compact JSON: state.codec) holds profile, balance, aggregates,
+the dedup window and recent decisions, so applying an event and remembering its id is a
+single SET: atomic without scripts. Category names are interned (state.categories).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from state.batch import BatchWrite
-from state.codec import decode_state, encode_state
+from state.categories import CategoryTable
+from state.codec import encode_state, read_document
 from state.connection import RedisClient, mget
 from triggers.customer import CustomerState
 
@@ -28,6 +29,7 @@ class CustomerStore:
         self._client = client
         self._prefix = prefix
         self._anonymous_ttl_s = anonymous_ttl_s
+        self.categories = CategoryTable(client, prefix)
 
     def key(self, subject: str) -> str:
         """Redis key of a subject (``c:<customer_id>`` or ``a:<anonymous_id>``)."""
@@ -43,9 +45,11 @@ class CustomerStore:
         subjects = list(subjects)
         if not subjects:
             return {}
-        docs = mget(self._client, [self.key(s) for s in subjects])
+        raws = mget(self._client, [self.key(s) for s in subjects])
+        docs = [None if raw is None else read_document(raw) for raw in raws]
+        names = self.categories.names(i for doc in docs if doc is not None for i in doc.ids())
         return {
-            subject: CustomerState() if doc is None else decode_state(doc)
+            subject: CustomerState() if doc is None else doc.state(names)
             for subject, doc in zip(subjects, docs, strict=True)
         }
 
@@ -65,8 +69,9 @@ class CustomerStore:
         writes = BatchWrite(self._client)
         if also is not None:
             also(writes)
+        ids = self.categories.ids(cat for state in states.values() for cat in state.category_spend)
         for subject, state in states.items():
-            doc = encode_state(state)
+            doc = encode_state(state, ids)
             if subject.startswith("a:"):
                 writes.main.set(self.key(subject), doc, ex=self._anonymous_ttl_s)
             else:

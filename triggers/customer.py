@@ -56,6 +56,9 @@ class CustomerState:
     """timers currently moved to the end of quiet hours"""
     sent: list[list[Any]] = field(default_factory=list)
     """marketing notices of the cap window: ``[due, trigger, channels]``, oldest first"""
+    log: list[list[Any]] = field(default_factory=list)
+    """recent decisions ``[at, trigger, outcome, notice_id, detail]``, oldest first (live
+    mode only; see triggers.decisions)"""
 
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""

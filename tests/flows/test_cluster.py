@@ -14,7 +14,7 @@ import redis
 from smartcomms.config import TopicNames
 from smartcomms.localstack import free_port
 from smartcomms.topics import ensure_topics
-from state.codec import decode_state
+from state.customers import CustomerStore
 from tests.events import receipt
 from tests.flows.test_live_timers import SHORT_CART, cart_add, profiles
 from tests.live import (
@@ -117,6 +117,7 @@ def test_a_cluster_stopped_and_resumed_as_one_process_loses_and_doubles_nothing(
     causes = [orjson.loads(m.value())["caused_by"] for m in messages]
     assert sorted(causes) == sorted([f"a{n}" for n in range(30)] + [f"b{n}" for n in range(10)])
     client = redis.Redis.from_url(redis_url)
-    balances = [decode_state(client.get(f"{prefix}:c:{{C{n}}}")).balance for n in range(10)]
+    states = CustomerStore(client, prefix, 0).load(f"c:C{n}" for n in range(10))
+    balances = [state.balance for state in states.values()]
     client.close()
     assert balances == [4 * 5] * 10  # 4 receipts of 100 at 5 % each, none applied twice

@@ -11,7 +11,7 @@ import orjson
 import redis
 
 from smartcomms.config import TopicNames
-from state.codec import decode_state
+from state.customers import CustomerStore
 from tests.events import customer
 from tests.live import (
     consume,
@@ -101,8 +101,8 @@ def test_sigkill_and_restart_with_more_workers_fires_every_timer_once(
     assert {n["caused_by"] for n in notices} == {a["event_id"] for a in adds}
     assert len({n["notice_id"] for n in notices}) == customers
     client = redis.Redis.from_url(redis_url)
-    for n in range(customers):  # each timer fired exactly once in the state as well
-        state = decode_state(client.get(f"{prefix}:c:{{C{n}}}"))
+    states = CustomerStore(client, prefix, 0).load(f"c:C{n}" for n in range(customers))
+    for state in states.values():  # each timer fired exactly once in the state as well
         assert len(state.sent) == 1 and state.timers == {}
     assert not client.keys(f"{prefix}:timers:*")
     client.close()

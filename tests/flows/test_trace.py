@@ -15,7 +15,6 @@ from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.customers import CustomerStore
-from state.history import DecisionLog
 from state.timers import TimerIndex
 from tests.events import customer, receipt
 from tests.scenario import add
@@ -34,7 +33,7 @@ def test_trace_shows_emitted_held_and_suppressed_with_reasons(
         7 * 86_400.0,
         EventTimeClock(),
         Stats(),
-        history=DecisionLog(redis_client, "tr"),
+        keep_decisions=True,
     )
     events = [
         customer(

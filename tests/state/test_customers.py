@@ -4,8 +4,10 @@ from dataclasses import asdict, fields
 
 import orjson
 import redis
+import zstandard
 
-from state.codec import STORED_AS, decode_state, encode_state
+from state.categories import CategoryTable
+from state.codec import DICTIONARY, FORMAT_2, STORED_AS, compact_json
 from state.customers import CustomerStore
 from triggers.customer import CustomerState
 
@@ -42,37 +44,72 @@ def test_a_stored_field_this_version_does_not_know_is_ignored(
     assert store.load(["c:C1"])["c:C1"].balance == 5
 
 
-def test_documents_are_compact_and_round_trip() -> None:
+FULL = CustomerState(
+    first_name="Анна",
+    timezone="Asia/Yekaterinburg",
+    birthday="1990-05-01",
+    registered_at="2024-03-01T12:00:00+03:00",
+    contacts={"phone": "+79990001122"},
+    consents={"sms": True, "email": False},
+    balance=120.5,
+    last_purchase_at=1795358706.342,
+    purchase_days=[[20779.0, 2.0, 1990.0]],
+    category_spend={"чай": 1990.0, "посуда": 10.5},
+    seen={"jQm5hf2HTe/O": 1795358706},
+    last_purchase_event="r1",
+    last_purchase_ts="2026-11-22T10:15:03+03:00",
+    cart={"kettle": [1, 1990.0, "кухня"]},
+    cart_changed_at=1795358706.0,
+    cart_cause="add-1",
+    cart_changed_ts="2026-11-22T10:15:03+03:00",
+    timers={"abandoned_cart": 1795362306.0},
+    held=["abandoned_cart"],
+    sent=[[1795358706.0, "win_back", ["sms"]]],
+    log=[[1795358706.0, "win_back", "emitted", "n-1", ["sms"]]],
+)
+
+
+def test_documents_are_compact_compressed_and_round_trip(redis_client: redis.Redis) -> None:
     assert STORED_AS.keys() == {f.name for f in fields(CustomerState)}
     assert len(set(STORED_AS.values())) == len(STORED_AS)
-    assert orjson.loads(encode_state(CustomerState())) == {"v": 1}  # defaults are not stored
-    full = CustomerState(
-        first_name="Анна",
-        timezone="Asia/Yekaterinburg",
-        birthday="1990-05-01",
-        registered_at="2024-03-01T12:00:00+03:00",
-        contacts={"phone": "+79990001122"},
-        consents={"sms": True, "email": False},
-        balance=120.5,
-        last_purchase_at=1795358706.342,
-        purchase_days=[[20779.0, 2.0, 1990.0]],
-        category_spend={"чай": 1990.0},
-        seen={"jQm5hf2HTe/O": 1795358706},
-        last_purchase_event="r1",
-        last_purchase_ts="2026-11-22T10:15:03+03:00",
-        cart={"kettle": [1, 1990.0, "кухня"]},
-        cart_changed_at=1795358706.0,
-        cart_cause="add-1",
-        cart_changed_ts="2026-11-22T10:15:03+03:00",
-        timers={"abandoned_cart": 1795362306.0},
-        held=["abandoned_cart"],
-        sent=[[1795358706.0, "win_back", ["sms"]]],
-    )
-    assert decode_state(encode_state(full)) == full
-    assert all(value != getattr(CustomerState(), name) for name, value in asdict(full).items())
+    assert all(value != getattr(CustomerState(), name) for name, value in asdict(FULL).items())
+    assert orjson.loads(compact_json(CustomerState(), {})) == {}  # defaults are not stored
+    store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
+    store.save({"c:C1": FULL})
+    raw = redis_client.get("t:c:{C1}")
+    assert raw is not None and raw[:1] == FORMAT_2
+    assert len(raw) < len(compact_json(FULL, store.categories.ids(FULL.category_spend))) * 0.8
+    assert "посуда".encode() not in zstandard.ZstdDecompressor(
+        dict_data=DICTIONARY, format=zstandard.FORMAT_ZSTD1_MAGICLESS
+    ).decompress(raw[1:])  # categories are stored by id
+    assert store.load(["c:C1"])["c:C1"] == FULL
 
 
-def test_documents_of_the_earlier_long_name_format_still_read() -> None:
-    legacy = orjson.dumps({"first_name": "Анна", "balance": 50.0, "cart": {}, "held": []})
-    state = decode_state(legacy)
-    assert (state.first_name, state.balance) == ("Анна", 50.0)
+def test_categories_get_one_id_each_shared_by_every_process(redis_client: redis.Redis) -> None:
+    first, second = CategoryTable(redis_client, "t"), CategoryTable(redis_client, "t")
+    ids = dict(first.ids(["чай", "кофе"]))
+    assert sorted(ids.values()) == ["1", "2"]
+    assert second.ids(["кофе", "сахар"])["кофе"] == ids["кофе"]  # another process agrees
+    assert second.ids(["сахар"])["сахар"] == "3"
+    names = CategoryTable(redis_client, "t").names(["3", "1"])
+    assert (names["3"], names["1"]) == ("сахар", "чай")
+    # a document written by one process reads with names in another
+    CustomerStore(redis_client, "t", 3600).save({"c:C1": FULL})
+    assert CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"].category_spend == {
+        "чай": 1990.0,
+        "посуда": 10.5,
+    }
+
+
+def test_documents_of_the_earlier_formats_still_read(redis_client: redis.Redis) -> None:
+    store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
+    legacy = {"first_name": "Анна", "balance": 50.0, "category_spend": {"чай": 5.0}}
+    compact = {"v": 1, "n": "Анна", "B": 50.0, "g": {"чай": 5.0}, "l": [], "future": 1}
+    for n, doc in enumerate((legacy, compact)):
+        redis_client.set(f"t:c:{{C{n}}}", orjson.dumps(doc))
+    for state in store.load(["c:C0", "c:C1"]).values():
+        assert (state.first_name, state.balance, state.category_spend) == (
+            "Анна",
+            50.0,
+            {"чай": 5.0},
+        )

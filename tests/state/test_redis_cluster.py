@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from flows.wiring import processor_factory
 from smartcomms.config import Settings
 from smartcomms.synthetic import TrafficGenerator
 from state.connection import RedisClient, connect, is_cluster
+from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from state.timers import TimerIndex
 from triggers.events import Event, parse_event
@@ -58,7 +60,8 @@ def run_engine(url: str, prefix: str) -> tuple[list[dict[str, Any]], dict[str, A
                 notices.append(decoded)
     client: RedisClient = connect(url)
     keys = sorted(k.decode() for k in client.scan_iter(match=f"{prefix}:c:*", count=1000))
-    documents = {key: orjson.loads(client.get(key)) for key in keys}
+    subjects = ["c:" + key.split("{", 1)[1].rstrip("}") for key in keys]
+    documents = {s: asdict(st) for s, st in CustomerStore(client, prefix, 0).load(subjects).items()}
     timers = TimerIndex(client, prefix)
     pending = {s for shard in range(SHARDS) for s in timers.due(str(shard), float("inf"))}
     client.close()
