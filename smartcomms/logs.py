@@ -28,7 +28,8 @@ PII_KEYS = frozenset(
     }
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"\+?\d[\d\s()-]{8,}\d")
+_PHONE = re.compile(r"\+?\d(?:[\s()-]*\d){9,}")
+"""ten digits or more, with separators: a phone number, not a date (2026-11-22 has eight)"""
 
 
 def mask(value: str) -> str:
@@ -65,8 +66,8 @@ def configure(settings: LogSettings) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             mask_pii,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),  # after masking: not PII
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

@@ -8,7 +8,7 @@ import pytest
 import structlog
 
 from smartcomms.config import LogSettings
-from smartcomms.logs import configure
+from smartcomms.logs import configure, mask_text
 
 
 def test_json_logs_mask_contacts_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,3 +29,11 @@ def test_json_logs_mask_contacts_and_names(monkeypatch: pytest.MonkeyPatch) -> N
     for secret in ("1234567", "Анна", "anna.petrova", "123-45-67"):
         assert secret not in text
     assert record["event"] == "profile" and record["level"] == "info"
+    assert record["timestamp"][:2] == "20" and "***" not in record["timestamp"]
+
+
+def test_dates_and_ids_in_free_text_are_not_mistaken_for_phones() -> None:
+    text = "receipt of 2026-11-22T10:15:03+03:00, customer C0000005, call +7 999 123-45-67"
+    assert mask_text(text) == (
+        "receipt of 2026-11-22T10:15:03+03:00, customer C0000005, call +7***"
+    )
