@@ -105,7 +105,7 @@ def dispatcher_factory(settings: Settings, redis_url: str) -> Callable[[], Dispa
 
     def get() -> Dispatcher:
         if not built:
-            client = connect(redis_url)
+            client = connect(redis_url, settings.redis.retry_for_s)
             prefix = settings.redis.prefix
             customers = CustomerStore(client, prefix, int(settings.engine.anonymous_ttl_days * DAY))
             built.append(
@@ -148,7 +148,10 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
         return out
 
     flow = Dataflow("smartcomms_dispatch")
-    raw = op.input("input", flow, input_source(kafka, [topics.notices, topics.deliveries], False))
+    source = input_source(
+        kafka, [topics.notices, topics.deliveries], False, settings.redis.loss_window_s
+    )
+    raw = op.input("input", flow, source)
     parsed = op.flat_map_batch("parse", raw, parse)
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD)
     rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))

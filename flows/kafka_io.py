@@ -127,14 +127,18 @@ def counting_dead_letters(count: Callable[[str], object]) -> Callable[[DeadLette
     return encode
 
 
-def input_source(kafka: KafkaSettings, topics: list[str], stop_at_end: bool) -> KafkaSource:
+def input_source(
+    kafka: KafkaSettings, topics: list[str], stop_at_end: bool, snapshot_lag_s: float = 0.0
+) -> KafkaSource:
     """Bytewax's KafkaSource over ``topics``: consumer errors come through as items (they
-    go to dead letters), ``stop_at_end`` ends at the topics' end instead of tailing, and
-    SIGTERM ends it (see flows.shutdown)."""
+    go to dead letters), ``stop_at_end`` ends at the topics' end instead of tailing,
+    SIGTERM ends it (see flows.shutdown), and its snapshots stay ``snapshot_lag_s`` behind
+    (flows.resume)."""
     stop_on_sigterm()
     return StoppableKafkaSource(
         [kafka.brokers],
         topics,
+        snapshot_lag_s=snapshot_lag_s,
         tail=not stop_at_end,
         # a fetch that finds little data returns after 10 ms, not librdkafka's 500 ms:
         # receipt -> notice latency is the product

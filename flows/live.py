@@ -76,7 +76,7 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         shards=settings.engine.shards,
     )
     topics = kafka.topics
-    source = input_source(kafka, topics.inputs(), stop_at_end)
+    source = input_source(kafka, topics.inputs(), stop_at_end, settings.redis.loss_window_s)
     return build_dataflow(
         "smartcomms_live",
         source,
@@ -93,7 +93,11 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
             topics.notices,
             encode_notice,
             kafka.client_config,
-            on_written=confirm_notices(Outbox(connect(settings.redis.url), settings.redis.prefix)),
+            on_written=confirm_notices(
+                Outbox(
+                    connect(settings.redis.url, settings.redis.retry_for_s), settings.redis.prefix
+                )
+            ),
         ),
         ReliableKafkaSink(
             kafka.brokers,

@@ -8,10 +8,12 @@ Framework-free glue between `triggers/` (decisions), `channels/` (policy) and `s
 from __future__ import annotations
 
 import heapq
+import itertools
 import time
 from collections.abc import Callable, Sequence
 
 import orjson
+import redis
 import structlog
 
 from channels.caps import record_sent
@@ -41,6 +43,8 @@ EmittedNotice = tuple[str, bytes]
 """(customer_id, notice as JSON bytes)"""
 
 log = structlog.get_logger()
+RETRIED = (redis.ConnectionError, redis.TimeoutError, redis.WatchError)
+"""Errors after which a batch is read and computed again (the connection was lost)."""
 
 
 def _customer_of(notice: bytes) -> EmittedNotice:
@@ -90,10 +94,12 @@ class BatchProcessor:
         stats: Stats,
         outbox: Outbox | None = None,
         keep_decisions: bool = False,
+        retry_for_s: float = 120.0,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions``: keep each customer's recent decisions in its state for
-        `smartcomms trace` (live); otherwise they are only counted and logged."""
+        `smartcomms trace` (live); otherwise they are only counted and logged.
+        ``retry_for_s``: how long a batch is tried again while Redis is unreachable."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -103,8 +109,12 @@ class BatchProcessor:
         self._stats = stats
         self._outbox = outbox
         self._keep_decisions = keep_decisions
+        self._fence = store.fence
+        self._retry_for_s = retry_for_s
         self._started = time.time()
         self._swept: set[str] = set()
+        self._unanswered: dict[str, list[EmittedNotice]] = {}
+        """shard -> notices of an attempt whose commit went unanswered (state.fence)"""
 
     def process(self, shard: str, items: Sequence[Event | ClockTick]) -> list[EmittedNotice]:
         """Apply one shard's items in order; return the notices they cause, in order.
@@ -112,10 +122,54 @@ class BatchProcessor:
         Before each item, every timer that is due by then fires, earliest first. The first
         batch of a shard in this process also returns the notices an earlier process wrote
         but Kafka never confirmed (see state.outbox).
+
+        A batch whose Redis connection drops is read and computed again (state.fence),
+        for up to ``retry_for_s``; `LostWrites` when Redis lost what this process wrote.
         """
-        ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
+        gave_up_at = time.monotonic() + self._retry_for_s
+        for attempt in itertools.count():
+            try:
+                emitted = self._attempt(shard, items)
+                break
+            except RETRIED as exc:
+                if time.monotonic() > gave_up_at:
+                    raise
+                log.warning("Redis connection lost; batch read again", shard=shard, error=str(exc))
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+        BATCH_SIZE.labels("engine").observe(len(items))
+        HEALTH.beat()
+        return self._unconfirmed_of_earlier_run(shard) + emitted
+
+    def _attempt(self, shard: str, items: Sequence[Event | ClockTick]) -> list[EmittedNotice]:
+        fenced = self._fence.open(shard)
+        try:
+            if fenced.already_applied:  # the answer to our last attempt's commit was lost
+                return self._unanswered.pop(shard)
+            ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
+            batch = self._load(shard, items, ats)
+            now = float("-inf")
+            for item, at in zip(items, ats, strict=True):
+                now = self._clock.observe(at)
+                self._fire_due_timers(batch, now)
+                if not isinstance(item, ClockTick):
+                    self._apply(batch, item, at, now)
+            for state in batch.touched.values():
+                forget_before(state, now - self._dedup_window_s)
+            started = time.perf_counter()
+            self._unanswered[shard] = batch.emitted
+            if self._store.save(batch.touched, self._writer(shard, batch), fenced):
+                self._fence.committed(fenced, shard)
+            del self._unanswered[shard]
+            REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
+            return batch.emitted
+        finally:
+            fenced.close()
+
+    def _load(self, shard: str, items: Sequence[Event | ClockTick], ats: list[float]) -> _Batch:
+        """The states the batch needs: its subjects' and those with timers due by then."""
         horizon = self._clock.horizon(ats)
         clock_ticks = any(isinstance(item, ClockTick) for item in items)
+        started = time.perf_counter()
         due_subjects = (
             self._timers.due(shard, horizon) if clock_ticks or not self._clock.ticking else []
         )
@@ -126,25 +180,9 @@ class BatchProcessor:
                 linked = linked_subject(item)
                 if linked is not None:
                     subjects.add(linked)
-        started = time.perf_counter()
         batch = _Batch(self._store.load(subjects), horizon)
         REDIS_SECONDS.labels("load").observe(time.perf_counter() - started)
-
-        left_over = self._unconfirmed_of_earlier_run(shard)
-        now = float("-inf")
-        for item, at in zip(items, ats, strict=True):
-            now = self._clock.observe(at)
-            self._fire_due_timers(batch, now)
-            if not isinstance(item, ClockTick):
-                self._apply(batch, item, at, now)
-        for state in batch.touched.values():
-            forget_before(state, now - self._dedup_window_s)
-        started = time.perf_counter()
-        self._store.save(batch.touched, self._writer(shard, batch))
-        REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
-        BATCH_SIZE.labels("engine").observe(len(items))
-        HEALTH.beat()
-        return left_over + batch.emitted
+        return batch
 
     def _apply(self, batch: _Batch, event: Event, at: float, now: float) -> None:
         stats = self._stats

@@ -16,6 +16,8 @@ from typing import Any, Generic, TypeVar
 from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import StatefulSourcePartition
 
+from flows.resume import LaggingSnapshots
+
 X = TypeVar("X")
 S = TypeVar("S")
 
@@ -51,7 +53,13 @@ class UntilStopped(StatefulSourcePartition[X, S], Generic[X, S]):
 
 
 class StoppableKafkaSource(KafkaSource):
-    """Bytewax's KafkaSource whose partitions end on SIGTERM."""
+    """Bytewax's KafkaSource whose partitions end on SIGTERM and snapshot ``snapshot_lag_s``
+    behind (flows.resume)."""
+
+    def __init__(self, *args: Any, snapshot_lag_s: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._snapshot_lag_s = snapshot_lag_s
 
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> Any:
-        return UntilStopped(super().build_part(step_id, for_part, resume_state))
+        part = super().build_part(step_id, for_part, resume_state)
+        return UntilStopped(LaggingSnapshots(part, self._snapshot_lag_s))

@@ -56,7 +56,7 @@ def processor_factory(
     def get() -> BatchProcessor:
         if not built:
             engine = settings.engine
-            client = connect(redis_url)
+            client = connect(redis_url, settings.redis.retry_for_s)
             store = CustomerStore(
                 client, settings.redis.prefix, int(engine.anonymous_ttl_days * DAY)
             )
@@ -71,6 +71,7 @@ def processor_factory(
                     stats,
                     Outbox(client, settings.redis.prefix) if live else None,
                     keep_decisions=live,
+                    retry_for_s=settings.redis.retry_for_s,
                 )
             )
         return built[0]
@@ -102,7 +103,7 @@ def start_observability(settings: Settings, redis_url: str, stats: Stats | None)
     config = settings.observability
     if config.port == 0 or not _serving.acquire(blocking=False):
         return  # off, or started already (the lock stays held)
-    redis_client = connect(redis_url)
+    redis_client = connect(redis_url, retry_for_s=0)  # a probe answers now or fails
     kafka = settings.kafka
     admin = AdminClient({"bootstrap.servers": kafka.brokers, **kafka.client_config})
     HEALTH.stale_after_s, HEALTH.stuck_after_s = config.stale_after_s, config.stuck_after_s

@@ -72,6 +72,14 @@ class RedisSettings(_Section):
     url: str | None = None
     """None: commands that need Redis start a private local one (replay, demo)."""
     prefix: str = Field(default="sc", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    retry_for_s: float = Field(default=120, ge=0)
+    """How long a process keeps retrying (with backoff) while Redis is unreachable before it
+    gives up and exits (Kubernetes restarts it); readiness fails meanwhile."""
+    loss_window_s: float = Field(default=5, ge=0)
+    """How long ago Redis may have acknowledged writes that a restart or failover loses
+    (appendfsync everysec: ~1-2 s; an asynchronous replica: its lag). Input snapshots stay
+    this far behind, so a resume re-reads that input (flows.resume). 0 with appendfsync
+    always and no failover."""
 
 
 class EngineSettings(_Section):

@@ -40,7 +40,7 @@ def run_sender(settings: Settings, stop: threading.Event | None = None) -> None:
         for channel in config.topics
         if channel in settings.gateways
     }
-    client = connect(settings.redis.url)
+    client = connect(settings.redis.url, settings.redis.retry_for_s)
     sender = Sender(client, settings.redis.prefix, gateways)
     consumer = Consumer(
         {

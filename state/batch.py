@@ -25,12 +25,16 @@ from state.connection import RedisClient, is_cluster
 class BatchWrite:
     """Collects a batch's writes; `execute` sends them."""
 
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, watching: Any = None) -> None:
+        """``watching``: a transaction pipeline that WATCHes keys (state.fence) to use."""
         self._cluster = is_cluster(client)
         if self._cluster:
             self.before: Any = client.pipeline(transaction=False)
             self.main: Any = client.pipeline(transaction=False)
             self.after: Any = client.pipeline(transaction=False)
+        elif watching is not None:
+            watching.multi()
+            self.before = self.main = self.after = watching
         else:
             self.before = self.main = self.after = client.pipeline(transaction=True)
 

@@ -7,6 +7,7 @@ customer as hash tag (``{C123}``), so it lives in one slot.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -19,13 +20,27 @@ RedisClient = redis.Redis | RedisCluster
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
-def connect(url: str) -> Any:
-    """A client for ``url`` that retries a dropped connection with exponential backoff
-    (a `RedisCluster` for ``redis+cluster://`` URLs)."""
+BACKOFF_CAP_S = 2.0
+_FIRST_RETRIES = 6
+"""0.05, 0.1, ... 1.6 s: the retries before the backoff reaches its cap (~3.2 s in all)"""
+
+
+def retries_for(seconds: float) -> int:
+    """How many retries with our backoff wait about ``seconds`` in all."""
+    if seconds <= 0:
+        return 0
+    return _FIRST_RETRIES + max(0, math.ceil((seconds - 3.15) / BACKOFF_CAP_S))
+
+
+def connect(url: str, retry_for_s: float = 7.0) -> Any:
+    """A client for ``url`` that retries a dropped connection with exponential backoff for
+    about ``retry_for_s`` (a `RedisCluster` for ``redis+cluster://`` URLs)."""
     options: dict[str, Any] = {
         "socket_timeout": 10,
         "socket_connect_timeout": 5,
-        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
+        "retry": Retry(
+            ExponentialBackoff(cap=BACKOFF_CAP_S, base=0.05), retries=retries_for(retry_for_s)
+        ),
     }
     scheme, _, rest = url.partition("://")
     if scheme in CLUSTER_SCHEMES:

@@ -19,6 +19,7 @@ from state.batch import BatchWrite
 from state.categories import CategoryTable
 from state.codec import encode_state, read_document
 from state.connection import RedisClient, mget
+from state.fence import FencedBatch, WriteFence
 from triggers.customer import CustomerState
 
 
@@ -30,6 +31,7 @@ class CustomerStore:
         self._prefix = prefix
         self._anonymous_ttl_s = anonymous_ttl_s
         self.categories = CategoryTable(client, prefix)
+        self.fence = WriteFence(client, prefix)
 
     def key(self, subject: str) -> str:
         """Redis key of a subject (``c:<customer_id>`` or ``a:<anonymous_id>``)."""
@@ -57,16 +59,20 @@ class CustomerStore:
         self,
         states: Mapping[str, CustomerState],
         also: Callable[[BatchWrite], None] | None = None,
-    ) -> None:
+        fenced: FencedBatch | None = None,
+    ) -> bool:
         """Write all states as one batch (one MULTI/EXEC on a single server: applied whole
-        or not at all; see state.batch for a Cluster).
+        or not at all; see state.batch for a Cluster). Returns whether anything was written.
 
-        ``also`` adds further writes to the batch (timer index, outbox, decision log).
+        ``also`` adds further writes to the batch (timer index, outbox). ``fenced``: the
+        batch is guarded by its shard's fence (state.fence) and carries its new token.
         """
         if not states and also is None:
-            return
+            return False
         known: dict[str, bytes] = {}
-        writes = BatchWrite(self._client)
+        writes = BatchWrite(self._client, fenced.pipe if fenced is not None else None)
+        if fenced is not None:
+            fenced.seal(writes)
         if also is not None:
             also(writes)
         ids = self.categories.ids(cat for state in states.values() for cat in state.category_spend)
@@ -78,3 +84,4 @@ class CustomerStore:
                 known[self.key(subject)] = doc
         writes.set_many(known)
         writes.execute()
+        return True
