@@ -50,7 +50,7 @@ def redis_cli_binary() -> str:
     return str(Path(redis_server_binary()).with_name("redis-cli"))
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -92,7 +92,7 @@ def redis_server(*extra_args: str, port: int | None = None) -> Iterator[str]:
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_port(port, proc, "redis-server", 15)
+        wait_for_port(port, proc, "redis-server", 15)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         _stop(proc)
@@ -138,20 +138,24 @@ def broker_binary() -> str:
 
 
 @contextlib.contextmanager
-def kafka_broker() -> Iterator[str]:
-    """Run a memory-only Kafka-protocol broker; yield its bootstrap address."""
+def kafka_broker(advertised_port: int | None = None) -> Iterator[str]:
+    """Run a memory-only Kafka-protocol broker; yield its bootstrap address.
+
+    ``advertised_port``: the port the broker tells clients to use (a proxy in front of it).
+    """
     port = free_port()
     address = f"127.0.0.1:{port}"
     url = f"tcp://{address}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
     proc = subprocess.Popen(
-        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
     )
     try:
-        _wait_for_port(port, proc, "Kafka broker", 15)
+        wait_for_port(port, proc, "Kafka broker", 15)
         yield address
     finally:
         _stop(proc)
