@@ -119,25 +119,33 @@ class Supervised:
 
 
 def stream_in_background(
-    traffic: PacedTraffic, brokers: str, topics: TopicNames
+    traffic: PacedTraffic, brokers: str, topics: TopicNames, *more: tuple[str, TopicNames]
 ) -> tuple[threading.Thread, threading.Event]:
-    """Send the traffic in real time from a thread; returns it and a stop switch."""
-    by_role = {"receipts": topics.receipts, "clicks": topics.clicks, "customers": topics.customers}
-    producer = Producer({"bootstrap.servers": brokers, "linger.ms": 5})
+    """Send the traffic in real time from a thread, to the input topics on ``brokers`` (and
+    on each of ``more`` brokers, the same message to each); returns it and a stop switch."""
+    targets = [
+        (
+            Producer({"bootstrap.servers": address, "linger.ms": 5}),
+            {"receipts": names.receipts, "clicks": names.clicks, "customers": names.customers},
+        )
+        for address, names in [(brokers, topics), *more]
+    ]
     stop = threading.Event()
 
     def send(role: str, key: bytes | None, value: bytes) -> None:
-        while True:
-            try:
-                producer.produce(by_role[role], value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
+        for producer, by_role in targets:
+            while True:
+                try:
+                    producer.produce(by_role[role], value, key)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            producer.poll(0)
 
     def run() -> None:
         traffic.stream(send, stop)
-        assert producer.flush(60) == 0
+        for producer, _ in targets:
+            assert producer.flush(120) == 0
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

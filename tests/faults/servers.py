@@ -63,8 +63,8 @@ class TcpProxy:
     """Forwards a loopback port to ``target``; `cut` closes every connection and refuses
     new ones (the broker is unreachable), `restore` accepts again."""
 
-    def __init__(self, target_port: int) -> None:
-        self.port = free_port()
+    def __init__(self, target_port: int, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._target = ("127.0.0.1", target_port)
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
