@@ -28,6 +28,7 @@ from smartcomms.observability import (
     TIMER_LATENESS,
 )
 from state.batch import BatchWrite
+from state.connection import REFUSED
 from state.customers import CustomerStore
 from state.outbox import Outbox
 from state.timers import TimerIndex
@@ -132,7 +133,7 @@ class BatchProcessor:
                 emitted = self._attempt(shard, items)
                 break
             except RETRIED as exc:
-                if time.monotonic() > gave_up_at:
+                if isinstance(exc, REFUSED) or time.monotonic() > gave_up_at:
                     raise
                 log.warning("Redis connection lost; batch read again", shard=shard, error=str(exc))
                 time.sleep(min(2.0, 0.05 * 2**attempt))

@@ -17,6 +17,7 @@ import orjson
 from smartcomms.config import CHANNELS, ConfigError, Settings, load_settings
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
+from state.connection import RedisUnavailable, ping
 from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
@@ -66,6 +67,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.out, "wb")) if args.out else sys.stdout.buffer
         redis_url = stack.enter_context(_redis_for(settings))
+        ping(redis_url, settings.redis.retry_for_s)
         stats = replay(settings, events, redis_url, out, err, until)
     err.write(b"summary: " + orjson.dumps(stats.summary()) + b"\n")
     return 0
@@ -409,6 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"smartcomms {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RedisUnavailable as exc:
+        print(f"smartcomms {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

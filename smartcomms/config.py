@@ -65,11 +65,11 @@ class KafkaSettings(_Section):
     consumer_batch_size: int = Field(default=1000, ge=1, le=100_000)
     # Extra librdkafka properties for both consumer and producer, e.g. SASL_SSL:
     # {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512", ...}
-    client_config: dict[str, str] = {}
+    client_config: dict[str, str] = Field(default={}, repr=False)  # holds secrets
 
 
 class RedisSettings(_Section):
-    url: str | None = None
+    url: str | None = Field(default=None, repr=False)  # may hold a password
     """None: commands that need Redis start a private local one (replay, demo)."""
     prefix: str = Field(default="sc", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     retry_for_s: float = Field(default=120, ge=0)

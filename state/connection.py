@@ -8,8 +8,9 @@ customer as hash tag (``{C123}``), so it lives in one slot.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -17,6 +18,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 RedisClient = redis.Redis | RedisCluster
+T = TypeVar("T")
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
@@ -32,13 +34,34 @@ def retries_for(seconds: float) -> int:
     return _FIRST_RETRIES + max(0, math.ceil((seconds - 3.15) / BACKOFF_CAP_S))
 
 
+REFUSED = (redis.AuthenticationError,)
+"""Errors that no retry can mend (wrong credentials): they fail at once."""
+
+
+class _RetryUnlessRefused(Retry):
+    """redis-py's retry, except that refused credentials (an AuthenticationError is a
+    ConnectionError to redis-py) are not waited on."""
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        def retryable(error: Exception) -> bool:
+            return not isinstance(error, REFUSED) and (is_retryable is None or is_retryable(error))
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
 def connect(url: str, retry_for_s: float = 7.0) -> Any:
     """A client for ``url`` that retries a dropped connection with exponential backoff for
     about ``retry_for_s`` (a `RedisCluster` for ``redis+cluster://`` URLs)."""
     options: dict[str, Any] = {
         "socket_timeout": 10,
         "socket_connect_timeout": 5,
-        "retry": Retry(
+        "retry": _RetryUnlessRefused(
             ExponentialBackoff(cap=BACKOFF_CAP_S, base=0.05), retries=retries_for(retry_for_s)
         ),
     }
@@ -51,6 +74,29 @@ def connect(url: str, retry_for_s: float = 7.0) -> Any:
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         **options,
     )
+
+
+class RedisUnavailable(Exception):
+    """Redis cannot be used: unreachable for the whole retry budget, or it refused us."""
+
+
+def masked(url: str) -> str:
+    """``url`` with its password hidden, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def ping(url: str, retry_for_s: float) -> None:
+    """Check that Redis at ``url`` answers (waiting up to ``retry_for_s``) and lets us in;
+    `RedisUnavailable` with a one-line reason otherwise."""
+    try:
+        with connect(url, retry_for_s) as client:
+            client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise RedisUnavailable(f"Redis at {masked(url)}: {exc}") from None
 
 
 def is_cluster(client: RedisClient) -> bool:
