@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test faults soak lint demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+## faults: the fault suite at full size (200k events, 24 SIGKILLs; make test runs it smaller)
+faults: $(STAMP)
+	SMARTCOMMS_FAULTS_EVENTS=200000 SMARTCOMMS_FAULTS_KILLS=24 \
+		$(BIN)/python -m pytest tests/faults -v -s --timeout 1800
+
+## soak: 30 min at a steady rate over 1M customers; worker RSS and Redis memory slopes
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -94,12 +94,12 @@ class BatchProcessor:
         clock: Clock,
         stats: Stats,
         outbox: Outbox | None = None,
-        keep_decisions: bool = False,
+        keep_decisions_s: float = 0.0,
         retry_for_s: float = 120.0,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
-        ``keep_decisions``: keep each customer's recent decisions in its state for
-        `smartcomms trace` (live); otherwise they are only counted and logged.
+        ``keep_decisions_s``: keep each customer's decisions of this long in its state for
+        `smartcomms trace` (live); 0: they are only counted and logged (replay).
         ``retry_for_s``: how long a batch is tried again while Redis is unreachable."""
         self._store = store
         self._timers = timers
@@ -109,7 +109,7 @@ class BatchProcessor:
         self._clock = clock
         self._stats = stats
         self._outbox = outbox
-        self._keep_decisions = keep_decisions
+        self._keep_decisions_s = keep_decisions_s
         self._fence = store.fence
         self._retry_for_s = retry_for_s
         self._started = time.time()
@@ -288,8 +288,8 @@ class BatchProcessor:
         notice_id: str | None,
         detail: object,
     ) -> None:
-        if self._keep_decisions:
-            decisions.record(state, at, trigger, outcome, notice_id, detail)
+        if self._keep_decisions_s:
+            decisions.record(state, at, trigger, outcome, notice_id, detail, self._keep_decisions_s)
 
     def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
         if self._outbox is None or shard in self._swept:

@@ -70,7 +70,7 @@ def processor_factory(
                     clock,
                     stats,
                     Outbox(client, settings.redis.prefix) if live else None,
-                    keep_decisions=live,
+                    keep_decisions_s=engine.decision_log_days * DAY if live else 0.0,
                     retry_for_s=settings.redis.retry_for_s,
                 )
             )

@@ -91,6 +91,9 @@ class EngineSettings(_Section):
     default_timezone: str = "Europe/Moscow"
     anonymous_ttl_days: float = Field(default=30, gt=0)
     """How long state of anonymous devices is kept after their last event."""
+    decision_log_days: float = Field(default=30, gt=0)
+    """Live mode: how long each customer's decisions are kept for `smartcomms trace
+    --customer` (at most 20 of them; in the customer's document)."""
     tick_seconds: float = Field(default=0.5, gt=0, le=60)
     """Live mode: how often every shard looks for due timers (lateness is at most this)."""
 

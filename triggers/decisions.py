@@ -15,7 +15,7 @@ from triggers.notices import rfc3339_utc
 KEEP = 20
 """at most this many decisions per customer"""
 KEEP_S = 30 * DAY
-"""and none older than this, counted back from the newest"""
+"""and by default none older than this, counted back from the newest"""
 
 EMITTED, HELD, SUPPRESSED = "emitted", "held", "suppressed"
 
@@ -27,12 +27,14 @@ def record(
     outcome: str,
     notice_id: str | None = None,
     detail: Any = None,
+    keep_s: float = KEEP_S,
 ) -> None:
     """Append a decision taken at event time ``at`` (epoch s). ``detail``: the channels
-    (emitted), the reason (suppressed) or the release time (held, epoch s)."""
+    (emitted), the reason (suppressed) or the release time (held, epoch s). Decisions more
+    than ``keep_s`` older than this one are dropped."""
     log = state.log
     log.append([round(at, 3), trigger, outcome, notice_id, detail])
-    cutoff = at - KEEP_S
+    cutoff = at - keep_s
     while log and (len(log) > KEEP or log[0][0] < cutoff):
         log.pop(0)
 

@@ -33,7 +33,7 @@ def test_trace_shows_emitted_held_and_suppressed_with_reasons(
         7 * 86_400.0,
         EventTimeClock(),
         Stats(),
-        keep_decisions=True,
+        keep_decisions_s=30 * 86_400.0,
     )
     events = [
         customer(
