@@ -19,6 +19,7 @@ import structlog
 from channels.caps import record_sent
 from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
 from flows.clock import Clock, ClockTick
+from flows.crashpoints import crash_point
 from flows.stats import Stats
 from smartcomms.observability import (
     BATCH_SIZE,
@@ -160,6 +161,8 @@ class BatchProcessor:
             self._unanswered[shard] = batch.emitted
             if self._store.save(batch.touched, self._writer(shard, batch), fenced):
                 self._fence.committed(fenced, shard)
+                if batch.emitted:
+                    crash_point("after_state_write")
             del self._unanswered[shard]
             REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
             return batch.emitted
@@ -227,6 +230,7 @@ class BatchProcessor:
             candidate = fire_timer(state, name, due, rfc3339_utc(due), customer_id, self._rules)
             if candidate is not None:
                 self._route(batch, candidate, state, due, timer=name)
+                crash_point("while_timers_fire")
             batch.touch(subject, state)
 
     def _route(
@@ -296,6 +300,8 @@ class BatchProcessor:
             return []
         self._swept.add(shard)
         left_over = self._outbox.written_before(shard, self._started)
+        if left_over:
+            log.info("re-emitting notices Kafka never confirmed", shard=shard, count=len(left_over))
         self._stats.reemitted += len(left_over)
         return [_customer_of(notice) for notice in left_over]
 

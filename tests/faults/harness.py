@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -65,10 +65,17 @@ class Supervised:
     Kubernetes does with a pod. Each run's stderr goes to a file of its own."""
 
     def __init__(
-        self, env: dict[str, str], args: list[str], logs: Path, flow: str = "flows.live:flow"
+        self,
+        env: dict[str, str],
+        args: list[str],
+        logs: Path,
+        flow: str = "flows.live:flow",
+        crashes: Sequence[str] = (),
     ) -> None:
+        """``crashes``: the n-th run dies at ``crashes[n]`` (flows.crashpoints)."""
         self._command = [sys.executable, "-m", "bytewax.run", flow, *args]
         self._env = env
+        self._crashes = list(crashes)
         self._logs = logs
         logs.mkdir(parents=True, exist_ok=True)
         self.exits: list[int] = []
@@ -80,9 +87,12 @@ class Supervised:
         self._watcher.start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        log = (self._logs / f"run-{len(self.exits)}.log").open("wb")
-        with log:
-            return subprocess.Popen(self._command, env=self._env, stdout=log, stderr=log)
+        run = len(self.exits)
+        env = self._env
+        if run < len(self._crashes):
+            env = {**env, "SMARTCOMMS_CRASH_AT": self._crashes[run]}
+        with (self._logs / f"run-{run}.log").open("wb") as log:
+            return subprocess.Popen(self._command, env=env, stdout=log, stderr=log)
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
@@ -92,6 +102,11 @@ class Supervised:
                     self.exits.append(code)
                     self._proc = self._start()
             time.sleep(0.05)
+
+    @property
+    def runs(self) -> int:
+        """How many processes were started so far."""
+        return len(self.exits) + 1
 
     def kill(self) -> None:
         """SIGKILL the running process (the watcher starts the next one)."""

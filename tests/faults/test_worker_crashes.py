@@ -1,6 +1,9 @@
 """Worker crashes: the live flow is SIGKILLed again and again while a stream of mixed events
 (carts coming due, receipts, orders, profile updates, browsing, malformed messages) goes
-through it, restarted each time with recovery on. A clean twin reads the same input.
+through it, restarted each time with recovery on. The first two runs die at the moments a
+random kill seldom hits (flows/crashpoints.py): while due timers fire, and after a batch's
+state is in Redis but before its notices are in Kafka; the rest at random moments. A clean
+twin reads the same input.
 Afterwards: the same notice ids with the same content (repeats allowed on the topic), each
 notice sent once by the dispatcher, the same dead letters, the same state of every
 customer and device.
@@ -34,14 +37,16 @@ from tests.faults.traffic import PacedTraffic
 from tests.gateway_server import Provider, provider
 from tests.live import recovery_args
 
-RATE = 1800.0
+CRASH_POINTS = ["while_timers_fire@10", "after_state_write@10"]
+"""the first runs' deaths (the carts of the first cycle come due after ~28 s)"""
 
 
 def test_sigkilled_worker_loses_and_doubles_nothing(
     kafka_brokers: str, redis_url: str, tmp_path: Path
 ) -> None:
     events, kills = scale("EVENTS", 60_000), scale("KILLS", 8)
-    traffic = PacedTraffic(events, RATE, seed=3)
+    seconds = max(120, 8 * kills + 60)  # room for each restart to catch up (MAX_LAG_S)
+    traffic = PacedTraffic(events, events / seconds, seed=3)
     clean_prefix, chaos_prefix = (f"{side}{uuid.uuid4().hex[:6]}" for side in ("fclean", "fchaos"))
     clean_topics = topics_for(kafka_brokers)
     chaos_topics = topics_for(kafka_brokers, inputs=clean_topics)
@@ -52,16 +57,18 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
         flow_env(kafka_brokers, redis_url, chaos_topics, chaos_prefix),
         ["-w", "1", *recovery_args(tmp_path / "recovery", partitions=2)],
         tmp_path / "k",
+        crashes=CRASH_POINTS,
     )
     try:
         producer, _ = stream_in_background(traffic, kafka_brokers, clean_topics)
+        started = time.monotonic()
+        while chaos.runs <= len(CRASH_POINTS) and time.monotonic() - started < 0.6 * seconds:
+            time.sleep(0.2)  # the planned deaths first
         rng = random.Random(11)
-        period = traffic.last_at / kills
-        killed = 0
-        while killed < kills:  # a kill at a random moment of each period of the stream
+        period = (traffic.last_at - (time.monotonic() - started)) / kills
+        for _ in range(kills):  # then a kill at a random moment of each period of the stream
             time.sleep(rng.uniform(0.4, 1.0) * period)
             chaos.kill()
-            killed += 1
         producer.join()
         wait_until_settled(
             kafka_brokers, [clean_topics.notices, chaos_topics.notices], quiet_s=8, timeout_s=180
@@ -69,8 +76,12 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
     finally:
         assert clean.stop() == 0, clean.log_text()[-3000:]
         assert chaos.stop() == 0, chaos.log_text()[-3000:]
-    assert chaos.exits.count(-9) == kills and clean.exits == [], chaos.exits
-    assert "Traceback" not in clean.log_text() + chaos.log_text()
+    log = chaos.log_text()
+    assert clean.exits == [] and chaos.exits == [-9] * (kills + len(CRASH_POINTS)), chaos.exits
+    assert "Traceback" not in clean.log_text() + log
+    for point in CRASH_POINTS:  # died where planned; the next run re-emitted from the outbox
+        assert f"crash point {point.split('@')[0]}" in log
+    assert "re-emitting notices Kafka never confirmed" in log
 
     clean_notices, clean_counts = notices_by_id(read_topic(kafka_brokers, clean_topics.notices))
     chaos_notices, chaos_counts = notices_by_id(read_topic(kafka_brokers, chaos_topics.notices))
@@ -97,7 +108,10 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
     )
     assert Counter(sent) == Counter(clean_notices.keys())  # every notice, once
     repeats = sum(chaos_counts.values()) - len(chaos_counts)
-    print(f"\n{events} events, {kills} kills, {len(clean_notices)} notices, {repeats} repeated")
+    print(
+        f"\n{events} events in {seconds} s, {kills} random kills + {len(CRASH_POINTS)} at "
+        f"crash points, {len(clean_notices)} notices, {repeats} repeated on the topic"
+    )
 
 
 def dispatch_once_each(
