@@ -10,9 +10,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -238,3 +240,28 @@ def states(redis_url: str, prefix: str) -> dict[str, dict[str, Any]]:
         record["seen"] = sorted(record["seen"])
         out[subject] = record
     return out
+
+
+def ready(port: int) -> bool:
+    """Whether the flow serving observability on ``port`` says it is ready."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def outage(
+    port: int, fail: Callable[[], None], recover: Callable[[], None], down_s: float
+) -> list[bool]:
+    """``fail``, watch the flow's readiness for ``down_s``, ``recover``; returns what
+    readiness said meanwhile."""
+    assert ready(port)
+    fail()
+    readiness = []
+    down_until = time.monotonic() + down_s
+    while time.monotonic() < down_until:
+        readiness.append(ready(port))
+        time.sleep(0.5)
+    recover()
+    return readiness

@@ -14,14 +14,15 @@ from tests.faults.harness import (
     Supervised,
     flow_env,
     notices_by_id,
+    outage,
     read_topic,
+    ready,
     states,
     stream_in_background,
     topics_for,
     wait_until_settled,
 )
 from tests.faults.servers import TcpProxy
-from tests.faults.test_redis_restart import ready
 from tests.faults.traffic import PacedTraffic
 from tests.live import recovery_args
 
@@ -55,19 +56,12 @@ def test_a_broker_outage_stalls_the_flow_and_loses_nothing(
                 ["-w", "1", *recovery_args(tmp_path / "recovery", partitions=2)],
                 tmp_path / "f",
             )
-            readiness: list[bool] = []
             try:
                 producer, _ = stream_in_background(
                     traffic, kafka_brokers, clean_topics, (flaky, flaky_topics)
                 )
                 time.sleep(traffic.last_at / 2)
-                assert ready(port)
-                proxy.cut()
-                down_until = time.monotonic() + DOWN_S
-                while time.monotonic() < down_until:
-                    readiness.append(ready(port))
-                    time.sleep(0.5)
-                proxy.restore()
+                readiness = outage(port, proxy.cut, proxy.restore, DOWN_S)
                 producer.join()
                 wait_until_settled(kafka_brokers, [clean_topics.notices], quiet_s=8, timeout_s=180)
                 wait_until_settled(flaky, [flaky_topics.notices], quiet_s=8, timeout_s=180)

@@ -16,8 +16,6 @@ those of a clean twin on another Redis.
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -31,7 +29,9 @@ from tests.faults.harness import (
     Supervised,
     flow_env,
     notices_by_id,
+    outage,
     read_topic,
+    ready,
     states,
     stream_in_background,
     topics_for,
@@ -91,16 +91,8 @@ def failover_to_lagging_replica() -> Iterator[Outage]:
         replica.close()
 
 
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def run_through_outage(
-    kafka_brokers: str, redis_url: str, outage: Outage, tmp_path: Path
+    kafka_brokers: str, redis_url: str, redis_outage: Outage, tmp_path: Path
 ) -> tuple[list[int], str]:
     """Stream traffic to a clean flow and to one whose Redis fails half way; compare them.
     Returns the faulty flow's exits and log."""
@@ -114,7 +106,7 @@ def run_through_outage(
     faulty = Supervised(
         flow_env(
             kafka_brokers,
-            outage.url,
+            redis_outage.url,
             faulty_topics,
             "rfaulty",
             SMARTCOMMS_OBSERVABILITY__PORT=str(port),
@@ -122,17 +114,10 @@ def run_through_outage(
         ["-w", "1", *recovery_args(tmp_path / "recovery", partitions=2)],
         tmp_path / "f",
     )
-    readiness: list[bool] = []
     try:
         producer, _ = stream_in_background(traffic, kafka_brokers, clean_topics)
         time.sleep(traffic.last_at / 2)
-        assert ready(port)
-        outage.fail()
-        down_until = time.monotonic() + DOWN_S
-        while time.monotonic() < down_until:
-            readiness.append(ready(port))
-            time.sleep(0.5)
-        outage.recover()
+        readiness = outage(port, redis_outage.fail, redis_outage.recover, DOWN_S)
         producer.join()
         wait_until_settled(
             kafka_brokers, [clean_topics.notices, faulty_topics.notices], quiet_s=8, timeout_s=180
@@ -147,16 +132,16 @@ def run_through_outage(
     faulty_notices, _ = notices_by_id(read_topic(kafka_brokers, faulty_topics.notices))
     assert len(clean_notices) > 500
     assert faulty_notices == clean_notices
-    assert states(outage.url, "rfaulty") == states(redis_url, clean_prefix)
+    assert states(redis_outage.url, "rfaulty") == states(redis_url, clean_prefix)
     return faulty.exits, faulty.log_text()
 
 
-@pytest.mark.parametrize("outage", ["crash_always", "crash_everysec"])
+@pytest.mark.parametrize("kind", ["crash_always", "crash_everysec"])
 def test_a_redis_crash_is_waited_out_in_the_same_process(
-    kafka_brokers: str, redis_url: str, outage: str, tmp_path: Path, request: pytest.FixtureRequest
+    kafka_brokers: str, redis_url: str, kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     exits, log = run_through_outage(
-        kafka_brokers, redis_url, request.getfixturevalue(outage), tmp_path
+        kafka_brokers, redis_url, request.getfixturevalue(kind), tmp_path
     )
     assert exits == [], log[-3000:]  # it waited, reconnected and carried on
 
