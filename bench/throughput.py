@@ -69,6 +69,8 @@ def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
         "SMARTCOMMS_REDIS__PREFIX": "lat",
         "SMARTCOMMS_LOG__LEVEL": "warning",
         "SMARTCOMMS_OBSERVABILITY__PORT": "0",  # nothing scrapes a benchmark
+        # Tansu answers a fetch only at its deadline (Apache Kafka answers on arrival)
+        "SMARTCOMMS_KAFKA__FETCH_WAIT_MAX_MS": "10",
     }
     env.update(
         {

@@ -140,9 +140,7 @@ def input_source(
         topics,
         snapshot_lag_s=snapshot_lag_s,
         tail=not stop_at_end,
-        # a fetch that finds little data returns after 10 ms, not librdkafka's 500 ms:
-        # receipt -> notice latency is the product
-        add_config={"fetch.wait.max.ms": "10", **kafka.client_config},
+        add_config={"fetch.wait.max.ms": str(kafka.fetch_wait_max_ms), **kafka.client_config},
         batch_size=kafka.consumer_batch_size,
         raise_on_errors=False,
     )

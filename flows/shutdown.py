@@ -21,6 +21,8 @@ from flows.resume import LaggingSnapshots
 X = TypeVar("X")
 S = TypeVar("S")
 
+CONSUMER_ONLY = frozenset({"fetch.wait.max.ms", "fetch.min.bytes", "auto.offset.reset"})
+
 STOP = threading.Event()
 """Set by SIGTERM: every input partition of this process ends at its next read."""
 
@@ -63,3 +65,13 @@ class StoppableKafkaSource(KafkaSource):
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> Any:
         part = super().build_part(step_id, for_part, resume_state)
         return UntilStopped(LaggingSnapshots(part, self._snapshot_lag_s))
+
+    def list_parts(self) -> list[str]:
+        """Bytewax's listing, through an admin client (a producer handle in librdkafka) that
+        is not given consumer-only settings: librdkafka would warn about each at startup."""
+        full = self._add_config
+        self._add_config = {k: v for k, v in full.items() if k not in CONSUMER_ONLY}
+        try:
+            return super().list_parts()
+        finally:
+            self._add_config = full

@@ -176,3 +176,4 @@ def test_a_full_run_logs_no_phone_email_name_or_token(
     leaked = sorted(secret for secret in secrets if secret in log)
     assert leaked == []
     assert "+79990001122" not in log  # not even from a dead letter's reason
+    assert "CONFWARN" not in log  # nor librdkafka's warnings about misplaced settings
