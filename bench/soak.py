@@ -85,17 +85,23 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
 
 
-def stream(brokers: str, customers: int, rate: float, stop: threading.Event) -> None:
-    """All profiles as fast as they go, then the mix at ``rate`` until ``stop``."""
+def stream(
+    brokers: str, customers: int, rate: float, stop: threading.Event, produced: list[int]
+) -> None:
+    """All profiles as fast as they go, then the mix at ``rate`` until ``stop``;
+    ``produced[0]`` counts what librdkafka accepted."""
     topics = TopicNames()
     by_role = {"receipts": topics.receipts, "clicks": topics.clicks, "customers": topics.customers}
-    producer = Producer(producer_config(brokers, {}))
+    # 100 ms batches: the local broker slows down as its topics fill with small batches
+    # (tests/faults/harness.py); the flow's own producers keep the product's settings
+    producer = Producer(producer_config(brokers, {"linger.ms": "100"}))
     generator = TrafficGenerator(customers=customers, seed=21, realtime=True, bad_rate=0.001)
     started, sent = 0.0, 0
     for role, key, value in generator.events(None):
         if stop.is_set():
             break
         produce_waiting(producer, by_role[role], value, key)
+        produced[0] += 1
         sent += 1
         if sent == customers:  # the profiles are out: steady traffic from now on
             started, sent = time.monotonic(), 0
@@ -124,9 +130,9 @@ def main() -> None:
             env=flow_env(brokers, redis_url, port, args.window_minutes),
         )
         client = redis.Redis.from_url(redis_url)
-        stop = threading.Event()
+        stop, produced = threading.Event(), [0]
         producer = threading.Thread(
-            target=stream, args=(brokers, args.customers, args.rate, stop), daemon=True
+            target=stream, args=(brokers, args.customers, args.rate, stop, produced), daemon=True
         )
         producer.start()
         samples: list[tuple[float, int, int, float]] = []
@@ -138,7 +144,8 @@ def main() -> None:
                 samples.append((elapsed, rss_bytes(flow.pid), memory, applied_events(port)))
                 print(
                     f"{elapsed / 60:5.1f} min  worker RSS {samples[-1][1] / 2**20:7.1f} MiB  "
-                    f"Redis {memory / 2**20:7.1f} MiB  applied {samples[-1][3]:12,.0f}",
+                    f"Redis {memory / 2**20:7.1f} MiB  applied {samples[-1][3]:12,.0f}  "
+                    f"produced {produced[0]:12,}",
                     flush=True,
                 )
         finally:

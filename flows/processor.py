@@ -280,7 +280,7 @@ class BatchProcessor:
         notice_id: str | None = None,
     ) -> None:
         self._stats.suppressed[reason] += 1
-        log.info("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
+        log.debug("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
         self._decided(state, at, trigger, decisions.SUPPRESSED, notice_id, reason)
 
     def _decided(
