@@ -84,8 +84,10 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
         assert f"crash point {point.split('@')[0]}" in log
     assert "re-emitting notices Kafka never confirmed" in log
 
-    clean_notices, clean_counts = notices_by_id(read_topic(kafka_brokers, clean_topics.notices))
-    chaos_notices, chaos_counts = notices_by_id(read_topic(kafka_brokers, chaos_topics.notices))
+    clean_messages = read_topic(kafka_brokers, clean_topics.notices)
+    chaos_messages = read_topic(kafka_brokers, chaos_topics.notices)
+    clean_notices, clean_counts = notices_by_id(clean_messages)
+    chaos_notices, chaos_counts = notices_by_id(chaos_messages)
     triggers = Counter(n["trigger"] for n in clean_notices.values())
     assert triggers["bonus_earned"] > 100 and triggers["abandoned_cart"] > 100, triggers
     assert set(clean_counts.values()) == {1}  # nobody killed it: each notice once
@@ -96,8 +98,8 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
         [(n["trigger"], n["customer_id"], n["caused_by"], n["due_ts"]) for n in invented[:5]],
         len(lost),
         len(invented),
-        lateness(read_topic(kafka_brokers, clean_topics.notices)),
-        lateness(read_topic(kafka_brokers, chaos_topics.notices)),
+        lateness(clean_messages),
+        lateness(chaos_messages),
     )
     differing = {
         i: {k: (v, chaos_notices[i][k]) for k, v in n.items() if chaos_notices[i][k] != v}
