@@ -113,12 +113,11 @@ def build_flow(
     shards: int,
     notice_sink: Sink[tuple[str, EmittedNotice]],
     dead_letter_sink: Sink[DeadLetter],
-    ticker: Source[ClockTick] | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``processor()`` is called once per shard batch (cache it).
 
-    Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``. ``ticker``
-    (live) feeds clock ticks to every shard so that due timers fire without traffic.
+    Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``. Clock ticks
+    (live: flows.ticker) come from ``source`` like events and go to their shard.
     """
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
@@ -127,9 +126,6 @@ def build_flow(
     rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
     op.output("dead_letters", rejects, dead_letter_sink)
     keyed = cast(KeyedStream[Event | ClockTick], split.trues)
-    if ticker is not None:
-        ticks = op.input("clock", flow, ticker)
-        keyed = op.merge("with_ticks", keyed, op.key_on("tick_shard", ticks, lambda t: t.shard))
     engine = op.stateful_batch("engine", keyed, lambda _: _EngineLogic(processor(), shards))
     op.output("notices", engine, notice_sink)
     return flow

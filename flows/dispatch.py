@@ -21,6 +21,7 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from channels.dispatcher import Dispatcher, Tick
 from channels.gateways.factory import build_gateway
 from channels.templates import TemplateSet
+from flows.clock import ClockTick
 from flows.dataflow import DeadLetter, RawInput, shard_of
 from flows.kafka_io import (
     KafkaItem,
@@ -30,7 +31,7 @@ from flows.kafka_io import (
     input_source,
     read_kafka,
 )
-from flows.ticker import ShardTicker
+from flows.ticker import WithClock
 from flows.wiring import observed
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
@@ -136,9 +137,12 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
         dispatcher_factory(settings, settings.redis.url), settings, settings.redis.url, None
     )
 
-    def parse(batch: list[KafkaItem]) -> list[tuple[str, Item | DeadLetter]]:
+    def parse(batch: list[KafkaItem | ClockTick]) -> list[tuple[str, Item | DeadLetter]]:
         out: list[tuple[str, Item | DeadLetter]] = []
         for message in batch:
+            if isinstance(message, ClockTick):
+                out.append((message.shard, Tick(message.at, message.shard)))
+                continue
             raw = read_kafka(message)
             item = raw if isinstance(raw, DeadLetter) else parse_inputs(raw, topics.notices)
             if isinstance(item, DeadLetter):
@@ -151,7 +155,7 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     source = input_source(
         kafka, [topics.notices, topics.deliveries], False, settings.redis.loss_window_s
     )
-    raw = op.input("input", flow, source)
+    raw = op.input("input", flow, WithClock(source, shards, settings.engine.tick_seconds))
     parsed = op.flat_map_batch("parse", raw, parse)
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD)
     rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
@@ -165,9 +169,7 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
             kafka.client_config,
         ),
     )
-    ticks = op.input("clock", flow, ShardTicker(shards, settings.engine.tick_seconds))
-    keyed_ticks = op.map("tick_shard", ticks, lambda t: (t.shard, Tick(t.at, t.shard)))
-    keyed = op.merge("with_ticks", cast(KeyedStream[Item], split.trues), keyed_ticks)
+    keyed = cast(KeyedStream[Item], split.trues)
     receipts = op.stateful_batch("dispatch", keyed, lambda _: _DispatchLogic(dispatcher(), shards))
     op.output(
         "receipts",

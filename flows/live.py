@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
 
 from flows.clock import WallClock
 from flows.dataflow import build_flow as build_dataflow
@@ -28,7 +30,7 @@ from flows.kafka_io import (
 )
 from flows.processor import EmittedNotice
 from flows.stats import Stats
-from flows.ticker import ShardTicker
+from flows.ticker import WithClock, passing_ticks
 from flows.wiring import observed, processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
@@ -76,18 +78,23 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         shards=settings.engine.shards,
     )
     topics = kafka.topics
-    source = input_source(kafka, topics.inputs(), stop_at_end, settings.redis.loss_window_s)
+    engine = settings.engine
+    kafka_source = input_source(kafka, topics.inputs(), stop_at_end, settings.redis.loss_window_s)
+    # a catch-up run ends with its input; a clock would keep it going
+    source: Source[Any] = (
+        kafka_source if stop_at_end else WithClock(kafka_source, engine.shards, engine.tick_seconds)
+    )
     return build_dataflow(
         "smartcomms_live",
         source,
-        read_kafka,
+        passing_ticks(read_kafka),
         observed(
             processor_factory(settings, settings.redis.url, WallClock(), STATS, live=True),
             settings,
             settings.redis.url,
             STATS,
         ),
-        settings.engine.shards,
+        engine.shards,
         ReliableKafkaSink(
             kafka.brokers,
             topics.notices,
@@ -105,7 +112,6 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
             counting_dead_letters(lambda kind: STATS.dead_letters.update((kind,))),
             kafka.client_config,
         ),
-        None if stop_at_end else ShardTicker(settings.engine.shards, settings.engine.tick_seconds),
     )
 
 
