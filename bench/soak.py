@@ -2,7 +2,9 @@
 
     python bench/soak.py [--minutes 30] [--customers 1000000] [--rate 3000] [--warmup 10]
 
-Starts a local Redis and broker, loads --customers profiles, then streams the synthetic mix
+Starts a local Redis and broker, loads --customers profiles and one purchase each (a
+loyalty base has bought before: without it, every customer's first purchase in the run
+would still be enriching a bare profile at the end of it), then streams the synthetic mix
 (receipts, carts, orders, logins, browsing, profile updates) at --rate events/s into one
 live flow process for --minutes. Every 10 s it samples the worker's RSS, Redis
 ``used_memory`` and the events the flow has applied (its /metrics). After --warmup minutes
@@ -88,8 +90,8 @@ def slope(points: list[tuple[float, float]]) -> float:
 def stream(
     brokers: str, customers: int, rate: float, stop: threading.Event, produced: list[int]
 ) -> None:
-    """All profiles as fast as they go, then the mix at ``rate`` until ``stop``;
-    ``produced[0]`` counts what librdkafka accepted."""
+    """All profiles and first purchases as fast as they go, then the mix at ``rate`` until
+    ``stop``; ``produced[0]`` counts what librdkafka accepted."""
     topics = TopicNames()
     by_role = {"receipts": topics.receipts, "clicks": topics.clicks, "customers": topics.customers}
     # 100 ms batches: the local broker slows down as its topics fill with small batches
@@ -97,13 +99,13 @@ def stream(
     producer = Producer(producer_config(brokers, {"linger.ms": "100"}))
     generator = TrafficGenerator(customers=customers, seed=21, realtime=True, bad_rate=0.001)
     started, sent = 0.0, 0
-    for role, key, value in generator.events(None):
+    for role, key, value in generator.events(None, history=True):
         if stop.is_set():
             break
         produce_waiting(producer, by_role[role], value, key)
         produced[0] += 1
         sent += 1
-        if sent == customers:  # the profiles are out: steady traffic from now on
+        if sent == 2 * customers:  # profiles and purchases are out: steady traffic from now on
             started, sent = time.monotonic(), 0
         elif started and sent % 100 == 0:
             producer.poll(0)

@@ -9,7 +9,7 @@ messages (``bad_rate``) exercises the dead letters.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -181,19 +181,20 @@ class TrafficGenerator:
             )
         return lines
 
-    def receipt(self) -> dict[str, object]:
-        """A store or online receipt; the POS sends its own bonus figures on most of them."""
+    def receipt(self, customer: int | None = None) -> dict[str, object]:
+        """A store or online receipt (by customer number ``customer`` if given, else by a
+        random or no customer); the POS sends its own bonus figures on most of them."""
         rng = self._rng
         lines = self._lines(rng.randint(1, 8))
         total = _total(lines)
-        known = rng.random() > self._anonymous_share
+        known = rng.random() > self._anonymous_share or customer is not None
         event: dict[str, object] = {
             "event_id": self._event_id("rcpt"),
             "type": "receipt",
             "ts": self._ts(),
             "receipt_id": f"R{self._seq:09d}",
             "store_id": rng.choice(STORES),
-            "customer_id": self._customer_id() if known else None,
+            "customer_id": self._customer_id(customer) if known else None,
             "channel": "online" if rng.random() < 0.2 else "pos",
             "currency": "RUB",
             "total": total,
@@ -244,14 +245,24 @@ class TrafficGenerator:
             event["page"] = rng.choice(PAGES)
         return event
 
-    def events(self, count: int | None = None) -> Iterator[tuple[str, bytes | None, bytes]]:
-        """All profiles first, then a mixed stream; ``count`` None means endless."""
+    def events(
+        self, count: int | None = None, history: bool = False
+    ) -> Iterator[tuple[str, bytes | None, bytes]]:
+        """All profiles first (``history``: then one receipt per customer, so that every
+        customer has bought before the mix starts), then a mixed stream; ``count`` None
+        means endless."""
         produced = 0
-        for n in range(self._customers):
-            if count is not None and produced >= count:
-                return
-            yield self._encode("customers", self.profile(n))
-            produced += 1
+        warm_up: list[tuple[str, Callable[[int], dict[str, object]]]] = [
+            ("customers", self.profile)
+        ]
+        if history:
+            warm_up.append(("receipts", self.receipt))
+        for role, make in warm_up:
+            for n in range(self._customers):
+                if count is not None and produced >= count:
+                    return
+                yield self._encode(role, make(n))
+                produced += 1
         mix = self._mix
         weights = (mix.receipt, mix.click, mix.profile_update)
         while count is None or produced < count:
