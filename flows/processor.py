@@ -97,11 +97,14 @@ class BatchProcessor:
         outbox: Outbox | None = None,
         keep_decisions_s: float = 0.0,
         retry_for_s: float = 120.0,
+        timers_per_tick: int | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
         `smartcomms trace` (live); 0: they are only counted and logged (replay).
-        ``retry_for_s``: how long a batch is tried again while Redis is unreachable."""
+        ``retry_for_s``: how long a batch is tried again while Redis is unreachable.
+        ``timers_per_tick``: a clock tick fires the timers of at most this many customers
+        of the shard, earliest first; the rest wait for the next ticks (None: all)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -113,6 +116,7 @@ class BatchProcessor:
         self._keep_decisions_s = keep_decisions_s
         self._fence = store.fence
         self._retry_for_s = retry_for_s
+        self._timers_per_tick = timers_per_tick
         self._started = time.time()
         self._swept: set[str] = set()
         self._unanswered: dict[str, list[EmittedNotice]] = {}
@@ -174,9 +178,12 @@ class BatchProcessor:
         horizon = self._clock.horizon(ats)
         clock_ticks = any(isinstance(item, ClockTick) for item in items)
         started = time.perf_counter()
-        due_subjects = (
-            self._timers.due(shard, horizon) if clock_ticks or not self._clock.ticking else []
-        )
+        if not self._clock.ticking:  # event time: every timer the batch passes, in order
+            due_subjects = self._timers.due(shard, horizon)
+        elif clock_ticks:
+            due_subjects = self._timers.due(shard, horizon, self._timers_per_tick)
+        else:
+            due_subjects = []
         subjects = set(due_subjects)
         for item in items:
             if not isinstance(item, ClockTick) and changes_state(item):

@@ -72,6 +72,7 @@ def processor_factory(
                     Outbox(client, settings.redis.prefix) if live else None,
                     keep_decisions_s=engine.decision_log_days * DAY if live else 0.0,
                     retry_for_s=settings.redis.retry_for_s,
+                    timers_per_tick=engine.timers_per_tick,
                 )
             )
         return built[0]

@@ -101,6 +101,12 @@ class EngineSettings(_Section):
     --customer` (at most 20 of them; in the customer's document)."""
     tick_seconds: float = Field(default=0.5, gt=0, le=60)
     """Live mode: how often every shard looks for due timers (lateness is at most this)."""
+    timers_per_tick: int = Field(default=1000, ge=1)
+    """Live mode: a tick fires the due timers of at most this many customers per shard,
+    earliest first; the rest fire on the next ticks. A mass of timers coming due at once
+    (the end of an outage, a bulk import) then drains in bounded batches instead of one
+    batch per shard holding all of them (1M win-backs due within a minute took the flow
+    to 3.7 GB RSS and stalled its input for 3.5 min in the soak)."""
 
     @field_validator("default_timezone")
     @classmethod

@@ -28,9 +28,15 @@ class TimerIndex:
         """Redis key of a shard's timer index."""
         return f"{self._prefix}:timers:{{{shard}}}"
 
-    def due(self, shard: str, until: float) -> list[str]:
-        """Subjects whose earliest timer is due at or before ``until``."""
-        members = cast(list[bytes], self._client.zrangebyscore(self.key(shard), "-inf", until))
+    def due(self, shard: str, until: float, limit: int | None = None) -> list[str]:
+        """Subjects whose earliest timer is due at or before ``until``, earliest first; at
+        most ``limit`` of them (None: all)."""
+        members = cast(
+            list[bytes],
+            self._client.zrangebyscore(
+                self.key(shard), "-inf", until, start=0 if limit else None, num=limit
+            ),
+        )
         return [member.decode() for member in members]
 
     def update(self, writes: BatchWrite, shard: str, changes: Mapping[str, float | None]) -> None:

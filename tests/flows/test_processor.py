@@ -6,7 +6,7 @@ import orjson
 import redis
 
 from channels.policy import Policy
-from flows.clock import EventTimeClock
+from flows.clock import ClockTick, EventTimeClock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
@@ -15,7 +15,7 @@ from state.outbox import Outbox
 from state.timers import TimerIndex
 from tests.events import customer, receipt
 from triggers.engine import Rules
-from triggers.events import Event, parse_event
+from triggers.events import Event, epoch_of, parse_event
 
 WEEK = 7 * 86_400.0
 
@@ -24,7 +24,19 @@ def events(*raw: dict) -> list[Event]:
     return [parse_event(orjson.dumps(e)) for e in raw]  # type: ignore[misc]
 
 
-def processor(client: redis.Redis, stats: Stats, outbox: bool = False) -> BatchProcessor:
+class _TickingEventClock(EventTimeClock):
+    """Event time, but timers are looked up on clock ticks only, as live."""
+
+    ticking = True
+
+
+def processor(
+    client: redis.Redis,
+    stats: Stats,
+    outbox: bool = False,
+    clock: EventTimeClock | None = None,
+    timers_per_tick: int | None = None,
+) -> BatchProcessor:
     store = CustomerStore(client, "t", 3600)
     return BatchProcessor(
         store,
@@ -32,9 +44,10 @@ def processor(client: redis.Redis, stats: Stats, outbox: bool = False) -> BatchP
         Rules(),
         Policy(CHANNELS),
         WEEK,
-        EventTimeClock(),
+        clock or EventTimeClock(),
         stats,
         Outbox(client, "t") if outbox else None,
+        timers_per_tick=timers_per_tick,
     )
 
 
@@ -159,3 +172,24 @@ def test_events_that_change_nothing_leave_the_state_alone(redis_client: redis.Re
     processor(redis_client, Stats()).process("0", events(receipt("r1", "C1", 1000), view))
     state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
     assert len(state.seen) == 1
+
+
+def test_a_tick_fires_a_bounded_number_of_due_timers_earliest_first(
+    redis_client: redis.Redis,
+) -> None:
+    customers = [f"C{n}" for n in range(5)]
+    setup = [customer(c, contacts={"phone": "+7999"}) for c in customers] + [
+        receipt(f"r{n}", c, 1000, ts=f"2026-11-22T10:0{n}:00+03:00")
+        for n, c in enumerate(customers)
+    ]
+    processor(redis_client, Stats()).process("0", events(*setup))  # five win-backs pending
+    index = TimerIndex(redis_client, "t")
+    pending = [member.decode() for member in redis_client.zrange(index.key("0"), 0, -1)]
+    assert pending == [f"c:{c}" for c in customers]
+    live = processor(redis_client, Stats(), clock=_TickingEventClock(), timers_per_tick=2)
+    month_later = ClockTick(epoch_of("2026-12-23T10:00:00+03:00"), "0")
+    left = []
+    for _tick in range(4):
+        live.process("0", [month_later])
+        left.append([member.decode() for member in redis_client.zrange(index.key("0"), 0, -1)])
+    assert left == [pending[2:], pending[4:], [], []]
