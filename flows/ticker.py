@@ -53,7 +53,9 @@ class _TickPartition(StatefulSourcePartition[ClockTick, None]):
 class WithClock(FixedPartitionedSource[X | ClockTick, Any], Generic[X]):
     """``inner``'s partitions plus a clock partition that ticks each of ``shards``."""
 
-    def __init__(self, inner: FixedPartitionedSource[X, Any], shards: int, interval_s: float):
+    def __init__(
+        self, inner: FixedPartitionedSource[X, Any], shards: int, interval_s: float
+    ) -> None:
         self._inner = inner
         self._shards = shards
         self._interval_s = interval_s
