@@ -81,11 +81,16 @@ Parsed = tuple[str, Event | ClockTick | DeadLetter]
 
 
 def parse_batch(
-    items: list[X], read: Callable[[X], RawInput | DeadLetter | ClockTick], shards: int
+    items: list[X | ClockTick], read: Callable[[X], RawInput | DeadLetter], shards: int
 ) -> list[Parsed]:
-    """Read, parse and key a whole input batch in one call (a Bytewax step per event costs)."""
+    """Read, parse and key a whole input batch in one call (a Bytewax step per event costs).
+    Clock ticks (the live clock partition, replay's end of input) go to their shard as they
+    are."""
     out: list[Parsed] = []
     for item in items:
+        if isinstance(item, ClockTick):
+            out.append((item.shard, item))
+            continue
         raw = read(item)
         if isinstance(raw, RawInput):
             parsed = parse_event(raw.value)
@@ -98,8 +103,6 @@ def parse_batch(
                 )
             else:
                 out.append((key_of(parsed, shards), parsed))
-        elif isinstance(raw, ClockTick):
-            out.append((raw.shard, raw))
         else:
             out.append((DEAD_LETTER_KEY, raw))
     return out
@@ -107,8 +110,8 @@ def parse_batch(
 
 def build_flow(
     flow_id: str,
-    source: Source[X],
-    read: Callable[[X], RawInput | DeadLetter | ClockTick],
+    source: Source[X | ClockTick],
+    read: Callable[[X], RawInput | DeadLetter],
     processor: Callable[[], BatchProcessor],
     shards: int,
     notice_sink: Sink[tuple[str, EmittedNotice]],

@@ -30,7 +30,7 @@ from flows.kafka_io import (
 )
 from flows.processor import EmittedNotice
 from flows.stats import Stats
-from flows.ticker import WithClock, passing_ticks
+from flows.ticker import WithClock
 from flows.wiring import observed, processor_factory
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
@@ -87,7 +87,7 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
     return build_dataflow(
         "smartcomms_live",
         source,
-        passing_ticks(read_kafka),
+        read_kafka,
         observed(
             processor_factory(settings, settings.redis.url, WallClock(), STATS, live=True),
             settings,

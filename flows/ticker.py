@@ -14,7 +14,6 @@ a single batch per epoch: about 1k events/s for the whole flow, whatever the loa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -24,7 +23,6 @@ from flows.clock import ClockTick
 from flows.shutdown import STOP
 
 X = TypeVar("X")
-R = TypeVar("R")
 
 CLOCK_PART = "clock"
 """Name of the clock partition (one in the whole cluster: one worker ticks every shard)."""
@@ -69,12 +67,3 @@ class WithClock(FixedPartitionedSource[X | ClockTick, Any], Generic[X]):
         if for_part == CLOCK_PART:
             return _TickPartition(self._shards, self._interval_s)
         return self._inner.build_part(step_id, for_part, resume_state)
-
-
-def passing_ticks(read: Callable[[Any], R]) -> Callable[[Any], R | ClockTick]:
-    """``read`` for the inner source's items; clock ticks pass through as they are."""
-
-    def read_or_tick(item: Any) -> R | ClockTick:
-        return item if isinstance(item, ClockTick) else read(item)
-
-    return read_or_tick

@@ -7,10 +7,9 @@ from typing import Any
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from flows.clock import ClockTick
 from flows.dispatch import build_flow as build_dispatch_flow
 from flows.live import build_flow as build_live_flow
-from flows.ticker import CLOCK_PART, WithClock, passing_ticks
+from flows.ticker import CLOCK_PART, WithClock
 from smartcomms.config import Settings
 
 SETTINGS = Settings.model_validate(
@@ -50,12 +49,6 @@ def test_the_clock_is_one_more_partition_and_ticks_every_shard() -> None:
     assert clock.snapshot() is None
     awake = clock.next_awake()
     assert awake is not None and awake.timestamp() - ticks[0].at >= 59
-
-
-def test_ticks_pass_the_reader_untouched() -> None:
-    read = passing_ticks(str.upper)
-    tick = ClockTick(1.0, "2")
-    assert read(tick) is tick and read("x") == "X"
 
 
 def _inputs(flow: Dataflow) -> list[Any]:
