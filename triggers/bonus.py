@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from triggers.customer import CustomerState, record_purchase
+from triggers.customer import CustomerState, record_purchase, shown_balance
 from triggers.events import Receipt
-from triggers.notices import Candidate, plain_number
+from triggers.notices import BALANCE_BELOW_ZERO, Anomaly, Candidate, plain_number
 
 BONUS_EARNED = "bonus_earned"
 
@@ -30,22 +30,28 @@ def apply_receipt(
     at: float,
     accrual_percent: Decimal,
     template: str | None,
-) -> Candidate | None:
+) -> list[Candidate | Anomaly]:
     """Apply a receipt or return of a known customer; return the bonus notice, if any.
 
     A receipt adds ``earned - spent`` to the balance, a return reverses it. A balance sent
-    by the POS always wins: it is the loyalty engine's own figure. ``template`` None means
-    the ``bonus_earned`` trigger is switched off.
+    by the POS always wins: it is the loyalty engine's own figure. The balance kept may go
+    below zero (a return reverses bonuses already spent: a debt the next accruals pay
+    off), counted as an `Anomaly`; what a customer reads never does (`shown_balance`): a
+    return of more than was bought must not tell anybody «на счёте -4 945».
+    ``template`` None means the ``bonus_earned`` trigger is switched off.
     """
     earned, spent, pos_balance = bonus_of(receipt, accrual_percent)
     is_return = receipt.type == "return"
     delta = spent - earned if is_return else earned - spent
     state.balance = pos_balance if pos_balance is not None else round(state.balance + delta, 2)
+    outcomes: list[Candidate | Anomaly] = []
+    if state.balance < 0:
+        outcomes.append(Anomaly(BALANCE_BELOW_ZERO))
     record_purchase(state, receipt.total, receipt.lines, at, -1 if is_return else 1)
     if is_return or template is None or (earned <= 0 and spent <= 0):
-        return None
+        return outcomes
     assert receipt.customer_id is not None
-    return Candidate(
+    notice = Candidate(
         trigger=BONUS_EARNED,
         kind="transactional",
         customer_id=receipt.customer_id,
@@ -54,7 +60,7 @@ def apply_receipt(
             "first_name": state.first_name,
             "earned": plain_number(earned),
             "spent": plain_number(spent),
-            "balance": plain_number(state.balance),
+            "balance": plain_number(shown_balance(state)),
             "receipt_id": receipt.receipt_id,
             "store_id": receipt.store_id,
             "total": plain_number(receipt.total),
@@ -64,3 +70,4 @@ def apply_receipt(
         event_ts=receipt.ts,
         due_ts=receipt.ts,
     )
+    return [*outcomes, notice]

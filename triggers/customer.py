@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from triggers.events import CONTACT_CHANNEL, CustomerUpdate, ReceiptLine
 
 DAY = 86_400.0
@@ -63,6 +65,22 @@ class CustomerState:
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""
         return {CONTACT_CHANNEL[kind] for kind, value in self.contacts.items() if value}
+
+
+def shown_balance(state: CustomerState) -> float:
+    """The bonus balance as a customer reads it: never below zero."""
+    return max(0.0, state.balance)
+
+
+def to_bytes(state: CustomerState) -> bytes:
+    """The state as plain JSON (a restore point; `from_bytes` reads it back). Raises
+    TypeError when a value cannot be stored (an integer beyond 64 bits)."""
+    return orjson.dumps(state)
+
+
+def from_bytes(raw: bytes) -> CustomerState:
+    """A state written by `to_bytes`, sharing nothing with the one it was taken from."""
+    return CustomerState(**orjson.loads(raw))
 
 
 def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:

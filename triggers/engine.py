@@ -15,11 +15,11 @@ from triggers.cart import (
 )
 from triggers.customer import DAY, CustomerState, apply_customer_update, record_purchase
 from triggers.events import Click, CustomerUpdate, Event, Receipt
-from triggers.notices import Candidate
+from triggers.notices import Anomaly, Candidate
 from triggers.timers import Suppression
 from triggers.winback import WIN_BACK, rearm_win_back, win_back_notice
 
-Outcome = Candidate | Suppression
+Outcome = Candidate | Suppression | Anomaly
 CART_CHANGES = frozenset(("add_to_cart", "remove_from_cart"))
 
 
@@ -81,10 +81,9 @@ def apply_event(
 def _apply_receipt(
     state: CustomerState, receipt: Receipt, at: float, rules: Rules
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    bonus = apply_receipt(state, receipt, at, rules.accrual_percent, rules.bonus_template)
-    if bonus is not None:
-        outcomes.append(bonus)
+    outcomes: list[Outcome] = [
+        *apply_receipt(state, receipt, at, rules.accrual_percent, rules.bonus_template)
+    ]
     if receipt.type == "receipt":
         assert receipt.customer_id is not None
         _purchased(state, receipt.event_id, receipt.ts, at, rules)

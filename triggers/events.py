@@ -34,7 +34,13 @@ Contact = Annotated[str, StringConstraints(max_length=4096)]
 """a contact; the longest real one is a Web Push subscription (~500 bytes)"""
 Channel = Literal["push", "web_push", "telegram", "viber", "whatsapp", "sms", "email"]
 MAX_LINES = 1000
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+MAX_MONEY = 1e12
+"""the largest amount (total, price, bonus, balance) an event may carry: a trillion in the
+currency's main unit is beyond any receipt; past it arithmetic and encoding stop being exact"""
+MAX_QTY = 1_000_000
+"""the largest quantity of one line or cart change"""
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
+Balance = Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
 
 
 def check_timestamp(value: str) -> str:
@@ -45,6 +51,10 @@ def check_timestamp(value: str) -> str:
         raise ValueError("not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None or "T" not in value.upper():
         raise ValueError("timestamp needs a date, a time and an offset")
+    try:
+        parsed.timestamp()
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-01:00 is in year 10000 in UTC
+        raise ValueError("timestamp out of range") from None
     return value
 
 
@@ -83,7 +93,7 @@ class ReceiptLine(BaseModel):
 
     sku: Id
     category: Name | None = None
-    qty: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    qty: Annotated[float, Field(gt=0, le=MAX_QTY, allow_inf_nan=False)]
     price: Money
     amount: Money
 
@@ -93,7 +103,8 @@ class Bonus(BaseModel):
 
     earned: Money
     spent: Money
-    balance: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    balance: Balance | None = None
+    """the balance after the receipt, as the POS computed it (may be negative: a debt)"""
 
 
 class Receipt(_Event):
@@ -131,7 +142,7 @@ class Click(_Event):
     session_id: Name | None = None
     sku: Name | None = None
     category: Name | None = None
-    qty: Annotated[int, Field(gt=0)] = 1
+    qty: Annotated[int, Field(gt=0, le=MAX_QTY)] = 1
     price: Money | None = None
     order_id: Name | None = None
     total: Money | None = None

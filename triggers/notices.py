@@ -36,12 +36,29 @@ class Candidate:
         return notice_id(self.trigger, self.customer_id, self.caused_by)
 
 
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Data a rule corrected on the way, counted by kind (never an error)."""
+
+    kind: str
+
+
+BALANCE_BELOW_ZERO = "balance_below_zero"
+"""a return (or a POS figure) took the bonus balance below zero (customers read 0)"""
+
+
 def rfc3339_utc(epoch: float) -> str:
     """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
+EXACT_INTEGERS = 2.0**53
+"""floats beyond this are not exact integers (and JSON integers stop at 2**63)"""
+
+
 def plain_number(value: float) -> int | float:
     """50.0 -> 50, 12.5 -> 12.5: amounts as a person writes them, for template vars."""
+    if not -EXACT_INTEGERS < value < EXACT_INTEGERS:
+        return value
     as_int = int(value)
     return as_int if as_int == value else round(value, 2)
