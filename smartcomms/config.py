@@ -8,22 +8,29 @@ Values from the environment are parsed as YAML scalars/lists (``[push, sms]`` wo
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
-from datetime import time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     ValidationError,
     field_validator,
+    model_validator,
 )
+
+from triggers.durations import Duration
 
 CHANNELS: tuple[str, ...] = ("push", "web_push", "telegram", "viber", "whatsapp", "sms", "email")
 """Every channel the product knows, in the contract's default order (cheapest first)."""
@@ -73,8 +80,26 @@ class KafkaSettings(_Section):
     client_config: dict[str, str] = Field(default={}, repr=False)  # holds secrets
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+
+
+def redis_url(value: str) -> str:
+    """``value`` if it is a Redis URL we can connect to; ValueError otherwise."""
+    scheme = value.partition("://")[0] if "://" in value else ""
+    if scheme not in REDIS_SCHEMES:
+        raise ValueError(
+            "not a Redis URL: expected redis://host:port/db (or rediss://, unix://, "
+            "redis+cluster://)"
+        )
+    if scheme != "unix" and not urlsplit(value.replace("+cluster", "", 1)).hostname:
+        raise ValueError("a Redis URL needs a host: redis://host:port/db")
+    return value
+
+
 class RedisSettings(_Section):
-    url: str | None = Field(default=None, repr=False)  # may hold a password
+    url: Annotated[str, AfterValidator(redis_url)] | None = Field(
+        default=None, repr=False
+    )  # may hold a password
     """None: commands that need Redis start a private local one (replay, demo)."""
     prefix: str = Field(default="sc", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     retry_for_s: float = Field(default=120, ge=0)
@@ -85,6 +110,31 @@ class RedisSettings(_Section):
     (appendfsync everysec: ~1-2 s; an asynchronous replica: its lag). Input snapshots stay
     this far behind, so a resume re-reads that input (flows.resume). 0 with appendfsync
     always and no failover."""
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs an offset, e.g. 2000-01-01T00:00:00+00:00")
+    return value
+
+
+class EventTimeWindow(_Section):
+    """Event times the engine accepts; an event outside goes to dead-letters. One typo'd
+    timestamp (year 2926) would otherwise move replay's event-time clock past every
+    customer's timers, and a far-future one would arm timers that never come due."""
+
+    earliest: Annotated[datetime, AfterValidator(_aware)] = datetime(2000, 1, 1, tzinfo=UTC)
+    latest: Annotated[datetime, AfterValidator(_aware)] = datetime(2100, 1, 1, tzinfo=UTC)
+    """an absolute bound: also where replay's clock has not seen any event yet"""
+    max_ahead: Duration = 86_400.0
+    """how far an event may lie ahead of the engine clock (live: the wall clock; replay:
+    the latest event time so far)"""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EventTimeWindow:
+        if self.earliest >= self.latest:
+            raise ValueError("earliest must lie before latest")
+        return self
 
 
 class EngineSettings(_Section):
@@ -107,6 +157,8 @@ class EngineSettings(_Section):
     (the end of an outage, a bulk import) then drains in bounded batches instead of one
     batch per shard holding all of them (1M win-backs due within a minute took the flow
     to 3.7 GB RSS and stalled its input for 3.5 min in the soak)."""
+
+    event_time: EventTimeWindow = EventTimeWindow()
 
     @field_validator("default_timezone")
     @classmethod
@@ -174,14 +226,28 @@ class CapSettings(_Section):
         return value
 
 
-def _clock_time(value: object) -> object:
-    # YAML 1.1 reads an unquoted 21:30 as the base-60 integer 1290
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
-        return time(value // 60, value % 60)
-    return value
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+def clock_time(value: object) -> time:
+    """A time of day written ``HH:MM`` (00:00-23:59); ValueError for anything else."""
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 21:30 as the base-60 integer 1290 (and 24:00 as 1440)
+        if 0 <= value < 24 * 60:
+            return time(value // 60, value % 60)
+        raise ValueError(f"{value // 60}:{value % 60:02d} is not a time of day (00:00-23:59)")
+    if isinstance(value, str):
+        match = _HH_MM.match(value.strip())
+        if match:
+            return time(int(match.group(1)), int(match.group(2)))
+    raise ValueError(f"{value!r} is not a time of day: write HH:MM, 00:00-23:59")
+
+
+ClockTime = Annotated[
+    time, PlainValidator(clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
+]
 
 
 class QuietHours(_Section):
@@ -191,6 +257,14 @@ class QuietHours(_Section):
     start: ClockTime = time(21, 0)
     end: ClockTime = time(9, 0)
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError(
+                "start and end are the same time; to have no quiet hours, set enabled: false"
+            )
+        return self
+
 
 class ChannelSettings(_Section):
     order: tuple[str, ...] = CHANNELS
@@ -199,6 +273,8 @@ class ChannelSettings(_Section):
     @field_validator("order")
     @classmethod
     def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("the cascade needs at least one channel")
         known_channels(value)
         if len(set(value)) != len(value):
             raise ValueError("a channel is listed twice")
@@ -214,26 +290,37 @@ class _Gateway(_Section):
     retry_attempts: int = Field(default=4, ge=1, le=20)
 
 
+def http_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL with a host; ValueError otherwise."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+
+
 class _HttpGateway(_Gateway):
-    base_url: str
+    base_url: HttpUrl
 
 
 class TelegramGatewaySettings(_HttpGateway):
     kind: Literal["telegram"]
-    base_url: str = "https://api.telegram.org"
+    base_url: HttpUrl = "https://api.telegram.org"
     token_env: str = "TELEGRAM_BOT_TOKEN"
 
 
 class ViberGatewaySettings(_HttpGateway):
     kind: Literal["viber"]
-    base_url: str = "https://chatapi.viber.com"
+    base_url: HttpUrl = "https://chatapi.viber.com"
     token_env: str = "VIBER_AUTH_TOKEN"
     sender_name: str = "Магазин"
 
 
 class WhatsAppGatewaySettings(_HttpGateway):
     kind: Literal["whatsapp"]
-    base_url: str = "https://graph.facebook.com"
+    base_url: HttpUrl = "https://graph.facebook.com"
     token_env: str = "WHATSAPP_TOKEN"
     phone_number_id: str
     api_version: str = "v21.0"
@@ -242,7 +329,7 @@ class WhatsAppGatewaySettings(_HttpGateway):
 
 class FcmGatewaySettings(_HttpGateway):
     kind: Literal["fcm"]
-    base_url: str = "https://fcm.googleapis.com"
+    base_url: HttpUrl = "https://fcm.googleapis.com"
     token_env: str = "FCM_ACCESS_TOKEN"
     project_id: str
 
@@ -401,6 +488,16 @@ class Settings(_Section):
     observability: ObservabilitySettings = ObservabilitySettings()
     sender: SenderSettings = SenderSettings()
 
+    @model_validator(mode="after")
+    def _caps_of_known_triggers(self) -> Settings:
+        known = set(TriggerSettings.model_fields)
+        unknown = sorted(set(self.caps.per_trigger) - known)
+        if unknown:
+            raise ValueError(
+                f"caps.per_trigger: unknown trigger(s) {unknown}; known: {sorted(known)}"
+            )
+        return self
+
 
 def _check_timezone(name: str) -> str:
     try:
@@ -410,8 +507,13 @@ def _check_timezone(name: str) -> str:
     return name
 
 
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the YAML file (if any) overlaid with ``SMARTCOMMS_*`` variables.
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from the YAML file (if any) overlaid with ``SMARTCOMMS_*`` variables,
+    then with ``overrides`` (``{"redis.url": ...}``: command-line options).
 
     Raises ConfigError with the path and reason of every invalid field.
     """
@@ -421,30 +523,48 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         data = _read_yaml(Path(path))
     for name, raw in env.items():
         if name.startswith(ENV_PREFIX) and "__" in name:
-            _set_nested(data, name[len(ENV_PREFIX) :].lower().split("__"), yaml.safe_load(raw))
+            _set_nested(data, name[len(ENV_PREFIX) :].lower().split("__"), _env_value(name, raw))
+    for dotted, value in (overrides or {}).items():
+        _set_nested(data, dotted.split("."), value)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid configuration{where}:\n{describe_errors(exc)}") from exc
+        raise ConfigError(
+            f"invalid configuration{where}: {describe_errors(exc, sep='; ')}"
+        ) from None
 
 
 def describe_errors(exc: ValidationError, sep: str = "\n") -> str:
     """One line per error: ``field.path: reason``."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        lines.append(f"{loc}: {err['msg']}")
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
     return sep.join(lines)
+
+
+def _env_value(name: str, raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"environment variable {name} is not valid YAML: {reason}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"configuration {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"configuration {path} is not valid YAML: {exc}") from exc
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"configuration {path} is not valid YAML: {reason}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

@@ -1,0 +1,48 @@
+"""Durations as marketers write them in the configuration: ``90s``, ``30m``, ``2h``, ``3d``, 0.
+
+A pydantic type (`Duration`) that reads them to seconds, so every setting that is a span
+of time is written the same way and fails at load with the field path when it is not one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds of ``90s`` / ``30m`` / ``2h`` / ``3d`` / ``0``; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is written like 90s, 30m, 2h or 3d")
+    if isinstance(value, int | float) and value == 0:
+        return 0.0
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "0":
+            return 0.0
+        match = _PATTERN.match(text)
+        if match:
+            return float(match.group(1)) * UNITS[match.group(2)]
+    raise ValueError(f"{value!r} is not a duration: write 90s, 30m, 2h, 3d or 0")
+
+
+def format_duration(seconds: float) -> str | int:
+    """The shortest way to write ``seconds`` back (``3d``, ``90m``, 0)."""
+    if seconds == 0:
+        return 0
+    for unit in ("d", "h", "m"):
+        count = seconds / UNITS[unit]
+        if count == int(count):
+            return f"{int(count)}{unit}"
+    return f"{seconds:g}s"
+
+
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=object)
+]
+"""Seconds, read from ``90s`` / ``30m`` / ``2h`` / ``3d`` / ``0`` and written back the same way."""
