@@ -23,7 +23,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
-from flows.dataflow import RawInput
+from flows.inputs import RawInput
 from flows.replay import BatchCallbackSink, JsonLinesSource, replay
 from smartcomms.config import Settings
 from smartcomms.localstack import redis_server

@@ -150,6 +150,16 @@ SAMPLE_VARS: dict[str, dict[str, Any]] = {
 }
 """What each trigger puts in ``vars``: used to check templates at load and for previews."""
 
+OPTIONAL_VARS = ("first_name",)
+"""vars that are None for some customers (no name given): templates are checked with them
+None too, so ``{{ first_name.upper() }}`` fails at load, not for the first nameless
+customer"""
+
+
+def without_optional(vars: Mapping[str, Any]) -> dict[str, Any]:
+    """``vars`` as a customer who gave none of the optional ones would get them."""
+    return {**vars, **{name: None for name in OPTIONAL_VARS if name in vars}}
+
 
 class TemplateConfigError(ConfigError):
     """A template does not compile or needs a variable its trigger does not provide."""
@@ -208,6 +218,7 @@ class TemplateSet:
         templates = cls.with_overrides(overrides)
         for template, trigger in used_by.items():
             templates.check(template, SAMPLE_VARS[trigger])
+            templates.check(template, without_optional(SAMPLE_VARS[trigger]))
         return templates
 
     @classmethod
@@ -237,8 +248,12 @@ class TemplateSet:
         for channel in self.channels_of(template):
             try:
                 self.render(template, channel, vars)
-            except TemplateError as exc:
-                raise TemplateConfigError(f"template {template}.{channel}: {exc}") from exc
+            except Exception as exc:  # a template may raise anything: 1 // 0, None.upper()
+                missing = sorted(n for n in OPTIONAL_VARS if n in vars and vars[n] is None)
+                without = f" (for a customer without {', '.join(missing)})" if missing else ""
+                raise TemplateConfigError(
+                    f"template {template}.{channel}{without}: {type(exc).__name__}: {exc}"
+                ) from None
 
     def render(self, template: str, channel: str, vars: Mapping[str, Any]) -> Rendered:
         """The message of ``template`` for ``channel`` (its own parts, else ``default``)."""

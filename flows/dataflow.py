@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import bytewax.operators as op
@@ -19,29 +18,13 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from flows.clock import ClockTick
-from flows.processor import BatchProcessor, EmittedNotice
+from flows.inputs import DeadLetter, RawInput
+from flows.outliers import OutlierGuard
+from flows.processor import BatchProcessor, EmittedNotice, Output
 from triggers.events import Event, Rejection, parse_event, subject_of
 
 X = TypeVar("X")
-
-
-@dataclass(frozen=True, slots=True)
-class RawInput:
-    """One input message as received, with where it came from (for dead letters)."""
-
-    value: bytes
-    origin: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """Rejected input: the original bytes, where they came from and why."""
-
-    raw: bytes
-    origin: str
-    reason: str
-    kind: str
-    """a short fixed label of the reason, for metrics (see triggers.events.Rejection)"""
+Y = TypeVar("Y")
 
 
 def shard_of(subject: str, shards: int) -> str:
@@ -49,17 +32,30 @@ def shard_of(subject: str, shards: int) -> str:
     return str(zlib.crc32(subject.encode()) % shards)
 
 
-class _EngineLogic(StatefulBatchLogic[Event | ClockTick, EmittedNotice, None]):
+Engine = tuple[Event, RawInput] | ClockTick
+"""What the engine step gets: an event with its input as received, or a clock tick."""
+
+
+class _EngineLogic(StatefulBatchLogic[Engine, Output, None]):
     """Bytewax adapter: the engine keeps no in-memory state (Redis holds it)."""
 
     def __init__(self, processor: BatchProcessor, shards: int) -> None:
         self._processor = processor
         self._shards = shards
 
-    def on_batch(self, values: list[Event | ClockTick]) -> tuple[Iterable[EmittedNotice], bool]:
+    def on_batch(self, values: list[Engine]) -> tuple[Iterable[Output], bool]:
+        items: list[Event | ClockTick] = []
+        sources: list[RawInput | None] = []
+        for value in values:
+            if isinstance(value, ClockTick):
+                items.append(value)
+                sources.append(None)
+            else:
+                items.append(value[0])
+                sources.append(value[1])
         # Bytewax does not tell the logic its key; every item of the batch carries it
-        shard = key_of(values[0], self._shards)
-        return self._processor.process(shard, values), StatefulBatchLogic.DISCARD
+        shard = key_of(items[0], self._shards)
+        return self._processor.process(shard, items, sources), StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
         return None
@@ -76,7 +72,7 @@ def key_of(item: Event | ClockTick, shards: int) -> str:
 DEAD_LETTER_KEY = "dead-letter"
 """Key of rejected input in the parsed stream (never a shard: shards are numbers)."""
 
-Parsed = tuple[str, Event | ClockTick | DeadLetter]
+Parsed = tuple[str, Engine | DeadLetter]
 """(shard, item) or (DEAD_LETTER_KEY, dead letter)"""
 
 
@@ -102,10 +98,36 @@ def parse_batch(
                     )
                 )
             else:
-                out.append((key_of(parsed, shards), parsed))
+                out.append((key_of(parsed, shards), (parsed, raw)))
         else:
             out.append((DEAD_LETTER_KEY, raw))
     return out
+
+
+class _GuardLogic(StatefulBatchLogic[Engine, Engine | DeadLetter, None]):
+    """Bytewax adapter of replay's `OutlierGuard` (one per shard; replay has one)."""
+
+    def __init__(self, guard: OutlierGuard) -> None:
+        self._guard = guard
+
+    def on_batch(self, values: list[Engine]) -> tuple[Iterable[Engine | DeadLetter], bool]:
+        return self._guard.feed(values), StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[Engine | DeadLetter], bool]:
+        return self._guard.flush(), StatefulBatchLogic.DISCARD
+
+    def snapshot(self) -> None:
+        return None
+
+
+def _without_dead_letters(
+    step_id: str, stream: KeyedStream[Y | DeadLetter]
+) -> tuple[KeyedStream[Y], Stream[DeadLetter]]:
+    split = op.branch(step_id, stream, lambda kv: not isinstance(kv[1], DeadLetter))
+    return (
+        cast(KeyedStream[Y], split.trues),
+        cast(Stream[DeadLetter], op.key_rm(f"unkey_{step_id}", split.falses)),
+    )
 
 
 def build_flow(
@@ -116,19 +138,30 @@ def build_flow(
     shards: int,
     notice_sink: Sink[tuple[str, EmittedNotice]],
     dead_letter_sink: Sink[DeadLetter],
+    guard_clock: float | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``processor()`` is called once per shard batch (cache it).
 
     Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``. Clock ticks
-    (live: flows.ticker) come from ``source`` like events and go to their shard.
+    (live: flows.ticker) come from ``source`` like events and go to their shard. Dead
+    letters are the input that does not parse and the events the engine refused or failed
+    on (flows.processor). ``guard_clock``: replay's event-time clock is guarded against
+    outliers more than this many seconds ahead (flows.outliers).
     """
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
     parsed = op.flat_map_batch("parse", raw, lambda items: parse_batch(items, read, shards))
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD_LETTER_KEY)
-    rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
-    op.output("dead_letters", rejects, dead_letter_sink)
-    keyed = cast(KeyedStream[Event | ClockTick], split.trues)
+    dead = [cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))]
+    keyed = cast(KeyedStream[Engine], split.trues)
+    if guard_clock is not None:
+        guarded = op.stateful_batch(
+            "guard_clock", keyed, lambda _: _GuardLogic(OutlierGuard(guard_clock))
+        )
+        keyed, outliers = _without_dead_letters("split_outliers", guarded)
+        dead.append(outliers)
     engine = op.stateful_batch("engine", keyed, lambda _: _EngineLogic(processor(), shards))
-    op.output("notices", engine, notice_sink)
+    notices, failed = _without_dead_letters("split_failed", engine)
+    op.output("dead_letters", op.merge("all_dead_letters", *dead, failed), dead_letter_sink)
+    op.output("notices", cast(Stream[tuple[str, EmittedNotice]], notices), notice_sink)
     return flow

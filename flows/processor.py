@@ -3,6 +3,15 @@ the notices through the policy, save everything in one transaction, emit.
 
 Framework-free glue between `triggers/` (decisions), `channels/` (policy) and `state/`
 (Redis): the Bytewax step in `flows.dataflow` hands it whole batches.
+
+No poison pills: an event the engine fails on (while applying, deciding, rendering or
+encoding) never stops the batch. A batch is first computed the fast way; when anything
+in it fails on data, the whole batch is computed again carefully: each event and each due
+timer from a restore point of the states it touches, the state checked to be storable
+after it. A failing event is then rolled back, remembered as applied (a replay does not
+retry it forever) and returned as a dead letter naming the stage; a failing timer is
+dropped with a decision-log entry. The rest of the batch commits as usual. Errors of
+Redis itself are not data: they keep their retry behaviour.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import orjson
 import redis
@@ -18,9 +27,11 @@ import structlog
 
 from channels.caps import record_sent
 from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
-from flows.clock import Clock, ClockTick
+from flows.clock import AdmissionWindow, Clock, ClockTick
 from flows.crashpoints import crash_point
+from flows.inputs import DeadLetter, RawInput
 from flows.stats import Stats
+from smartcomms.logs import Throttled
 from smartcomms.observability import (
     BATCH_SIZE,
     HEALTH,
@@ -31,33 +42,46 @@ from smartcomms.observability import (
 from state.batch import BatchWrite
 from state.connection import REFUSED
 from state.customers import CustomerStore
+from state.fence import LostWrites
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from triggers import decisions
-from triggers.customer import CustomerState
+from triggers.customer import CustomerState, from_bytes, to_bytes
 from triggers.dedup import already_applied, event_digest, forget_before, remember
 from triggers.engine import Rules, apply_event, changes_state, fire_timer, linked_subject
 from triggers.events import Event, epoch_of, subject_of
-from triggers.notices import Candidate, rfc3339_utc
+from triggers.notices import Anomaly, Candidate, rfc3339_utc
 from triggers.timers import Suppression, due_timers, earliest_due, hold, take
 
 EmittedNotice = tuple[str, bytes]
 """(customer_id, notice as JSON bytes)"""
+Output = EmittedNotice | DeadLetter
 
 log = structlog.get_logger()
 RETRIED = (redis.ConnectionError, redis.TimeoutError, redis.WatchError)
 """Errors after which a batch is read and computed again (the connection was lost)."""
+INFRASTRUCTURE = (redis.RedisError, OSError, LostWrites)
+"""Errors that are not caused by the data: a careful second pass would not help."""
+REASON_CHARS = 300
+DROPPED = "dropped"
+"""decision-log outcome of a timer the engine failed on"""
 
 
 def _customer_of(notice: bytes) -> EmittedNotice:
     return orjson.loads(notice)["customer_id"], notice
 
 
+class _FailedOnData(Exception):
+    """A fast pass failed on the data: the batch is computed again, carefully."""
+
+
 class _Batch:
     """Working set of one batch: loaded states, timers in due order, changes, notices."""
 
-    def __init__(self, states: dict[str, CustomerState], horizon: float) -> None:
+    def __init__(self, states: dict[str, CustomerState], horizon: float, careful: bool) -> None:
         self.states = states
+        self.careful = careful
+        """each event and timer from a restore point (see the module's docstring)"""
         self.timers_before = {s: earliest_due(st) for s, st in states.items()}
         self.heap = [
             (due, s) for s, due in self.timers_before.items() if due is not None and due <= horizon
@@ -65,6 +89,11 @@ class _Batch:
         heapq.heapify(self.heap)
         self.touched: dict[str, CustomerState] = {}
         self.emitted: list[EmittedNotice] = []
+        self.rejected: list[DeadLetter] = []
+        self.stats = Stats()
+        """this batch's counts, added to the process's once it is committed"""
+        self.lateness: list[float] = []
+        self.latency: list[float] = []
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -73,6 +102,26 @@ class _Batch:
         if due is not None:
             heapq.heappush(self.heap, (due, subject))
 
+    def restore_point(self, subjects: Iterable[str]) -> _RestorePoint:
+        """What to go back to when the next item fails (careful passes only)."""
+        return _RestorePoint(
+            {s: (to_bytes(self.states[s]), s in self.touched) for s in subjects},
+            len(self.emitted),
+            self.stats.copy(),
+        )
+
+    def restore(self, point: _RestorePoint) -> None:
+        """Undo everything since ``point``: states, notices, counts."""
+        for subject, (saved, was_touched) in point.states.items():
+            state = from_bytes(saved)
+            self.states[subject] = state
+            if was_touched:
+                self.touch(subject, state)
+            else:
+                self.touched.pop(subject, None)
+        del self.emitted[point.emitted :]
+        self.stats = point.stats
+
     def timer_changes(self) -> dict[str, float | None]:
         changes = {}
         for subject, state in self.touched.items():
@@ -80,6 +129,15 @@ class _Batch:
             if due != self.timers_before.get(subject) and subject.startswith("c:"):
                 changes[subject] = due
         return changes
+
+
+class _RestorePoint:
+    __slots__ = ("emitted", "states", "stats")
+
+    def __init__(self, states: dict[str, tuple[bytes, bool]], emitted: int, stats: Stats) -> None:
+        self.states = states
+        self.emitted = emitted
+        self.stats = stats
 
 
 class BatchProcessor:
@@ -98,13 +156,15 @@ class BatchProcessor:
         keep_decisions_s: float = 0.0,
         retry_for_s: float = 120.0,
         timers_per_tick: int | None = None,
+        window: AdmissionWindow | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
         `smartcomms trace` (live); 0: they are only counted and logged (replay).
         ``retry_for_s``: how long a batch is tried again while Redis is unreachable.
         ``timers_per_tick``: a clock tick fires the timers of at most this many customers
-        of the shard, earliest first; the rest wait for the next ticks (None: all)."""
+        of the shard, earliest first; the rest wait for the next ticks (None: all).
+        ``window``: the event times accepted (others are dead letters; None: all)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -117,63 +177,116 @@ class BatchProcessor:
         self._fence = store.fence
         self._retry_for_s = retry_for_s
         self._timers_per_tick = timers_per_tick
+        self._window = window or AdmissionWindow()
         self._started = time.time()
         self._swept: set[str] = set()
-        self._unanswered: dict[str, list[EmittedNotice]] = {}
+        self._unanswered: dict[str, list[Output]] = {}
         """shard -> notices of an attempt whose commit went unanswered (state.fence)"""
+        self._stage = ""
+        """what the engine is doing to the item at hand (named in a dead letter's reason)"""
+        self._failures = Throttled(log, 60.0)
 
-    def process(self, shard: str, items: Sequence[Event | ClockTick]) -> list[EmittedNotice]:
-        """Apply one shard's items in order; return the notices they cause, in order.
+    def process(
+        self,
+        shard: str,
+        items: Sequence[Event | ClockTick],
+        sources: Sequence[RawInput | None] | None = None,
+    ) -> list[Output]:
+        """Apply one shard's items in order; return the notices they cause, in order, and
+        the dead letters of events the engine refused or failed on.
 
-        Before each item, every timer that is due by then fires, earliest first. The first
-        batch of a shard in this process also returns the notices an earlier process wrote
-        but Kafka never confirmed (see state.outbox).
+        ``sources``: each item's input as received (the bytes a dead letter carries; None
+        for ticks; no ``sources``: the event's JSON). Before each item, every timer that
+        is due by then fires, earliest first. The first batch of a shard in this process
+        also returns the notices an earlier process wrote but Kafka never confirmed (see
+        state.outbox).
 
         A batch whose Redis connection drops is read and computed again (state.fence),
         for up to ``retry_for_s``; `LostWrites` when Redis lost what this process wrote.
         """
         gave_up_at = time.monotonic() + self._retry_for_s
+        clock_at_start = self._clock.current()
+        careful = False
         for attempt in itertools.count():
             try:
-                emitted = self._attempt(shard, items)
+                emitted = self._attempt(shard, items, sources, careful)
                 break
             except RETRIED as exc:
                 if isinstance(exc, REFUSED) or time.monotonic() > gave_up_at:
                     raise
                 log.warning("Redis connection lost; batch read again", shard=shard, error=str(exc))
                 time.sleep(min(2.0, 0.05 * 2**attempt))
+            except _FailedOnData:
+                careful = True
+            self._clock.rewind(clock_at_start)
         BATCH_SIZE.labels("engine").observe(len(items))
         HEALTH.beat()
-        return self._unconfirmed_of_earlier_run(shard) + emitted
+        return [*self._unconfirmed_of_earlier_run(shard), *emitted]
 
-    def _attempt(self, shard: str, items: Sequence[Event | ClockTick]) -> list[EmittedNotice]:
+    def _attempt(
+        self,
+        shard: str,
+        items: Sequence[Event | ClockTick],
+        sources: Sequence[RawInput | None] | None,
+        careful: bool,
+    ) -> list[Output]:
         fenced = self._fence.open(shard)
         try:
             if fenced.already_applied:  # the answer to our last attempt's commit was lost
                 return self._unanswered.pop(shard)
             ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
-            batch = self._load(shard, items, ats)
-            now = float("-inf")
-            for item, at in zip(items, ats, strict=True):
-                now = self._clock.observe(at)
-                self._fire_due_timers(batch, now)
-                if not isinstance(item, ClockTick):
-                    self._apply(batch, item, at, now)
-            for state in batch.touched.values():
-                forget_before(state, now - self._dedup_window_s)
+            batch = self._load(shard, items, ats, careful)
+            now = self._clock.current()
+            try:
+                for index, (item, at) in enumerate(zip(items, ats, strict=True)):
+                    if isinstance(item, ClockTick):
+                        now = self._clock.observe(at)
+                        self._fire_due_timers(batch, now)
+                        continue
+                    source = sources[index] if sources is not None else None
+                    refused = self._window.refuses(at, self._clock.current())
+                    if refused is not None:
+                        batch.rejected.append(_letter(item, source, "admission", f"ts {refused}"))
+                        batch.stats.poisoned["admission"] += 1
+                        continue
+                    now = self._clock.observe(at)
+                    self._fire_due_timers(batch, now)
+                    self._apply(batch, item, at, now, source)
+                for state in batch.touched.values():
+                    forget_before(state, now - self._dedup_window_s)
+                writer = self._writer(shard, batch)
+                documents = self._store.encode(batch.touched)
+            except INFRASTRUCTURE:
+                raise
+            except Exception as exc:
+                if careful:  # not the data: a careful pass already isolated every item
+                    raise
+                log.info("batch failed on its data; computed again item by item", error=exc)
+                raise _FailedOnData from exc
             started = time.perf_counter()
-            self._unanswered[shard] = batch.emitted
-            if self._store.save(batch.touched, self._writer(shard, batch), fenced):
+            outputs: list[Output] = [*batch.emitted, *batch.rejected]
+            self._unanswered[shard] = outputs
+            if self._store.write(documents, writer, fenced):
                 self._fence.committed(fenced, shard)
                 if batch.emitted:
                     crash_point("after_state_write")
             del self._unanswered[shard]
             REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
-            return batch.emitted
+            self._committed(batch)
+            return outputs
         finally:
             fenced.close()
 
-    def _load(self, shard: str, items: Sequence[Event | ClockTick], ats: list[float]) -> _Batch:
+    def _committed(self, batch: _Batch) -> None:
+        self._stats.add(batch.stats)
+        for lateness in batch.lateness:
+            TIMER_LATENESS.observe(lateness)
+        for latency in batch.latency:
+            RECEIPT_TO_NOTICE.observe(latency)
+
+    def _load(
+        self, shard: str, items: Sequence[Event | ClockTick], ats: list[float], careful: bool
+    ) -> _Batch:
         """The states the batch needs: its subjects' and those with timers due by then."""
         horizon = self._clock.horizon(ats)
         clock_ticks = any(isinstance(item, ClockTick) for item in items)
@@ -191,54 +304,129 @@ class BatchProcessor:
                 linked = linked_subject(item)
                 if linked is not None:
                     subjects.add(linked)
-        batch = _Batch(self._store.load(subjects), horizon)
+        batch = _Batch(self._store.load(subjects), horizon, careful)
         REDIS_SECONDS.labels("load").observe(time.perf_counter() - started)
         return batch
 
-    def _apply(self, batch: _Batch, event: Event, at: float, now: float) -> None:
-        stats = self._stats
+    def _apply(
+        self, batch: _Batch, event: Event, at: float, now: float, source: RawInput | None
+    ) -> None:
         if not changes_state(event):  # page views and the like: counted, nothing to apply
-            stats.events[event.type] += 1
+            batch.stats.events[event.type] += 1
             return
         subject = subject_of(event)
         state = batch.states[subject]  # loaded for every event that can change state
         digest = event_digest(event.event_id)
         if already_applied(state, digest):
-            stats.duplicates += 1
+            batch.stats.duplicates += 1
             return
-        stats.events[event.type] += 1
         linked_key = linked_subject(event)
+        subjects = [subject] if linked_key is None else [subject, linked_key]
+        point = batch.restore_point(subjects) if batch.careful else None
+        try:
+            self._apply_one(batch, event, at, state, subject, linked_key)
+            if point is not None:
+                self._check_storable(batch, subjects)
+        except INFRASTRUCTURE:
+            raise
+        except Exception as exc:
+            if point is None:
+                raise
+            batch.restore(point)
+            state = batch.states[subject]
+            remember(state, digest, now)  # never tried again: a replay skips it
+            batch.touch(subject, state)
+            batch.rejected.append(_letter(event, source, self._stage, _error(exc)))
+            batch.stats.poisoned[self._stage] += 1
+            self._failures.warning(
+                "event failed; sent to dead letters", stage=self._stage, error=_error(exc)
+            )
+        else:
+            remember(state, digest, now)
+
+    def _apply_one(
+        self,
+        batch: _Batch,
+        event: Event,
+        at: float,
+        state: CustomerState,
+        subject: str,
+        linked_key: str | None,
+    ) -> None:
+        self._stage = "apply"
+        batch.stats.events[event.type] += 1
         linked = batch.states.get(linked_key) if linked_key else None
         linked_had_cart = linked is not None and bool(linked.cart)
         outcomes = apply_event(state, event, at, self._rules, linked)
-        remember(state, digest, now)
         batch.touch(subject, state)
         if linked_key is not None and linked is not None and linked_had_cart:
             batch.touch(linked_key, linked)  # its cart moved to the customer
         for outcome in outcomes:
             if isinstance(outcome, Suppression):
-                self._suppressed(state, at, outcome.trigger, outcome.customer_id, outcome.reason)
+                self._suppressed(
+                    batch, state, at, outcome.trigger, outcome.customer_id, outcome.reason
+                )
+            elif isinstance(outcome, Anomaly):
+                batch.stats.anomalies[outcome.kind] += 1
             else:
                 self._route(batch, outcome, state, at, timer=None)
+
+    def _check_storable(self, batch: _Batch, subjects: Iterable[str]) -> None:
+        self._stage = "state"
+        for subject in subjects:
+            to_bytes(batch.states[subject])  # raises when a value cannot be stored
 
     def _fire_due_timers(self, batch: _Batch, now: float) -> None:
         heap = batch.heap
         while heap and heap[0][0] <= now:
             queued_due, subject = heapq.heappop(heap)
-            state = batch.states[subject]
-            due_now = due_timers(state, now)
+            due_now = due_timers(batch.states[subject], now)
             if not due_now or due_now[0][0] != queued_due:
                 continue  # stale entry: the timer moved; its new time is queued already
             due, name = due_now[0]
-            take(state, name)
-            if self._clock.ticking:
-                TIMER_LATENESS.observe(time.time() - due)
-            customer_id = subject[2:]
-            candidate = fire_timer(state, name, due, rfc3339_utc(due), customer_id, self._rules)
-            if candidate is not None:
-                self._route(batch, candidate, state, due, timer=name)
-                crash_point("while_timers_fire")
-            batch.touch(subject, state)
+            point = batch.restore_point([subject]) if batch.careful else None
+            try:
+                self._fire(batch, subject, name, due)
+                if point is not None:
+                    self._check_storable(batch, [subject])
+            except INFRASTRUCTURE:
+                raise
+            except Exception as exc:
+                if point is None:
+                    raise
+                self._drop_timer(batch, point, subject, name, due, exc)
+
+    def _fire(self, batch: _Batch, subject: str, name: str, due: float) -> None:
+        self._stage = "timer"
+        state = batch.states[subject]
+        take(state, name)
+        if self._clock.ticking:
+            batch.lateness.append(time.time() - due)
+        customer_id = subject[2:]
+        candidate = fire_timer(state, name, due, rfc3339_utc(due), customer_id, self._rules)
+        if candidate is not None:
+            self._route(batch, candidate, state, due, timer=name)
+            crash_point("while_timers_fire")
+        batch.touch(subject, state)
+
+    def _drop_timer(
+        self,
+        batch: _Batch,
+        point: _RestorePoint,
+        subject: str,
+        name: str,
+        due: float,
+        exc: Exception,
+    ) -> None:
+        """A due timer the engine failed on: gone, with a decision-log entry and a count."""
+        stage, error = self._stage, _error(exc)
+        batch.restore(point)
+        state = batch.states[subject]
+        take(state, name)
+        self._decided(state, due, name, DROPPED, None, f"{stage}: {error}")
+        batch.touch(subject, state)
+        batch.stats.dropped_timers[stage] += 1
+        self._failures.warning("timer failed; dropped", trigger=name, stage=stage, error=error)
 
     def _route(
         self,
@@ -248,26 +436,35 @@ class BatchProcessor:
         due: float,
         timer: str | None,
     ) -> None:
+        self._stage = "decide"
         decision = decide(candidate, state, due, self._policy)
         customer_id = candidate.customer_id
         if isinstance(decision, Hold) and timer is not None:
             hold(state, timer, decision.release)
-            self._stats.held += 1
+            batch.stats.held += 1
             self._decided(state, due, candidate.trigger, decisions.HELD, None, decision.release)
         elif isinstance(decision, Suppress):
             self._suppressed(
-                state, due, candidate.trigger, customer_id, decision.reason, candidate.notice_id
+                batch,
+                state,
+                due,
+                candidate.trigger,
+                customer_id,
+                decision.reason,
+                candidate.notice_id,
             )
         elif isinstance(decision, Emit):
             if candidate.kind == "marketing":
                 record_sent(state, due, candidate.trigger, decision.channels)
+            self._stage = "render"
             notice = build_notice(
                 candidate, decision.channels, rfc3339_utc(time.time()), self._policy.templates
             )
+            self._stage = "encode"
             batch.emitted.append((customer_id, orjson.dumps(notice)))
             if timer is None and self._clock.ticking:
-                RECEIPT_TO_NOTICE.observe(time.time() - due)
-            self._stats.notices[candidate.trigger, candidate.kind, decision.channels[0]] += 1
+                batch.latency.append(time.time() - due)
+            batch.stats.notices[candidate.trigger, candidate.kind, decision.channels[0]] += 1
             self._decided(
                 state,
                 due,
@@ -279,6 +476,7 @@ class BatchProcessor:
 
     def _suppressed(
         self,
+        batch: _Batch,
         state: CustomerState,
         at: float,
         trigger: str,
@@ -286,7 +484,7 @@ class BatchProcessor:
         reason: str,
         notice_id: str | None = None,
     ) -> None:
-        self._stats.suppressed[reason] += 1
+        batch.stats.suppressed[reason] += 1
         log.debug("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
         self._decided(state, at, trigger, decisions.SUPPRESSED, notice_id, reason)
 
@@ -326,3 +524,16 @@ class BatchProcessor:
                 outbox.add(writes, shard, (n for _c, n in new), written_at)
 
         return write
+
+
+def _error(exc: Exception) -> str:
+    """The exception in one bounded line: ``TypeError: Integer exceeds 64-bit range``."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 3] + "..."
+
+
+def _letter(event: Event, source: RawInput | None, stage: str, error: str) -> DeadLetter:
+    """A dead letter of an event the engine refused (``admission``) or failed on."""
+    raw = source.value if source is not None else event.model_dump_json().encode()
+    origin = source.origin if source is not None else f"event {event.event_id}"
+    return DeadLetter(raw, origin, f"engine {stage}: {error}", f"engine_{stage}")

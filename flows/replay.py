@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import run_main
 
 from flows.clock import ClockTick, EventTimeClock
-from flows.dataflow import DeadLetter, RawInput, build_flow
+from flows.dataflow import build_flow
+from flows.inputs import DeadLetter, RawInput
 from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.wiring import processor_factory
@@ -23,16 +25,25 @@ BATCH_LINES = 1000
 X = TypeVar("X")
 
 
+class OutputFailed(OSError):
+    """Notices could not be written (a full disk, a closed pipe): the replay stopped."""
+
+
 class _LinesPartition(StatefulSourcePartition[RawInput | ClockTick, int]):
-    def __init__(self, path: Path, start_line: int, until: float | None) -> None:
+    def __init__(
+        self, path: Path, start_line: int, until: float | None, stop: threading.Event
+    ) -> None:
         self._file = path.open("rb")
         self._until = until
+        self._stop = stop
         self._line_no = 0
         for _ in range(start_line):
             self._file.readline()
             self._line_no += 1
 
     def next_batch(self) -> list[RawInput | ClockTick]:
+        if self._stop.is_set():
+            raise StopIteration
         batch: list[RawInput | ClockTick] = []
         for line in self._file:
             self._line_no += 1
@@ -56,17 +67,41 @@ class _LinesPartition(StatefulSourcePartition[RawInput | ClockTick, int]):
 
 
 class JsonLinesSource(FixedPartitionedSource[RawInput | ClockTick, int]):
-    """A JSONL file as one ordered partition (blank lines skipped), then a tick to ``until``."""
+    """A JSONL file as one ordered partition (blank lines skipped), then a tick to ``until``;
+    it ends early once ``stop`` is set."""
 
-    def __init__(self, path: Path, until: float | None = None) -> None:
+    def __init__(
+        self, path: Path, until: float | None = None, stop: threading.Event | None = None
+    ) -> None:
         self._path = path
         self._until = until
+        self._stop = stop or threading.Event()
 
     def list_parts(self) -> list[str]:
         return ["file"]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LinesPartition:
-        return _LinesPartition(self._path, resume_state or 0, self._until)
+        return _LinesPartition(self._path, resume_state or 0, self._until, self._stop)
+
+
+class _Writer:
+    """Writes to a stream; the first failure is kept and stops the replay (an exception
+    inside a Bytewax sink would print a Rust panic instead of a message)."""
+
+    def __init__(self, stream: IO[bytes], stop: threading.Event) -> None:
+        self._stream = stream
+        self._stop = stop
+        self.failure: OSError | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except OSError as exc:
+            self.failure = exc
+            self._stop.set()
 
 
 class _CallbackPartition(StatelessSinkPartition[X]):
@@ -113,29 +148,33 @@ def replay(
     run_settings = settings.model_copy(
         update={"redis": settings.redis.model_copy(update={"prefix": namespace})}
     )
+    stop = threading.Event()
+    notices, dead_letters = _Writer(out, stop), _Writer(err, stop)
 
     def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:
-        out.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
-        out.flush()
+        notices.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
 
     def write_dead_letters(items: list[DeadLetter]) -> None:
         stats.dead_letters.update(letter.kind for letter in items)
-        err.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
-        err.flush()
+        dead_letters.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
 
     flow = build_flow(
         "smartcomms_replay",
-        JsonLinesSource(events, until),
+        JsonLinesSource(events, until, stop),
         lambda item: item,
         processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False),
         1,  # one shard: notices come out in input order, timers fire in event-time order
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),
+        guard_clock=settings.engine.event_time.max_ahead,
     )
     try:
         run_main(flow)
     finally:
         _delete_namespace(redis_url, namespace)
+    for what, writer in (("notices", notices), ("dead letters", dead_letters)):
+        if writer.failure is not None:
+            raise OutputFailed(f"cannot write {what}: {writer.failure.strerror}")
     return stats
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily
@@ -28,6 +28,27 @@ class Stats:
     """marketing notices moved to the end of quiet hours"""
     reemitted: int = 0
     """notices an earlier process left unconfirmed, emitted again"""
+    poisoned: Counter[str] = field(default_factory=Counter)
+    """valid events the engine failed on and sent to dead-letters, by stage"""
+    dropped_timers: Counter[str] = field(default_factory=Counter)
+    """due timers the engine failed on and dropped, by stage"""
+    anomalies: Counter[str] = field(default_factory=Counter)
+    """data the engine corrected on the way (a balance that would go below zero), by kind"""
+
+    def add(self, other: Stats) -> None:
+        """Add ``other``'s totals to these (a batch's, once it is committed)."""
+        for name in _FIELDS:
+            mine = getattr(self, name)
+            if isinstance(mine, Counter):
+                mine.update(getattr(other, name))
+            else:
+                setattr(self, name, mine + getattr(other, name))
+
+    def copy(self) -> Stats:
+        """Totals that change independently of these."""
+        fresh = Stats()
+        fresh.add(self)
+        return fresh
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready view of the totals."""
@@ -44,7 +65,13 @@ class Stats:
             "suppressed": dict(sorted(self.suppressed.items())),
             "held_for_quiet_hours": self.held,
             "reemitted": self.reemitted,
+            "poisoned": dict(sorted(self.poisoned.items())),
+            "dropped_timers": dict(sorted(self.dropped_timers.items())),
+            "anomalies": dict(sorted(self.anomalies.items())),
         }
+
+
+_FIELDS = tuple(f.name for f in fields(Stats))
 
 
 class StatsCollector(Collector):
@@ -73,6 +100,24 @@ class StatsCollector(Collector):
             "Candidate notices not emitted, by reason",
             ["reason"],
             stats.suppressed,
+        )
+        yield _family(
+            "smartcomms_poison_events",
+            "Valid events the engine failed on (sent to dead-letters), by stage",
+            ["stage"],
+            stats.poisoned,
+        )
+        yield _family(
+            "smartcomms_dropped_timers",
+            "Due timers the engine failed on and dropped, by stage",
+            ["stage"],
+            stats.dropped_timers,
+        )
+        yield _family(
+            "smartcomms_anomalies",
+            "Data the engine corrected on the way, by kind",
+            ["kind"],
+            stats.anomalies,
         )
         for name, text, value in (
             (

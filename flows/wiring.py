@@ -12,10 +12,11 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY
 
 from channels.policy import Policy
-from flows.clock import Clock
+from flows.clock import AdmissionWindow, Clock
 from flows.processor import BatchProcessor
 from flows.stats import Stats, StatsCollector
 from smartcomms.config import Settings
+from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
 from state.connection import connect
 from state.customers import CustomerStore
@@ -37,6 +38,18 @@ def rules_from(settings: Settings) -> Rules:
         win_back_template=win_back.template if win_back.enabled else None,
         win_back_after_s=win_back.after_days * DAY,
         win_back_offer=win_back.offer,
+    )
+
+
+def admission_window(settings: Settings, live: bool) -> AdmissionWindow:
+    """The event times the engine accepts (engine.event_time). Only live is an event
+    refused for lying ahead of the clock: replay's clock is event time, where a gap in
+    the data is no error (flows.outliers guards it instead)."""
+    window = settings.engine.event_time
+    return AdmissionWindow(
+        window.earliest.timestamp(),
+        window.latest.timestamp(),
+        window.max_ahead if live else float("inf"),
     )
 
 
@@ -73,6 +86,7 @@ def processor_factory(
                     keep_decisions_s=engine.decision_log_days * DAY if live else 0.0,
                     retry_for_s=settings.redis.retry_for_s,
                     timers_per_tick=engine.timers_per_tick,
+                    window=admission_window(settings, live),
                 )
             )
         return built[0]
@@ -106,7 +120,7 @@ def start_observability(settings: Settings, redis_url: str, stats: Stats | None)
         return  # off, or started already (the lock stays held)
     redis_client = connect(redis_url, retry_for_s=0)  # a probe answers now or fails
     kafka = settings.kafka
-    admin = AdminClient({"bootstrap.servers": kafka.brokers, **kafka.client_config})
+    admin = AdminClient(client_config(kafka.brokers, kafka.client_config))
     HEALTH.stale_after_s, HEALTH.stuck_after_s = config.stale_after_s, config.stuck_after_s
     HEALTH.probes = {
         "redis": lambda: redis_client.ping(),

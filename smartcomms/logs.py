@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -76,3 +77,29 @@ def configure(settings: LogSettings) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+class Throttled:
+    """Logs each kind of event at most once per ``interval_s``, saying how many of its
+    kind it left out since (a failure repeating thousands of times a second is one line
+    per interval, not a flood)."""
+
+    def __init__(self, logger: Any, interval_s: float) -> None:
+        self._logger = logger
+        self._interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._left_out: dict[str, int] = {}
+
+    def warning(self, event: str, key: str = "", **fields: Any) -> None:
+        """``logger.warning(event, **fields)`` unless one of its kind (the event, and
+        ``key``) went out lately."""
+        kind = f"{event}\x1f{key}"
+        now = time.monotonic()
+        if now - self._last.get(kind, float("-inf")) < self._interval_s:
+            self._left_out[kind] = self._left_out.get(kind, 0) + 1
+            return
+        self._last[kind] = now
+        left_out = self._left_out.pop(kind, 0)
+        if left_out:
+            fields["left_out"] = left_out
+        self._logger.warning(event, **fields)

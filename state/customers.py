@@ -55,19 +55,34 @@ class CustomerStore:
             for subject, doc in zip(subjects, docs, strict=True)
         }
 
+    def encode(self, states: Mapping[str, CustomerState]) -> dict[str, bytes]:
+        """The stored documents of ``states``, by subject (allocates new category ids)."""
+        ids = self.categories.ids(cat for state in states.values() for cat in state.category_spend)
+        return {subject: encode_state(state, ids) for subject, state in states.items()}
+
     def save(
         self,
         states: Mapping[str, CustomerState],
         also: Callable[[BatchWrite], None] | None = None,
         fenced: FencedBatch | None = None,
     ) -> bool:
-        """Write all states as one batch (one MULTI/EXEC on a single server: applied whole
-        or not at all; see state.batch for a Cluster). Returns whether anything was written.
+        """`encode` and `write` ``states``."""
+        return self.write(self.encode(states), also, fenced)
+
+    def write(
+        self,
+        documents: Mapping[str, bytes],
+        also: Callable[[BatchWrite], None] | None = None,
+        fenced: FencedBatch | None = None,
+    ) -> bool:
+        """Write encoded documents (by subject) as one batch (one MULTI/EXEC on a single
+        server: applied whole or not at all; see state.batch for a Cluster). Returns
+        whether anything was written.
 
         ``also`` adds further writes to the batch (timer index, outbox). ``fenced``: the
         batch is guarded by its shard's fence (state.fence) and carries its new token.
         """
-        if not states and also is None:
+        if not documents and also is None:
             return False
         known: dict[str, bytes] = {}
         writes = BatchWrite(self._client, fenced.pipe if fenced is not None else None)
@@ -75,9 +90,7 @@ class CustomerStore:
             fenced.seal(writes)
         if also is not None:
             also(writes)
-        ids = self.categories.ids(cat for state in states.values() for cat in state.category_spend)
-        for subject, state in states.items():
-            doc = encode_state(state, ids)
+        for subject, doc in documents.items():
             if subject.startswith("a:"):
                 writes.main.set(self.key(subject), doc, ex=self._anonymous_ttl_s)
             else:
