@@ -11,32 +11,33 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
 from smartcomms.config import CHANNELS, ConfigError, Settings, load_settings
+from smartcomms.kafka import KafkaUnavailable
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
-from state.connection import RedisUnavailable, ping
+from state.connection import RedisUnavailable, one_shot, ping
 from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
 
 
 def _settings(args: argparse.Namespace, quiet: bool = False) -> Settings:
-    settings = load_settings(args.config)
+    """The configuration file, the environment, then ``--brokers`` / ``--redis-url``
+    (validated like the rest: ``--redis-url notaurl`` is a configuration error)."""
+    options = {"kafka.brokers": getattr(args, "brokers", None)}
+    options["redis.url"] = getattr(args, "redis_url", None)
+    settings = load_settings(
+        args.config, overrides={name: value for name, value in options.items() if value}
+    )
     log = settings.log
     if quiet and log.level in ("debug", "info"):
         log = log.model_copy(update={"level": "warning"})
     configure_logging(log)
-    kafka = getattr(args, "brokers", None)
-    redis_url = getattr(args, "redis_url", None)
-    updates: dict[str, object] = {}
-    if kafka:
-        updates["kafka"] = settings.kafka.model_copy(update={"brokers": kafka})
-    if redis_url:
-        updates["redis"] = settings.redis.model_copy(update={"url": redis_url})
-    return settings.model_copy(update=updates)
+    return settings
 
 
 @contextlib.contextmanager
@@ -51,7 +52,7 @@ def _redis_for(settings: Settings) -> Iterator[str]:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the trigger logic over a JSONL file with event time as the clock."""
-    from flows.replay import replay
+    from flows.replay import replay  # Bytewax loads only for the commands that run it
 
     settings = _settings(args, quiet=True)  # stderr is for dead letters and the summary
     events = Path(args.events)
@@ -65,12 +66,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise ConfigError(f"--until {args.until!r}: {exc}") from None
     err = sys.stderr.buffer
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(open(args.out, "wb")) if args.out else sys.stdout.buffer
+        out = stack.enter_context(_output_file(args.out)) if args.out else sys.stdout.buffer
         redis_url = stack.enter_context(_redis_for(settings))
-        ping(redis_url, settings.redis.retry_for_s)
+        ping(redis_url)
         stats = replay(settings, events, redis_url, out, err, until)
     err.write(b"summary: " + orjson.dumps(stats.summary()) + b"\n")
     return 0
+
+
+def _output_file(path: str) -> BinaryIO:
+    """``--out``, opened now so that a bad path fails before anything runs (unbuffered:
+    a failing write fails once, not again when the file is closed)."""
+    try:
+        return open(path, "wb", buffering=0)
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: {exc.strerror}") from None
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -147,14 +157,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Print what the engine knows of one customer."""
-    from state.connection import connect
     from state.customers import CustomerStore
     from state.inspect import describe_customer
 
     settings = _settings(args)
     if not settings.redis.url:
         raise ConfigError("profile needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
-    with connect(settings.redis.url) as client:
+    with one_shot(settings.redis.url) as client:
         store = CustomerStore(client, settings.redis.prefix, 0)
         view = describe_customer(store, args.customer_id, time.time())
     if view is None:
@@ -166,7 +175,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     """A notice's way down its cascade, or a customer's recent decisions."""
-    from state.connection import connect
     from state.customers import CustomerStore
     from state.dispatches import DispatchStore
     from triggers.decisions import recent
@@ -176,7 +184,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         raise ConfigError("trace needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
     if (args.notice_id is None) == (args.customer is None):
         raise ConfigError("trace takes a NOTICE_ID or --customer ID")
-    with connect(settings.redis.url) as client:
+    with one_shot(settings.redis.url) as client:
         prefix = settings.redis.prefix
         if args.customer is not None:
             subject = "c:" + args.customer
@@ -408,12 +416,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.bytewax_args = args.bytewax_args[1:]
     try:
         return int(args.func(args))
-    except ConfigError as exc:
-        print(f"smartcomms {args.command}: {exc}", file=sys.stderr)
+    except (ConfigError, RedisUnavailable, KafkaUnavailable, OSError) as exc:
+        print(f"smartcomms {args.command}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except RedisUnavailable as exc:
-        print(f"smartcomms {args.command}: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # nobody is shown a traceback, unless they ask for it
+        if os.environ.get("SMARTCOMMS_TRACEBACK"):
+            raise
+        print(
+            f"smartcomms {args.command}: failed: {one_line(f'{type(exc).__name__}: {exc}')} "
+            "(SMARTCOMMS_TRACEBACK=1 shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line."""
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ customer as hash tag (``{C123}``), so it lives in one slot.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,12 +56,12 @@ class _RetryUnlessRefused(Retry):
         return super().call_with_retry(do, fail, retryable, with_failure_count)
 
 
-def connect(url: str, retry_for_s: float = 7.0) -> Any:
+def connect(url: str, retry_for_s: float = 7.0, connect_timeout_s: float = 5.0) -> Any:
     """A client for ``url`` that retries a dropped connection with exponential backoff for
     about ``retry_for_s`` (a `RedisCluster` for ``redis+cluster://`` URLs)."""
     options: dict[str, Any] = {
         "socket_timeout": 10,
-        "socket_connect_timeout": 5,
+        "socket_connect_timeout": connect_timeout_s,
         "retry": _RetryUnlessRefused(
             ExponentialBackoff(cap=BACKOFF_CAP_S, base=0.05), retries=retries_for(retry_for_s)
         ),
@@ -89,12 +90,25 @@ def masked(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def ping(url: str, retry_for_s: float) -> None:
-    """Check that Redis at ``url`` answers (waiting up to ``retry_for_s``) and lets us in;
+def ping(url: str) -> None:
+    """Check within seconds that Redis at ``url`` answers and lets us in;
     `RedisUnavailable` with a one-line reason otherwise."""
+    with one_shot(url):
+        pass
+
+
+ONE_SHOT_CONNECT_S = 3.0
+"""how long a one-shot command (profile, trace, report) waits for Redis to answer"""
+
+
+@contextlib.contextmanager
+def one_shot(url: str) -> Iterator[Any]:
+    """A client for a command that asks Redis once and exits: an unreachable Redis is
+    reported within seconds, as one `RedisUnavailable` line, not retried for minutes."""
     try:
-        with connect(url, retry_for_s) as client:
+        with connect(url, retry_for_s=0, connect_timeout_s=ONE_SHOT_CONNECT_S) as client:
             client.ping()
+            yield client
     except (redis.RedisError, OSError) as exc:
         raise RedisUnavailable(f"Redis at {masked(url)}: {exc}") from None
 
