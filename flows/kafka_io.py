@@ -15,10 +15,10 @@ from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
-from flows.dataflow import DeadLetter, RawInput
+from flows.inputs import DeadLetter, RawInput
 from flows.shutdown import StoppableKafkaSource, stop_on_sigterm
 from smartcomms.config import KafkaSettings
-from smartcomms.kafka import Headers, produce_waiting, producer_config
+from smartcomms.kafka import KAFKA_LOG, Headers, produce_waiting, producer_config
 
 X = TypeVar("X")
 KafkaRecord = tuple[bytes | None, bytes, Headers | None]
@@ -140,7 +140,11 @@ def input_source(
         topics,
         snapshot_lag_s=snapshot_lag_s,
         tail=not stop_at_end,
-        add_config={"fetch.wait.max.ms": str(kafka.fetch_wait_max_ms), **kafka.client_config},
+        add_config={
+            "fetch.wait.max.ms": str(kafka.fetch_wait_max_ms),
+            "logger": KAFKA_LOG,
+            **kafka.client_config,
+        },
         batch_size=kafka.consumer_batch_size,
         raise_on_errors=False,
     )

@@ -13,15 +13,23 @@ import threading
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import structlog
 from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import StatefulSourcePartition
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from flows.resume import LaggingSnapshots
+from smartcomms.logs import Throttled
 
 X = TypeVar("X")
 S = TypeVar("S")
 
 CONSUMER_ONLY = frozenset({"fetch.wait.max.ms", "fetch.min.bytes", "auto.offset.reset"})
+LIST_TIMEOUT_S = 2.0
+"""how long one listing of the input partitions waits for the brokers (SIGTERM is handled
+between two listings)"""
+_UNREACHABLE = Throttled(structlog.get_logger(), 30.0)
 
 STOP = threading.Event()
 """Set by SIGTERM: every input partition of this process ends at its next read."""
@@ -67,11 +75,35 @@ class StoppableKafkaSource(KafkaSource):
         return UntilStopped(LaggingSnapshots(part, self._snapshot_lag_s))
 
     def list_parts(self) -> list[str]:
-        """Bytewax's listing, through an admin client (a producer handle in librdkafka) that
-        is not given consumer-only settings: librdkafka would warn about each at startup."""
-        full = self._add_config
-        self._add_config = {k: v for k, v in full.items() if k not in CONSUMER_ONLY}
-        try:
-            return super().list_parts()
-        finally:
-            self._add_config = full
+        """The topics' partitions, as Bytewax lists them, but waiting for brokers that do
+        not answer yet (saying so once per interval) until SIGTERM, which ends the flow
+        with no input. The admin client (a producer handle in librdkafka) is not given
+        consumer-only settings: librdkafka would warn about each at startup."""
+        config: dict[str, Any] = {"bootstrap.servers": ",".join(self._brokers)}
+        config.update((k, v) for k, v in self._add_config.items() if k not in CONSUMER_ONLY)
+        admin = AdminClient(config)
+        while not STOP.is_set():
+            try:
+                return [
+                    f"{partition}-{topic}"
+                    for topic in self._topics
+                    for partition in _partitions(admin, topic)
+                ]
+            except KafkaException as exc:
+                _UNREACHABLE.warning(
+                    "Kafka does not answer; waiting for it",
+                    brokers=config["bootstrap.servers"],
+                    error=str(exc.args[0] if exc.args else exc),
+                )
+        return []
+
+
+def _partitions(admin: AdminClient, topic: str) -> list[int]:
+    """A topic's partitions (listed one by one: a broker that creates topics on first use
+    creates it); RuntimeError when the broker reports an error for it."""
+    metadata = admin.list_topics(topic, timeout=LIST_TIMEOUT_S).topics[topic]
+    if metadata.error is not None:
+        raise RuntimeError(
+            f"error listing partitions for Kafka topic {topic!r}: {metadata.error.str()}"
+        )
+    return sorted(metadata.partitions)

@@ -20,7 +20,7 @@ from confluent_kafka import Message as KafkaMessage
 from channels.gateways.factory import build_gateway
 from channels.sender import Sender
 from smartcomms.config import ConfigError, Settings
-from smartcomms.kafka import Headers, produce_waiting, producer_config
+from smartcomms.kafka import Headers, client_config, produce_waiting, producer_config
 from smartcomms.observability import BATCH_SIZE, HEALTH, serve
 from state.connection import connect
 
@@ -43,13 +43,15 @@ def run_sender(settings: Settings, stop: threading.Event | None = None) -> None:
     client = connect(settings.redis.url, settings.redis.retry_for_s)
     sender = Sender(client, settings.redis.prefix, gateways)
     consumer = Consumer(
-        {
-            "bootstrap.servers": kafka.brokers,
-            "group.id": config.group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            **kafka.client_config,
-        }
+        client_config(
+            kafka.brokers,
+            {
+                "group.id": config.group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                **kafka.client_config,
+            },
+        )
     )
     producer = Producer(producer_config(kafka.brokers, kafka.client_config))
     if settings.observability.port:

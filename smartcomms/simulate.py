@@ -8,7 +8,7 @@ import time
 from confluent_kafka import Producer
 
 from smartcomms.config import Settings
-from smartcomms.kafka import produce_waiting, producer_config
+from smartcomms.kafka import check_reachable, produce_waiting, producer_config
 from smartcomms.synthetic import TrafficGenerator
 
 
@@ -22,6 +22,7 @@ def produce(
     stop: threading.Event | None = None,
 ) -> int:
     """Produce ``count`` events (0: until ``stop``) at ``rate`` ev/s (0: as fast as possible)."""
+    check_reachable(settings.kafka.brokers, settings.kafka.client_config)
     topics = settings.kafka.topics
     by_role = {"receipts": topics.receipts, "clicks": topics.clicks, "customers": topics.customers}
     producer = Producer(producer_config(settings.kafka.brokers, settings.kafka.client_config))
@@ -38,5 +39,5 @@ def produce(
             if ahead > 0:
                 time.sleep(ahead)
             producer.poll(0)
-    producer.flush(60)
+    producer.flush(5 if stop is not None and stop.is_set() else 60)  # stopped: do not linger
     return sent

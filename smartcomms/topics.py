@@ -7,12 +7,14 @@ from collections.abc import Iterable, Mapping
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from smartcomms.kafka import client_config as kafka_client_config
+
 
 def ensure_topics(
     brokers: str, names: Iterable[str], partitions: int, client_config: Mapping[str, str]
 ) -> None:
     """Create the missing topics; existing ones are left as they are."""
-    admin = AdminClient({"bootstrap.servers": brokers, **client_config})
+    admin = AdminClient(kafka_client_config(brokers, client_config))
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
     if not missing:
@@ -27,7 +29,7 @@ def ensure_topics(
 
 def assignments(brokers: str, topics: Iterable[str]) -> list[TopicPartition]:
     """Every partition of ``topics`` from the beginning (for consumers without a group)."""
-    admin = AdminClient({"bootstrap.servers": brokers})
+    admin = AdminClient(kafka_client_config(brokers, {}))
     metadata = admin.list_topics(timeout=10).topics
     return [
         TopicPartition(topic, part, OFFSET_BEGINNING)
