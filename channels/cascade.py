@@ -7,6 +7,7 @@ refuses the message, a ``failed`` receipt arrives, or no ending receipt (``deliv
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,6 +42,10 @@ class Dispatch:
             notice["template"],
             notice["vars"],
         )
+
+    def copy(self) -> Dispatch:
+        """A copy that the transitions below can change without changing this one."""
+        return dataclasses.replace(self, attempts=[list(a) for a in self.attempts])
 
     @property
     def channel(self) -> str | None:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from channels.cascade import (
     Dispatch,
     begin_send,
@@ -26,7 +28,8 @@ from channels.gateways.base import Message, SendResult
 from channels.gateways.factory import ConfiguredGateway
 from channels.templates import TemplateSet
 from smartcomms.config import DispatchSettings
-from smartcomms.observability import BATCH_SIZE, HEALTH, SENDS
+from smartcomms.logs import Throttled
+from smartcomms.observability import BATCH_SIZE, DISPATCH_FAILURES, HEALTH, SENDS
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore, NoticeRef
 from triggers.events import CONTACT_CHANNEL, Delivery
@@ -64,6 +67,7 @@ class Dispatcher:
         self._templates = templates
         self._settings = settings
         self._clock = clock
+        self._failures = Throttled(structlog.get_logger(), 60.0)
 
     def close(self) -> None:
         """Close the gateways."""
@@ -71,9 +75,16 @@ class Dispatcher:
             gateway.close()
 
     def process(
-        self, shard: str, items: Sequence[dict[str, Any] | Delivery | Tick]
+        self,
+        shard: str,
+        items: Sequence[dict[str, Any] | Delivery | Tick],
+        failed: Callable[[int, str], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Apply a shard's notices, receipts and ticks; send; return sync receipts."""
+        """Apply a shard's notices, receipts and ticks; send; return sync receipts.
+
+        An item the dispatcher fails on changes nothing and never stops the batch:
+        ``failed(index, reason)`` hears of it (the flow dead-letters it), and it is
+        counted and logged."""
         now = self._clock()
         refs = [_ref(item) for item in items if not isinstance(item, Tick)]
         if any(isinstance(item, Tick) for item in items):
@@ -87,8 +98,17 @@ class Dispatcher:
                 )
                 touched[_ref_of(dispatch)] = dispatch
         created: list[NoticeRef] = []
-        for item in items:
-            self._apply(item, known, touched, created, now)
+        for index, item in enumerate(items):
+            undo = _undo_point(item, known, touched, created)
+            try:
+                self._apply(item, known, touched, created, now)
+            except Exception as exc:  # the item's data; Redis is not called here
+                undo()
+                reason = f"dispatch: {type(exc).__name__}: {exc}"
+                DISPATCH_FAILURES.labels("apply").inc()
+                self._failures.warning("dispatcher failed on an item", error=reason)
+                if failed is not None:
+                    failed(index, reason)
         receipts = self._send_pending(shard, touched, now, created)
         self._store.save(shard, touched)
         BATCH_SIZE.labels("dispatch").observe(len(items))
@@ -164,7 +184,13 @@ class Dispatcher:
             elif not address:
                 results[index] = SendResult("failed", error=f"no {channel} contact any more")
             else:
-                content = self._templates.render(dispatch.template, channel, dispatch.vars)
+                try:
+                    content = self._templates.render(dispatch.template, channel, dispatch.vars)
+                except Exception as exc:  # this channel's message cannot be made: the next
+                    DISPATCH_FAILURES.labels("render").inc()
+                    error = f"render: {type(exc).__name__}: {exc}"
+                    results[index] = SendResult("failed", error=error)
+                    continue
                 message = Message(
                     dispatch.notice_id, dispatch.customer_id, channel, address, content
                 )
@@ -186,6 +212,35 @@ class Dispatcher:
     def _idempotent(self, dispatch: Dispatch) -> bool:
         gateway = self._gateways.get(dispatch.channels[dispatch.step])
         return gateway is not None and type(gateway.gateway).__name__ in IDEMPOTENT_KINDS
+
+
+def _undo_point(
+    item: dict[str, Any] | Delivery | Tick,
+    known: dict[NoticeRef, Dispatch],
+    touched: dict[NoticeRef, Dispatch],
+    created: list[NoticeRef],
+) -> Callable[[], None]:
+    """How to take back what applying ``item`` changes (its own dispatch only; a tick
+    touches every due dispatch: their copies)."""
+    refs = list(known) if isinstance(item, Tick) else [_ref(item)]
+    saved = {ref: known[ref].copy() for ref in refs if ref in known}
+    was_touched = {ref for ref in refs if ref in touched}
+    created_before = len(created)
+
+    def undo() -> None:
+        for ref in refs:
+            if ref in saved:
+                known[ref] = saved[ref]
+                if ref in was_touched:
+                    touched[ref] = saved[ref]
+                else:
+                    touched.pop(ref, None)
+            else:
+                known.pop(ref, None)
+                touched.pop(ref, None)
+        del created[created_before:]
+
+    return undo
 
 
 def _ref(item: dict[str, Any] | Delivery) -> NoticeRef:

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import bytewax.operators as op
 import orjson
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.operators import KeyedStream, StatefulBatchLogic
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from channels.dispatcher import Dispatcher, Tick
 from channels.gateways.factory import build_gateway
 from channels.templates import TemplateSet
 from flows.clock import ClockTick
-from flows.dataflow import DeadLetter, RawInput, shard_of
+from flows.dataflow import shard_of
+from flows.inputs import DeadLetter, RawInput
 from flows.kafka_io import (
     KafkaItem,
     KafkaRecord,
@@ -33,18 +35,28 @@ from flows.kafka_io import (
 )
 from flows.ticker import WithClock
 from flows.wiring import observed
-from smartcomms.config import ConfigError, Settings, load_settings
+from smartcomms.config import ConfigError, Settings, describe_errors, load_settings
 from smartcomms.logs import configure as configure_logging
 from smartcomms.observability import DISPATCH_DEAD_LETTERS
 from state.connection import connect
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from triggers.customer import DAY
-from triggers.events import Delivery, Rejection, parse_event
+from triggers.events import Channel, Delivery, Id, Rejection, parse_event
 
-NOTICE_FIELDS = ("notice_id", "customer_id", "channels", "template", "vars")
 DEAD = "dead-letter"
-Item = dict[str, Any] | Delivery | Tick
+
+
+class _NoticeIn(BaseModel):
+    """What the dispatcher needs of a notice (the rest of it is carried along unread)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    notice_id: Id
+    customer_id: Id
+    channels: Annotated[list[Channel], Field(min_length=1)]
+    template: Id
+    vars: dict[str, Any]
 
 
 def parse_inputs(raw: RawInput, notices_topic: str) -> dict[str, Any] | Delivery | DeadLetter:
@@ -55,11 +67,11 @@ def parse_inputs(raw: RawInput, notices_topic: str) -> dict[str, Any] | Delivery
             notice = orjson.loads(raw.value)
         except orjson.JSONDecodeError as exc:
             return DeadLetter(raw.value, raw.origin, f"not JSON: {exc}", "not_json")
-        missing = [f for f in NOTICE_FIELDS if not isinstance(notice, dict) or f not in notice]
-        if missing or not notice["channels"]:
-            return DeadLetter(
-                raw.value, raw.origin, f"not a notice: missing {missing}", "not_a_notice"
-            )
+        try:
+            _NoticeIn.model_validate(notice)
+        except ValidationError as exc:
+            reason = f"not a notice: {describe_errors(exc, sep='; ')}"[:500]
+            return DeadLetter(raw.value, raw.origin, reason, "not_a_notice")
         return cast(dict[str, Any], notice)
     event = parse_event(raw.value)
     if isinstance(event, Delivery):
@@ -74,19 +86,34 @@ def _customer(item: dict[str, Any] | Delivery) -> str:
     return item.customer_id if isinstance(item, Delivery) else item["customer_id"]
 
 
-class _DispatchLogic(StatefulBatchLogic[Item, dict[str, Any], None]):
+Received = tuple[dict[str, Any] | Delivery, RawInput] | Tick
+"""a notice or receipt with its input as received, or a tick"""
+
+
+class _DispatchLogic(StatefulBatchLogic[Received, dict[str, Any] | DeadLetter, None]):
     def __init__(self, dispatcher: Dispatcher, shards: int) -> None:
         self._dispatcher = dispatcher
         self._shards = shards
 
-    def on_batch(self, values: list[Item]) -> tuple[Iterable[dict[str, Any]], bool]:
-        first = values[0]
+    def on_batch(
+        self, values: list[Received]
+    ) -> tuple[Iterable[dict[str, Any] | DeadLetter], bool]:
+        items = [value if isinstance(value, Tick) else value[0] for value in values]
+        first = items[0]
         shard = (
             first.shard
             if isinstance(first, Tick)
             else shard_of("c:" + _customer(first), self._shards)
         )
-        return self._dispatcher.process(shard, values), StatefulBatchLogic.DISCARD
+        failed: list[DeadLetter] = []
+
+        def dead_letter(index: int, reason: str) -> None:
+            value = values[index]
+            if not isinstance(value, Tick):
+                failed.append(DeadLetter(value[1].value, value[1].origin, reason, "dispatch"))
+
+        receipts = self._dispatcher.process(shard, items, dead_letter)
+        return [*receipts, *failed], StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
         return None
@@ -137,8 +164,8 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
         dispatcher_factory(settings, settings.redis.url), settings, settings.redis.url, None
     )
 
-    def parse(batch: list[KafkaItem | ClockTick]) -> list[tuple[str, Item | DeadLetter]]:
-        out: list[tuple[str, Item | DeadLetter]] = []
+    def parse(batch: list[KafkaItem | ClockTick]) -> list[tuple[str, Received | DeadLetter]]:
+        out: list[tuple[str, Received | DeadLetter]] = []
         for message in batch:
             if isinstance(message, ClockTick):
                 out.append((message.shard, Tick(message.at, message.shard)))
@@ -148,7 +175,8 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
             if isinstance(item, DeadLetter):
                 out.append((DEAD, item))
             else:
-                out.append((shard_of("c:" + _customer(item), shards), item))
+                assert isinstance(raw, RawInput)
+                out.append((shard_of("c:" + _customer(item), shards), (item, raw)))
         return out
 
     flow = Dataflow("smartcomms_dispatch")
@@ -159,9 +187,13 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     parsed = op.flat_map_batch("parse", raw, parse)
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD)
     rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
+    keyed = cast(KeyedStream[Received], split.trues)
+    outputs = op.stateful_batch("dispatch", keyed, lambda _: _DispatchLogic(dispatcher(), shards))
+    sent = op.branch("split_failed", outputs, lambda kv: not isinstance(kv[1], DeadLetter))
+    failed = cast(Stream[DeadLetter], op.key_rm("unkey_failed", sent.falses))
     op.output(
         "dead_letters",
-        rejects,
+        op.merge("all_dead_letters", rejects, failed),
         ReliableKafkaSink(
             kafka.brokers,
             topics.dead_letters,
@@ -169,11 +201,9 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
             kafka.client_config,
         ),
     )
-    keyed = cast(KeyedStream[Item], split.trues)
-    receipts = op.stateful_batch("dispatch", keyed, lambda _: _DispatchLogic(dispatcher(), shards))
     op.output(
         "receipts",
-        receipts,
+        cast(KeyedStream[dict[str, Any]], sent.trues),
         ReliableKafkaSink(kafka.brokers, topics.deliveries, encode_receipt, kafka.client_config),
     )
     return flow

@@ -55,6 +55,11 @@ DISPATCH_DEAD_LETTERS = Counter(
     "Input the dispatcher could not read, by kind of reason",
     ["kind"],
 )
+DISPATCH_FAILURES = Counter(
+    "smartcomms_dispatch_failures",
+    "Items the dispatcher failed on (apply: dead-lettered; render: the channel failed)",
+    ["stage"],
+)
 
 
 Probe = Callable[[], object]

@@ -105,6 +105,9 @@ class HttpGateway:
             except InvalidAddress as exc:
                 results[index] = SendResult("failed", error=str(exc))
                 continue
+            except Exception as exc:  # a contact no request can be made of: this one fails
+                results[index] = SendResult("failed", error=f"{type(exc).__name__}: {exc}")
+                continue
             if "://" not in request.url:
                 request = Request(
                     request.method, self.base_url + request.url, request.headers, request.body

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 import orjson
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka import Message as KafkaMessage
 
 from channels.gateways.base import Message, SendResult
@@ -31,19 +31,25 @@ class KafkaGateway:
     def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
         """Produce all, then wait (up to the timeout) for the broker to acknowledge them."""
         acknowledged: dict[int, KafkaError | None] = {}
+        refused: dict[int, str] = {}
         for index, message in enumerate(messages):
-            produce_waiting(
-                self._producer,
-                self._topic,
-                orjson.dumps(message.as_json()),
-                message.customer_id.encode(),
-                headers=[("idempotency-key", message.idempotency_key.encode())],
-                on_delivery=partial(_record, acknowledged, index),
-            )
+            try:
+                produce_waiting(
+                    self._producer,
+                    self._topic,
+                    orjson.dumps(message.as_json()),
+                    message.customer_id.encode(),
+                    headers=[("idempotency-key", message.idempotency_key.encode())],
+                    on_delivery=partial(_record, acknowledged, index),
+                )
+            except KafkaException as exc:  # too large for the topic, say: this one fails
+                refused[index] = str(exc)
         self._producer.flush(self._timeout_s)
         results = []
         for index in range(len(messages)):
-            if index not in acknowledged:
+            if index in refused:
+                results.append(SendResult("failed", error=refused[index]))
+            elif index not in acknowledged:
                 error = f"no acknowledgement within {self._timeout_s} s"
                 results.append(SendResult("retry", error=error))
             elif (err := acknowledged[index]) is not None:

@@ -59,7 +59,10 @@ class SmtpGateway:
         return email
 
     def send(self, message: Message) -> SendResult:
-        email = self.compose(message)
+        try:
+            email = self.compose(message)
+        except ValueError as exc:  # an address or subject with a line break, say
+            return SendResult("failed", error=f"cannot compose: {exc}")
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
                 if self.starttls:

@@ -10,12 +10,13 @@ comes from customer data and must not turn the dispatcher into a proxy to intern
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import http_ece
 import orjson
@@ -59,6 +60,20 @@ def parse_subscription(address: str) -> Subscription:
     return subscription
 
 
+_URL_CHARS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]!$&'()*+,;=%]+$")
+
+
+def plain_url(url: str) -> SplitResult:
+    """The parts of an endpoint that every URL parser reads alike; InvalidAddress for one
+    with user info, a backslash, spaces or other characters that parsers disagree on (a
+    contact like ``https://127.0.0.1:18777\\@fcm.googleapis.com/x`` passes a host check
+    in one parser and reaches 127.0.0.1 in another)."""
+    parts = urlsplit(url)
+    if not _URL_CHARS.match(url) or "@" in parts.netloc or not parts.hostname:
+        raise InvalidAddress("web_push endpoint is not a plain http(s) URL")
+    return parts
+
+
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
     """``host`` is on the list, literally or under a ``*.domain`` entry."""
     return any(
@@ -91,7 +106,7 @@ class WebPushGateway(HttpGateway):
 
     def build(self, message: Message) -> Request:
         subscription = parse_subscription(message.address)
-        parts = urlsplit(subscription.endpoint)
+        parts = plain_url(subscription.endpoint)
         if self.require_https and parts.scheme != "https":
             raise InvalidAddress("web_push endpoint is not https")
         if parts.scheme not in ("http", "https") or not host_allowed(
