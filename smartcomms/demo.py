@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import orjson
 from confluent_kafka import Consumer
 
 from smartcomms.config import Settings
+from smartcomms.kafka import client_config
 from smartcomms.localstack import free_port, kafka_broker, redis_server
 from smartcomms.simulate import produce
 from smartcomms.topics import assignments, ensure_topics
@@ -87,31 +89,42 @@ def run_demo(
         def traffic() -> None:
             produced[0] = produce(settings, 0, rate, customers, 7, 0.001, stop)
 
+        # stopped in order: traffic and display, then the flow, then broker and Redis
+        tally = _Tally()
         with live_flow(settings, config, workers) as flow:
             producer = threading.Thread(target=traffic, daemon=True)
             producer.start()
             try:
-                _show(settings, flow, stop)
+                _show(settings, flow, stop, tally)
             except KeyboardInterrupt:
                 print("\nstopping…", file=sys.stderr)
             finally:
                 stop.set()
                 producer.join(timeout=10)
+        print(
+            f"summary: {produced[0]} events produced, {sum(tally.notices.values())} notices "
+            f"({dict(tally.notices)}), {tally.dead_letters} dead letters",
+            file=sys.stderr,
+        )
     return 0
 
 
-def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Event) -> None:
+@dataclasses.dataclass
+class _Tally:
+    notices: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    """by trigger"""
+    dead_letters: int = 0
+
+
+def _show(
+    settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Event, tally: _Tally
+) -> None:
     topics = settings.kafka.topics
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.brokers,
-            "group.id": "demo",
-            "enable.auto.commit": False,
-        }
+        client_config(settings.kafka.brokers, {"group.id": "demo", "enable.auto.commit": False})
     )
     consumer.assign(assignments(settings.kafka.brokers, [topics.notices, topics.dead_letters]))
-    by_trigger: collections.Counter[str] = collections.Counter()
-    dead = 0
+    by_trigger = tally.notices
     started = last_show = time.monotonic()
     shown_in_second = 0
     try:
@@ -123,7 +136,7 @@ def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Eve
                 if msg.error() or value is None:
                     continue
                 if msg.topic() == topics.dead_letters:
-                    dead += 1
+                    tally.dead_letters += 1
                     continue
                 notice = orjson.loads(value)
                 by_trigger[notice["trigger"]] += 1
@@ -139,7 +152,7 @@ def _show(settings: Settings, flow: subprocess.Popen[bytes], stop: threading.Eve
                 total = sum(by_trigger.values())
                 print(
                     f"[{now - started:6.0f}s] notices {total} ({dict(by_trigger)}), "
-                    f"{total / (now - started):.0f}/s, dead letters {dead}",
+                    f"{total / (now - started):.0f}/s, dead letters {tally.dead_letters}",
                     file=sys.stderr,
                 )
     finally:

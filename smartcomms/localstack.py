@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -61,6 +62,16 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: 
     raise RuntimeError(f"{what} did not listen on port {port} within {timeout}s")
 
 
+_SERVER: dict[str, Any] = {
+    "stdout": subprocess.DEVNULL,
+    "stderr": subprocess.DEVNULL,
+    "start_new_session": True,
+}
+"""How servers are started: quiet, and in a session of their own, so that Ctrl-C in a
+terminal reaches only the command that started them, which stops its clients first and
+the servers last (a broker gone before its clients makes each of them log its refusals)."""
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -90,7 +101,7 @@ def redis_server(*extra_args: str, port: int | None = None) -> Iterator[str]:
         "no",
         *extra_args,
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, **_SERVER)
     try:
         wait_for_port(port, proc, "redis-server", 15)
         yield f"redis://127.0.0.1:{port}/0"
@@ -150,9 +161,8 @@ def kafka_broker(advertised_port: int | None = None) -> Iterator[str]:
     env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
     proc = subprocess.Popen(
         [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
         env=env,
+        **_SERVER,
     )
     try:
         wait_for_port(port, proc, "Kafka broker", 15)
