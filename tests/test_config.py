@@ -81,3 +81,55 @@ def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
     assert "caps.per_channel" in text and "pigeon" in text
     assert "caps.marketing.per_day" in text
     assert "triggers.abandoned_cart.delay_minutes" in text
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field", "reason"),
+    [
+        ("quiet_hours: {start: 24:00}", "quiet_hours.start", "24:00 is not a time of day"),
+        ("quiet_hours: {end: 25:00}", "quiet_hours.end", "25:00 is not a time of day"),
+        ("quiet_hours: {start: '7:5'}", "quiet_hours.start", "write HH:MM"),
+        ("quiet_hours: {start: 21:00, end: 21:00}", "quiet_hours", "enabled: false"),
+        ("channels: {order: []}", "channels.order", "at least one channel"),
+        ("caps: {per_trigger: {abandoned_kart: {per_day: 1}}}", "caps.per_trigger", "kart"),
+        (
+            "gateways: {sms: {kind: sms, base_url: 'file:///etc/passwd'}}",
+            "gateways.sms.sms.base_url",
+            "not an http:// or https:// URL",
+        ),
+        ("redis: {url: notaurl}", "redis.url", "not a Redis URL"),
+        ("engine: {event_time: {max_ahead: 1 day}}", "engine.event_time.max_ahead", "duration"),
+        (
+            "engine: {event_time: {earliest: '2100-01-01T00:00:00+00:00'}}",
+            "engine.event_time",
+            "earliest must lie before latest",
+        ),
+    ],
+)
+def test_settings_that_would_lie_are_refused_with_the_field(
+    tmp_path: Path, yaml_text: str, field: str, reason: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    text = str(err.value)
+    assert f"{field}: " in text and reason in text and "\n" not in text
+
+
+def test_event_time_window_defaults_and_durations(tmp_path: Path) -> None:
+    window = load_settings(env={}).engine.event_time
+    assert (window.earliest.year, window.latest.year, window.max_ahead) == (2000, 2100, 86_400)
+    path = tmp_path / "c.yaml"
+    path.write_text("engine: {event_time: {max_ahead: 90m}}\n")
+    assert load_settings(path, env={}).engine.event_time.max_ahead == 5400
+
+
+def test_files_and_variables_that_cannot_be_read_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"log: {level: \xff\xfe}\n")
+    with pytest.raises(ConfigError, match="is not UTF-8"):
+        load_settings(path, env={})
+    with pytest.raises(ConfigError, match="SMARTCOMMS_CHANNELS__ORDER is not valid YAML") as err:
+        load_settings(env={"SMARTCOMMS_CHANNELS__ORDER": "[sms"})
+    assert "\n" not in str(err.value)

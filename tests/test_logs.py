@@ -37,3 +37,25 @@ def test_dates_and_ids_in_free_text_are_not_mistaken_for_phones() -> None:
     assert mask_text(text) == (
         "receipt of 2026-11-22T10:15:03+03:00, customer C0000005, call +7***"
     )
+
+
+def test_throttled_logs_each_kind_once_per_interval() -> None:
+    from smartcomms.logs import Throttled
+
+    said: list[tuple[str, dict]] = []
+
+    class Logger:
+        def warning(self, event: str, **fields: object) -> None:
+            said.append((event, fields))
+
+    throttled = Throttled(Logger(), 60.0)
+    for _ in range(1000):
+        throttled.warning("broker down", key="FAIL", error="refused")
+    throttled.warning("broker down", key="RESOLVE", error="no host")
+    assert said == [
+        ("broker down", {"error": "refused"}),
+        ("broker down", {"error": "no host"}),
+    ]
+    throttled._last = {kind: at - 61 for kind, at in throttled._last.items()}
+    throttled.warning("broker down", key="FAIL", error="refused")
+    assert said[-1] == ("broker down", {"error": "refused", "left_out": 999})

@@ -39,7 +39,9 @@ def format_duration(seconds: float) -> str | int:
         count = seconds / UNITS[unit]
         if count == int(count):
             return f"{int(count)}{unit}"
-    return f"{seconds:g}s"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:f}".rstrip("0") + "s"
 
 
 Duration = Annotated[

@@ -203,3 +203,28 @@ def test_a_send_interrupted_by_a_crash_is_found_by_the_next_tick(
     [resent] = providers["sms"].requests
     assert resent.headers["Idempotency-Key"] == "orphan:sms"
     assert harness.dispatch("orphan").status == "waiting"
+
+
+def test_a_message_that_cannot_be_rendered_fails_its_channel_only(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    broken = {"sku": "kettle"}  # a notice of an older version: its lines lack amounts
+    vars_ = {**SAMPLE_VARS["abandoned_cart"], "lines": [broken]}
+    harness.dispatcher._templates = TemplateSet.with_overrides(
+        {"abandoned_cart": {"push": {"text": "{{ lines[0].amount|money }}"}}}
+    )
+    receipts = harness.run({**notice(["push", "sms"]), "vars": vars_})
+    assert [(r["channel"], r["status"]) for r in receipts] == [("push", "failed"), ("sms", "sent")]
+    assert receipts[0]["error"].startswith("render: TypeError")
+    assert providers["push"].requests == [] and len(providers["sms"].requests) == 1
+
+
+def test_an_item_the_dispatcher_fails_on_changes_nothing_and_is_reported(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    failed: list[tuple[int, str]] = []
+    odd = {**notice(["push"], "n2"), "channels": None}  # not a list: no cascade to walk
+    receipts = harness.dispatcher.process("0", [odd, notice(["push"])], lambda *f: failed.append(f))
+    assert [r["notice_id"] for r in receipts] == ["n1"]
+    assert failed and failed[0][0] == 0 and failed[0][1].startswith("dispatch: TypeError")
+    assert harness.store.load([("C1", "n2")]) == {}  # nothing stored for it

@@ -174,3 +174,26 @@ def test_cascade_through_queue_topics_and_a_sender(
     assert [r.json()["to"] for r in providers["sms"].requests] == ["+79990000001"]
     attempts = orjson.loads(client.get(f"{prefix}:d:{{C1}}:n1"))["attempts"]
     assert [a[:2] for a in attempts] == [["viber", "failed"], ["sms", "sent"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"channels": "sms"}, "channels: Input should be a valid list"),
+        ({"channels": ["sms", "pigeon"]}, "channels.1: Input should be"),
+        ({"channels": []}, "channels: List should have at least 1 item"),
+        ({"vars": None}, "vars: Input should be a valid dictionary"),
+        ({"notice_id": 7}, "notice_id: Input should be a valid string"),
+    ],
+)
+def test_a_notice_the_dispatcher_cannot_walk_is_a_dead_letter(
+    change: dict, expected: str
+) -> None:
+    from flows.dispatch import parse_inputs
+    from flows.inputs import DeadLetter, RawInput
+
+    notice = {"notice_id": "n", "customer_id": "C1", "channels": ["sms"], "template": "t"}
+    raw = orjson.dumps({**notice, "vars": {}, **change})
+    letter = parse_inputs(RawInput(raw, "notices:0@7"), "notices")
+    assert isinstance(letter, DeadLetter) and letter.raw == raw
+    assert letter.kind == "not_a_notice" and expected in letter.reason, letter.reason
