@@ -15,30 +15,12 @@ from channels.quiet_hours import quiet_release
 from channels.templates import TemplateSet
 from smartcomms.config import CapSettings, QuietHours, Settings
 from triggers.customer import CustomerState
-from triggers.notices import Candidate
+from triggers.notices import Candidate, Decision, Emit, Hold, Suppress
+from triggers.scenarios.program import compile_program
 
 NO_CHANNEL = "unreachable_no_channel"
 NO_CONSENT = "unreachable_no_consent"
 CAPPED = "capped"
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    channels: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    release: float
-    """end of quiet hours, epoch s"""
-
-
-@dataclass(frozen=True, slots=True)
-class Suppress:
-    reason: str
-
-
-Decision = Emit | Hold | Suppress
 
 
 @dataclass(frozen=True)
@@ -53,8 +35,10 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        """The policy of ``settings``; raises ConfigError for a template that cannot render."""
-        templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
+        """The policy of ``settings``, every scenario's templates checked: ConfigError
+        naming scenario, step and field (at start, not at send time)."""
+        templates = TemplateSet.with_overrides(settings.templates)
+        templates.check_program(compile_program(settings.scenarios, templates.variables))
         return cls(
             settings.channels.order,
             settings.engine.default_timezone,
@@ -74,8 +58,9 @@ def cascade(kind: str, state: CustomerState, order: Sequence[str]) -> list[str]:
 
 def decide(candidate: Candidate, state: CustomerState, due: float, policy: Policy) -> Decision:
     """Route a candidate falling due at ``due`` (event time, epoch s)."""
+    order = candidate.channels or policy.order  # the step's own cascade, or the global one
     if candidate.kind == "transactional":  # exempt from caps and quiet hours
-        channels = cascade("transactional", state, policy.order)
+        channels = cascade("transactional", state, order)
         return Emit(channels) if channels else Suppress(NO_CHANNEL)
     quiet = policy.quiet
     if quiet.enabled:
@@ -84,9 +69,9 @@ def decide(candidate: Candidate, state: CustomerState, due: float, policy: Polic
         )
         if release is not None:
             return Hold(release)
-    channels = cascade("marketing", state, policy.order)
+    channels = cascade("marketing", state, order)
     if not channels:
-        has_contact = bool(cascade("transactional", state, policy.order))
+        has_contact = bool(cascade("transactional", state, order))
         return Suppress(NO_CONSENT if has_contact else NO_CHANNEL)
     caps = policy.caps
     trigger_cap = caps.per_trigger.get(candidate.trigger)
@@ -119,4 +104,5 @@ def build_notice(
         "event_ts": candidate.event_ts,
         "due_ts": candidate.due_ts,
         "created_at": created_at,
+        "step": candidate.step,
     }

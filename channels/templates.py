@@ -15,12 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, pass_eval_context
+from jinja2 import StrictUndefined, TemplateError, meta, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from smartcomms.config import ConfigError
+from triggers.scenarios.builtin import builtin_definitions
+from triggers.scenarios.library import recipe_templates
+from triggers.scenarios.model import ScenarioSpec
+from triggers.scenarios.program import Program, compile_program, step_templates
+from triggers.scenarios.vars import MAY_BE_EMPTY, sample_vars
 
 NBSP = "\u00a0"
 PARTS = ("subject", "text", "html")
@@ -122,43 +127,24 @@ DEFAULT_TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 
-SAMPLE_VARS: dict[str, dict[str, Any]] = {
-    "bonus_earned": {
-        "first_name": "Анна",
-        "earned": 99,
-        "spent": 100,
-        "balance": 1840,
-        "receipt_id": "R-000123",
-        "store_id": "S001",
-        "total": 1990,
-        "currency": "RUB",
-    },
-    "abandoned_cart": {
-        "first_name": "Анна",
-        "items": 2,
-        "total": 2280,
-        "lines": [
-            {"sku": "kettle", "category": "техника", "qty": 1, "price": 1990, "amount": 1990},
-            {"sku": "mug", "category": "посуда", "qty": 2, "price": 145, "amount": 290},
-        ],
-    },
-    "win_back": {
-        "first_name": "Анна",
-        "offer": "Дарим 300 бонусов на следующую покупку",
-        "days_since_purchase": 30,
-    },
-}
-"""What each trigger puts in ``vars``: used to check templates at load and for previews."""
 
-OPTIONAL_VARS = ("first_name",)
-"""vars that are None for some customers (no name given): templates are checked with them
-None too, so ``{{ first_name.upper() }}`` fails at load, not for the first nameless
-customer"""
+def _builtin_program() -> Program:
+    specs = {sid: ScenarioSpec.model_validate(d) for sid, d in builtin_definitions().items()}
+    return compile_program(specs, lambda _template: ())
+
+
+SAMPLE_VARS: dict[str, dict[str, Any]] = {
+    sid: sample_vars(scenario, scenario.steps[scenario.first])
+    for sid, scenario in _builtin_program().scenarios.items()
+}
+"""What each built-in trigger puts in ``vars`` (a sample customer's)."""
 
 
 def without_optional(vars: Mapping[str, Any]) -> dict[str, Any]:
-    """``vars`` as a customer who gave none of the optional ones would get them."""
-    return {**vars, **{name: None for name in OPTIONAL_VARS if name in vars}}
+    """``vars`` as a customer who has none of the optional ones would get them (no name,
+    no purchase yet, no tier...): templates are checked so too, so that ``{{ first_name.
+    upper() }}`` fails at load, not for the first nameless customer."""
+    return {**vars, **{name: v for name, v in MAY_BE_EMPTY.items() if name in vars}}
 
 
 class TemplateConfigError(ConfigError):
@@ -187,7 +173,13 @@ class TemplateSet:
 
     def __init__(self, sources: Mapping[str, Mapping[str, Mapping[str, str]]]) -> None:
         text_env, html_env = _environment(False), _environment(True)
+        self._text_env, self._html_env = text_env, html_env
         self._compiled: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sources = {
+            (name, channel): parts
+            for name, channels in sources.items()
+            for channel, parts in channels.items()
+        }
         for name, channels in sources.items():
             if "default" not in channels:
                 raise TemplateConfigError(f"template {name!r} has no 'default' channel")
@@ -213,8 +205,9 @@ class TemplateSet:
         overrides: Mapping[str, Mapping[str, Mapping[str, str]]],
         used_by: Mapping[str, str],
     ) -> TemplateSet:
-        """Defaults plus ``overrides``, each template in ``used_by`` (template -> trigger)
-        rendered once with its trigger's sample variables: errors now, not at send time."""
+        """Defaults plus ``overrides``, each template in ``used_by`` (template -> built-in
+        trigger) rendered with its trigger's sample variables: errors now, not at send
+        time."""
         templates = cls.with_overrides(overrides)
         for template, trigger in used_by.items():
             templates.check(template, SAMPLE_VARS[trigger])
@@ -225,9 +218,11 @@ class TemplateSet:
     def with_overrides(
         cls, overrides: Mapping[str, Mapping[str, Mapping[str, str]]]
     ) -> TemplateSet:
-        """The defaults, with templates (or single channels of them) replaced or added."""
+        """The defaults (the built-ins' and the recipes'), with templates (or single
+        channels of them) replaced or added."""
         merged: dict[str, dict[str, Mapping[str, str]]] = {
-            name: dict(channels) for name, channels in DEFAULT_TEMPLATES.items()
+            name: dict(channels)
+            for name, channels in {**DEFAULT_TEMPLATES, **recipe_templates()}.items()
         }
         for name, channels in overrides.items():
             merged.setdefault(name, {}).update(channels)
@@ -249,11 +244,34 @@ class TemplateSet:
             try:
                 self.render(template, channel, vars)
             except Exception as exc:  # a template may raise anything: 1 // 0, None.upper()
-                missing = sorted(n for n in OPTIONAL_VARS if n in vars and vars[n] is None)
+                missing = sorted(n for n in MAY_BE_EMPTY if n in vars and not vars[n])
                 without = f" (for a customer without {', '.join(missing)})" if missing else ""
                 raise TemplateConfigError(
                     f"template {template}.{channel}{without}: {type(exc).__name__}: {exc}"
                 ) from None
+
+    def variables(self, template: str) -> set[str]:
+        """The vars ``template`` uses, in any of its channels and parts."""
+        found: set[str] = set()
+        for (name, _channel), parts in self._sources.items():
+            if name == template:
+                for part, source in parts.items():
+                    env = self._html_env if part == "html" else self._text_env
+                    found |= meta.find_undeclared_variables(env.parse(source))
+        return found
+
+    def check_program(self, program: Program) -> None:
+        """Every step's template exists and renders for a sample customer and for one
+        without the optional vars; TemplateConfigError naming scenario, step and field."""
+        for scenario in program.scenarios.values():
+            for step in scenario.steps.values():
+                where = f"scenarios.{scenario.id}.steps.{step.id}.template"
+                for name in step_templates(step):
+                    try:
+                        self.check(name, sample_vars(scenario, step))
+                        self.check(name, sample_vars(scenario, step, empty=True))
+                    except TemplateConfigError as exc:
+                        raise TemplateConfigError(f"{where}: {exc}") from None
 
     def render(self, template: str, channel: str, vars: Mapping[str, Any]) -> Rendered:
         """The message of ``template`` for ``channel`` (its own parts, else ``default``)."""

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from channels.dispatcher import Dispatcher, Tick
 from channels.gateways.factory import build_gateway
-from channels.templates import TemplateSet
 from flows.clock import ClockTick
 from flows.dataflow import shard_of
 from flows.inputs import DeadLetter, RawInput
@@ -34,8 +33,8 @@ from flows.kafka_io import (
     read_kafka,
 )
 from flows.ticker import WithClock
-from flows.wiring import observed
-from smartcomms.config import ConfigError, Settings, describe_errors, load_settings
+from flows.wiring import configured, observed
+from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
 from smartcomms.observability import DISPATCH_DEAD_LETTERS
 from state.connection import connect
@@ -43,6 +42,7 @@ from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from triggers.customer import DAY
 from triggers.events import Channel, Delivery, Id, Rejection, parse_event
+from triggers.validation import describe_errors
 
 DEAD = "dead-letter"
 
@@ -122,7 +122,8 @@ class _DispatchLogic(StatefulBatchLogic[Received, dict[str, Any] | DeadLetter, N
 def dispatcher_factory(settings: Settings, redis_url: str) -> Callable[[], Dispatcher]:
     """One dispatcher (gateways, Redis client) per process, built on first use;
     templates and gateway secrets are checked now, so a bad configuration stops the start."""
-    templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
+    _rules, policy = configured(settings)
+    templates = policy.templates
     gateways = {
         channel: build_gateway(
             channel, gateway, settings.kafka, concurrency=settings.dispatch.concurrency

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 import orjson
@@ -26,10 +27,11 @@ import redis
 import structlog
 
 from channels.caps import record_sent
-from channels.policy import Emit, Hold, Policy, Suppress, build_notice, decide
+from channels.policy import Policy, build_notice, decide
 from flows.clock import AdmissionWindow, Clock, ClockTick
 from flows.crashpoints import crash_point
 from flows.inputs import DeadLetter, RawInput
+from flows.recommendations import CoPurchaseBatch
 from flows.stats import Stats
 from smartcomms.logs import Throttled
 from smartcomms.observability import (
@@ -41,17 +43,39 @@ from smartcomms.observability import (
 )
 from state.batch import BatchWrite
 from state.connection import REFUSED
+from state.copurchases import CoPurchases
 from state.customers import CustomerStore
 from state.fence import LostWrites
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from triggers import decisions
-from triggers.customer import CustomerState, from_bytes, to_bytes
+from triggers.customer import DAY, CustomerState, from_bytes, to_bytes
 from triggers.dedup import already_applied, event_digest, forget_before, remember
-from triggers.engine import Rules, apply_event, changes_state, fire_timer, linked_subject
-from triggers.events import Event, epoch_of, subject_of
-from triggers.notices import Anomaly, Candidate, rfc3339_utc
-from triggers.timers import Suppression, due_timers, earliest_due, hold, take
+from triggers.engine import (
+    Action,
+    Note,
+    Rules,
+    apply_event,
+    changes_state,
+    conclude,
+    fire_timer,
+    linked_subject,
+)
+from triggers.events import Event, Receipt, epoch_of, subject_of
+from triggers.notices import (
+    Anomaly,
+    Candidate,
+    Decision,
+    Emit,
+    Entered,
+    Exited,
+    Hold,
+    Skipped,
+    Suppress,
+    Suppression,
+    rfc3339_utc,
+)
+from triggers.timers import due_timers, earliest_due, take
 
 EmittedNotice = tuple[str, bytes]
 """(customer_id, notice as JSON bytes)"""
@@ -63,8 +87,6 @@ RETRIED = (redis.ConnectionError, redis.TimeoutError, redis.WatchError)
 INFRASTRUCTURE = (redis.RedisError, OSError, LostWrites)
 """Errors that are not caused by the data: a careful second pass would not help."""
 REASON_CHARS = 300
-DROPPED = "dropped"
-"""decision-log outcome of a timer the engine failed on"""
 
 
 def _customer_of(notice: bytes) -> EmittedNotice:
@@ -94,6 +116,8 @@ class _Batch:
         """this batch's counts, added to the process's once it is committed"""
         self.lateness: list[float] = []
         self.latency: list[float] = []
+        self.copurchases: CoPurchaseBatch | None = None
+        """co-purchases counted and read (where steps show recommendations)"""
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -157,6 +181,7 @@ class BatchProcessor:
         retry_for_s: float = 120.0,
         timers_per_tick: int | None = None,
         window: AdmissionWindow | None = None,
+        copurchases: CoPurchases | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
@@ -164,7 +189,8 @@ class BatchProcessor:
         ``retry_for_s``: how long a batch is tried again while Redis is unreachable.
         ``timers_per_tick``: a clock tick fires the timers of at most this many customers
         of the shard, earliest first; the rest wait for the next ticks (None: all).
-        ``window``: the event times accepted (others are dead letters; None: all)."""
+        ``window``: the event times accepted (others are dead letters; None: all).
+        ``copurchases``: where co-purchases are counted (steps show recommendations)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -178,6 +204,7 @@ class BatchProcessor:
         self._retry_for_s = retry_for_s
         self._timers_per_tick = timers_per_tick
         self._window = window or AdmissionWindow()
+        self._copurchases = copurchases
         self._started = time.time()
         self._swept: set[str] = set()
         self._unanswered: dict[str, list[Output]] = {}
@@ -299,20 +326,28 @@ class BatchProcessor:
             due_subjects = []
         subjects = set(due_subjects)
         for item in items:
-            if not isinstance(item, ClockTick) and changes_state(item):
+            if not isinstance(item, ClockTick) and changes_state(item, self._rules):
                 subjects.add(subject_of(item))
                 linked = linked_subject(item)
                 if linked is not None:
                     subjects.add(linked)
         batch = _Batch(self._store.load(subjects), horizon, careful)
+        if self._copurchases is not None:
+            events = [item for item in items if not isinstance(item, ClockTick)]
+            window_days = int(self._dedup_window_s // DAY) + 1
+            batch.copurchases = CoPurchaseBatch(
+                self._copurchases, shard, events, int(horizon // DAY), window_days
+            )
         REDIS_SECONDS.labels("load").observe(time.perf_counter() - started)
         return batch
 
     def _apply(
         self, batch: _Batch, event: Event, at: float, now: float, source: RawInput | None
     ) -> None:
-        if not changes_state(event):  # page views and the like: counted, nothing to apply
+        if not changes_state(event, self._rules):  # page views and such: counted, nothing more
             batch.stats.events[event.type] += 1
+            if batch.copurchases is not None and isinstance(event, Receipt):
+                batch.copurchases.count_anonymous(event)
             return
         subject = subject_of(event)
         state = batch.states[subject]  # loaded for every event that can change state
@@ -343,6 +378,8 @@ class BatchProcessor:
             )
         else:
             remember(state, digest, now)
+            if batch.copurchases is not None:
+                batch.copurchases.count(event)
 
     def _apply_one(
         self,
@@ -357,19 +394,13 @@ class BatchProcessor:
         batch.stats.events[event.type] += 1
         linked = batch.states.get(linked_key) if linked_key else None
         linked_had_cart = linked is not None and bool(linked.cart)
-        outcomes = apply_event(state, event, at, self._rules, linked)
+        notes: list[Note] = []
+        actions = apply_event(state, event, at, self._rules, linked, notes)
         batch.touch(subject, state)
         if linked_key is not None and linked is not None and linked_had_cart:
             batch.touch(linked_key, linked)  # its cart moved to the customer
-        for outcome in outcomes:
-            if isinstance(outcome, Suppression):
-                self._suppressed(
-                    batch, state, at, outcome.trigger, outcome.customer_id, outcome.reason
-                )
-            elif isinstance(outcome, Anomaly):
-                batch.stats.anomalies[outcome.kind] += 1
-            else:
-                self._route(batch, outcome, state, at, timer=None)
+        self._settle(batch, state, [*notes, *actions], instant=True)
+        batch.touch(subject, state)
 
     def _check_storable(self, batch: _Batch, subjects: Iterable[str]) -> None:
         self._stage = "state"
@@ -399,15 +430,55 @@ class BatchProcessor:
     def _fire(self, batch: _Batch, subject: str, name: str, due: float) -> None:
         self._stage = "timer"
         state = batch.states[subject]
-        take(state, name)
         if self._clock.ticking:
             batch.lateness.append(time.time() - due)
-        customer_id = subject[2:]
-        candidate = fire_timer(state, name, due, rfc3339_utc(due), customer_id, self._rules)
-        if candidate is not None:
-            self._route(batch, candidate, state, due, timer=name)
+        notes: list[Note] = []
+        actions = fire_timer(state, name, due, subject[2:], self._rules, notes)
+        if self._settle(batch, state, [*notes, *actions], instant=False):
             crash_point("while_timers_fire")
         batch.touch(subject, state)
+
+    def _settle(
+        self, batch: _Batch, state: CustomerState, outcomes: list[Action | Note], instant: bool
+    ) -> bool:
+        """Count and log what the rules say; route each candidate through the policy and
+        tell the rules what was decided, which can make the next step fall due at once.
+        ``instant``: caused by an event as it came (its latency is measured). Whether
+        anything was decided."""
+        work = deque(outcomes)
+        decided = False
+        while work:
+            outcome = work.popleft()
+            if isinstance(outcome, Candidate):
+                decision = self._route(batch, outcome, state, instant)
+                self._stage = "apply"
+                notes: list[Note] = []
+                actions = conclude(state, outcome, decision, self._rules, notes)
+                work.extend([*notes, *actions])
+                decided = True
+            else:
+                self._count(batch, state, outcome)
+        return decided
+
+    def _count(self, batch: _Batch, state: CustomerState, outcome: Action | Note) -> None:
+        stats = batch.stats
+        if isinstance(outcome, Suppression):
+            self._suppressed(batch, state, outcome)
+        elif isinstance(outcome, Anomaly):
+            stats.anomalies[outcome.kind] += 1
+        elif isinstance(outcome, Entered):
+            stats.entered[outcome.trigger] += 1
+        elif isinstance(outcome, Skipped):
+            stats.skipped[outcome.trigger, outcome.step] += 1
+            self._decided(
+                state, outcome.at, outcome.trigger, decisions.SKIPPED, None, "if", outcome.step
+            )
+        elif isinstance(outcome, Exited):
+            stats.exited[outcome.trigger, outcome.reason] += 1
+            if outcome.notable:
+                self._decided(
+                    state, outcome.at, outcome.trigger, decisions.EXITED, None, outcome.reason
+                )
 
     def _drop_timer(
         self,
@@ -423,70 +494,71 @@ class BatchProcessor:
         batch.restore(point)
         state = batch.states[subject]
         take(state, name)
-        self._decided(state, due, name, DROPPED, None, f"{stage}: {error}")
+        self._decided(state, due, name, decisions.DROPPED, None, f"{stage}: {error}")
         batch.touch(subject, state)
         batch.stats.dropped_timers[stage] += 1
         self._failures.warning("timer failed; dropped", trigger=name, stage=stage, error=error)
 
     def _route(
-        self,
-        batch: _Batch,
-        candidate: Candidate,
-        state: CustomerState,
-        due: float,
-        timer: str | None,
-    ) -> None:
+        self, batch: _Batch, candidate: Candidate, state: CustomerState, instant: bool
+    ) -> Decision:
+        """Decide a candidate (emit, hold, suppress), emit its notice, count and log it."""
         self._stage = "decide"
+        due = candidate.due
         decision = decide(candidate, state, due, self._policy)
-        customer_id = candidate.customer_id
-        if isinstance(decision, Hold) and timer is not None:
-            hold(state, timer, decision.release)
+        trigger, step = candidate.trigger, candidate.step
+        if isinstance(decision, Hold):
             batch.stats.held += 1
-            self._decided(state, due, candidate.trigger, decisions.HELD, None, decision.release)
+            self._decided(state, due, trigger, decisions.HELD, None, decision.release, step)
         elif isinstance(decision, Suppress):
-            self._suppressed(
-                batch,
+            batch.stats.suppressed[decision.reason] += 1
+            self._decided(
                 state,
                 due,
-                candidate.trigger,
-                customer_id,
-                decision.reason,
+                trigger,
+                decisions.SUPPRESSED,
                 candidate.notice_id,
+                decision.reason,
+                step,
             )
         elif isinstance(decision, Emit):
             if candidate.kind == "marketing":
-                record_sent(state, due, candidate.trigger, decision.channels)
+                record_sent(state, due, trigger, decision.channels)
+            if candidate.recommend_from is not None and batch.copurchases is not None:
+                candidate.vars["recommendations"] = batch.copurchases.recommend(
+                    candidate.recommend_from, state.bought
+                )
             self._stage = "render"
             notice = build_notice(
                 candidate, decision.channels, rfc3339_utc(time.time()), self._policy.templates
             )
             self._stage = "encode"
-            batch.emitted.append((customer_id, orjson.dumps(notice)))
-            if timer is None and self._clock.ticking:
+            batch.emitted.append((candidate.customer_id, orjson.dumps(notice)))
+            if instant and self._clock.ticking:
                 batch.latency.append(time.time() - due)
-            batch.stats.notices[candidate.trigger, candidate.kind, decision.channels[0]] += 1
+            batch.stats.notices[trigger, candidate.kind, decision.channels[0]] += 1
             self._decided(
                 state,
                 due,
-                candidate.trigger,
+                trigger,
                 decisions.EMITTED,
                 candidate.notice_id,
                 list(decision.channels),
+                step,
             )
+        return decision
 
-    def _suppressed(
-        self,
-        batch: _Batch,
-        state: CustomerState,
-        at: float,
-        trigger: str,
-        customer_id: str,
-        reason: str,
-        notice_id: str | None = None,
-    ) -> None:
-        batch.stats.suppressed[reason] += 1
-        log.debug("notice suppressed", trigger=trigger, customer_id=customer_id, reason=reason)
-        self._decided(state, at, trigger, decisions.SUPPRESSED, notice_id, reason)
+    def _suppressed(self, batch: _Batch, state: CustomerState, outcome: Suppression) -> None:
+        batch.stats.suppressed[outcome.reason] += 1
+        log.debug(
+            "notice suppressed",
+            trigger=outcome.trigger,
+            customer_id=outcome.customer_id,
+            reason=outcome.reason,
+        )
+        self._decided(
+            state, outcome.at, outcome.trigger, decisions.SUPPRESSED, None, outcome.reason
+        )
 
     def _decided(
         self,
@@ -496,9 +568,12 @@ class BatchProcessor:
         outcome: str,
         notice_id: str | None,
         detail: object,
+        step: str | None = None,
     ) -> None:
         if self._keep_decisions_s:
-            decisions.record(state, at, trigger, outcome, notice_id, detail, self._keep_decisions_s)
+            decisions.record(
+                state, at, trigger, outcome, notice_id, detail, self._keep_decisions_s, step
+            )
 
     def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
         if self._outbox is None or shard in self._swept:
@@ -513,7 +588,8 @@ class BatchProcessor:
     def _writer(self, shard: str, batch: _Batch) -> Callable[[BatchWrite], None] | None:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
-        if not timer_changes and not new:
+        copurchases = batch.copurchases if batch.copurchases and batch.copurchases.changed else None
+        if not timer_changes and not new and copurchases is None:
             return None
         outbox, timers = self._outbox, self._timers
         written_at = time.time()
@@ -522,6 +598,8 @@ class BatchProcessor:
             timers.update(writes, shard, timer_changes)
             if outbox is not None:
                 outbox.add(writes, shard, (n for _c, n in new), written_at)
+            if copurchases is not None:
+                copurchases.write(writes)
 
         return write
 

@@ -34,6 +34,12 @@ class Stats:
     """due timers the engine failed on and dropped, by stage"""
     anomalies: Counter[str] = field(default_factory=Counter)
     """data the engine corrected on the way (a balance that would go below zero), by kind"""
+    entered: Counter[str] = field(default_factory=Counter)
+    """scenario instances started, by scenario"""
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """steps whose condition was false, by (scenario, step)"""
+    exited: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """instances ended early, by (scenario, reason: exit_on, restart)"""
 
     def add(self, other: Stats) -> None:
         """Add ``other``'s totals to these (a batch's, once it is committed)."""
@@ -68,10 +74,21 @@ class Stats:
             "poisoned": dict(sorted(self.poisoned.items())),
             "dropped_timers": dict(sorted(self.dropped_timers.items())),
             "anomalies": dict(sorted(self.anomalies.items())),
+            "entered": dict(sorted(self.entered.items())),
+            "skipped": _nested(self.skipped),
+            "exited": _nested(self.exited),
         }
 
 
 _FIELDS = tuple(f.name for f in fields(Stats))
+
+
+def _nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """{(a, b): n} as {a: {b: n}}."""
+    nested: dict[str, dict[str, int]] = {}
+    for (outer, inner), count in sorted(counts.items()):
+        nested.setdefault(outer, {})[inner] = count
+    return nested
 
 
 class StatsCollector(Collector):
@@ -112,6 +129,24 @@ class StatsCollector(Collector):
             "Due timers the engine failed on and dropped, by stage",
             ["stage"],
             stats.dropped_timers,
+        )
+        yield _family(
+            "smartcomms_scenario_entries",
+            "Scenario instances started, by scenario",
+            ["scenario"],
+            stats.entered,
+        )
+        yield _family(
+            "smartcomms_scenario_steps_skipped",
+            "Scenario steps whose condition was false, by scenario and step",
+            ["scenario", "step"],
+            stats.skipped,
+        )
+        yield _family(
+            "smartcomms_scenario_exits",
+            "Scenario instances ended early, by scenario and reason",
+            ["scenario", "reason"],
+            stats.exited,
         )
         yield _family(
             "smartcomms_anomalies",

@@ -19,6 +19,7 @@ from smartcomms.config import Settings
 from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
 from state.connection import connect
+from state.copurchases import CoPurchases
 from state.customers import CustomerStore
 from state.outbox import Outbox
 from state.timers import TimerIndex
@@ -26,19 +27,16 @@ from triggers.customer import DAY
 from triggers.engine import Rules
 
 
-def rules_from(settings: Settings) -> Rules:
-    """The trigger rules as plain values."""
-    triggers = settings.triggers
-    bonus, cart, win_back = triggers.bonus_earned, triggers.abandoned_cart, triggers.win_back
-    return Rules(
+def configured(settings: Settings) -> tuple[Rules, Policy]:
+    """The rules and the delivery policy of ``settings`` (templates checked)."""
+    policy = Policy.from_settings(settings)
+    rules = Rules(
         accrual_percent=settings.bonus.accrual_percent,
-        bonus_template=bonus.template if bonus.enabled else None,
-        cart_template=cart.template if cart.enabled else None,
-        cart_delay_s=cart.delay_minutes * 60,
-        win_back_template=win_back.template if win_back.enabled else None,
-        win_back_after_s=win_back.after_days * DAY,
-        win_back_offer=win_back.offer,
+        scenarios=settings.scenarios,
+        template_vars=policy.templates.variables,
+        default_timezone=settings.engine.default_timezone,
     )
+    return rules, policy
 
 
 def admission_window(settings: Settings, live: bool) -> AdmissionWindow:
@@ -63,7 +61,7 @@ def processor_factory(
     recent decisions for `smartcomms trace`; replay has no crash to recover from and keeps
     nothing after its run.
     """
-    rules, policy = rules_from(settings), Policy.from_settings(settings)
+    rules, policy = configured(settings)
     built: list[BatchProcessor] = []
 
     def get() -> BatchProcessor:
@@ -87,6 +85,11 @@ def processor_factory(
                     retry_for_s=settings.redis.retry_for_s,
                     timers_per_tick=engine.timers_per_tick,
                     window=admission_window(settings, live),
+                    copurchases=(
+                        CoPurchases(client, settings.redis.prefix)
+                        if rules.program.recommends
+                        else None
+                    ),
                 )
             )
         return built[0]

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -23,6 +23,9 @@ from state.connection import RedisUnavailable, one_shot, ping
 from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
+
+if TYPE_CHECKING:
+    from channels.templates import Rendered, TemplateSet
 
 
 def _settings(args: argparse.Namespace, quiet: bool = False) -> Settings:
@@ -205,21 +208,39 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample(settings: Settings, template: str) -> tuple[TemplateSet, dict[str, Any]]:
+    """The checked templates, and sample vars of a step that uses ``template``."""
+    from flows.wiring import configured
+    from triggers.scenarios.vars import template_sample
+
+    rules, policy = configured(settings)
+    templates = policy.templates
+    if template not in templates.names():
+        raise ConfigError(f"no template {template!r}; known: {sorted(templates.names())}")
+    sample = template_sample(rules.program, template)
+    if sample is None:
+        raise ConfigError(f"template {template!r} is used by no scenario: no sample data")
+    return templates, sample
+
+
+def _render(
+    templates: TemplateSet, template: str, channel: str, sample: dict[str, Any]
+) -> Rendered:
+    from jinja2 import TemplateError
+
+    try:
+        return templates.render(template, channel, sample)
+    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
+        raise ConfigError(f"template {template}.{channel}: {type(exc).__name__}: {exc}") from None
+
+
 def cmd_templates_preview(args: argparse.Namespace) -> int:
     """Render a template with sample data for one channel or all."""
-    from channels.templates import SAMPLE_VARS, TemplateSet
-
     settings = _settings(args)
-    templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
-    if args.template not in templates.names():
-        raise ConfigError(f"no template {args.template!r}; known: {sorted(templates.names())}")
-    trigger = settings.triggers.templates_in_use().get(args.template, args.template)
-    sample = SAMPLE_VARS.get(trigger)
-    if sample is None:
-        raise ConfigError(f"template {args.template!r} is used by no trigger: no sample data")
+    templates, sample = _sample(settings, args.template)
     channels = [args.channel] if args.channel else list(settings.channels.order)
     for channel in channels:
-        message = templates.render(args.template, channel, sample)
+        message = _render(templates, args.template, channel, sample)
         print(f"── {channel}")
         if message.subject:
             print(f"subject: {message.subject}")
@@ -235,17 +256,13 @@ def cmd_gateways_test(args: argparse.Namespace) -> int:
 
     from channels.gateways.base import Message
     from channels.gateways.factory import build_gateway
-    from channels.templates import SAMPLE_VARS, TemplateSet
 
     settings = _settings(args)
     gateway_settings = settings.gateways.get(args.channel)
     if gateway_settings is None:
         raise ConfigError(f"no gateway configured for channel {args.channel!r} (gateways:)")
-    templates = TemplateSet.checked(settings.templates, settings.triggers.templates_in_use())
-    trigger = settings.triggers.templates_in_use().get(args.template, args.template)
-    if args.template not in templates.names() or trigger not in SAMPLE_VARS:
-        raise ConfigError(f"no template {args.template!r} with sample data")
-    content = templates.render(args.template, args.channel, SAMPLE_VARS[trigger])
+    templates, sample = _sample(settings, args.template)
+    content = _render(templates, args.template, args.channel, sample)
     message = Message(f"test-{uuid.uuid4()}", "test", args.channel, args.address, content)
     result, attempts = build_gateway(args.channel, gateway_settings, settings.kafka).deliver(
         message

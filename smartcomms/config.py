@@ -31,6 +31,11 @@ from pydantic import (
 )
 
 from triggers.durations import Duration
+from triggers.scenarios.builtin import builtin_definitions
+from triggers.scenarios.library import expand
+from triggers.scenarios.model import Name as ScenarioName
+from triggers.scenarios.model import ScenarioSpec
+from triggers.validation import describe_errors
 
 CHANNELS: tuple[str, ...] = ("push", "web_push", "telegram", "viber", "whatsapp", "sms", "email")
 """Every channel the product knows, in the contract's default order (cheapest first)."""
@@ -191,18 +196,23 @@ class WinBackRule(_Section):
 
 
 class TriggerSettings(_Section):
+    """The built-in triggers' settings (they are scenarios: triggers.scenarios.builtin)."""
+
     bonus_earned: BonusEarnedRule = BonusEarnedRule()
     abandoned_cart: AbandonedCartRule = AbandonedCartRule()
     win_back: WinBackRule = WinBackRule()
 
-    def templates_in_use(self) -> dict[str, str]:
-        """template name -> the trigger that renders it (switched-off triggers left out)."""
-        rules: dict[str, BonusEarnedRule | AbandonedCartRule | WinBackRule] = {
-            "bonus_earned": self.bonus_earned,
-            "abandoned_cart": self.abandoned_cart,
-            "win_back": self.win_back,
-        }
-        return {rule.template: name for name, rule in rules.items() if rule.enabled}
+    def definitions(self) -> dict[str, dict[str, Any]]:
+        """The built-in scenarios as these settings make them."""
+        bonus, cart, win_back = self.bonus_earned, self.abandoned_cart, self.win_back
+        return builtin_definitions(
+            bonus.template if bonus.enabled else None,
+            cart.template if cart.enabled else None,
+            cart.delay_minutes * 60,
+            win_back.template if win_back.enabled else None,
+            win_back.after_days * 86_400,
+            win_back.offer,
+        )
 
 
 class CapWindow(_Section):
@@ -488,13 +498,40 @@ class Settings(_Section):
     observability: ObservabilitySettings = ObservabilitySettings()
     sender: SenderSettings = SenderSettings()
 
+    scenarios: dict[ScenarioName, ScenarioSpec] = {}
+    """Every scenario: the built-ins (made from ``triggers:``, overridden key by key by a
+    configured scenario of the same id) and the configured ones (``recipe:`` expanded);
+    see triggers.scenarios."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scenarios_expanded(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("scenarios", {}), dict):
+            return data  # the fields' own validation says what is wrong
+        try:
+            builtins = TriggerSettings.model_validate(data.get("triggers") or {}).definitions()
+        except ValidationError:
+            return data
+        configured = data.get("scenarios") or {}
+        merged = {}
+        for sid in [*builtins, *(s for s in configured if s not in builtins)]:
+            definition = configured.get(sid, {})
+            if not isinstance(definition, dict):
+                merged[sid] = definition
+                continue
+            try:
+                merged[sid] = expand(definition, builtins.get(sid))
+            except ValueError as exc:
+                raise ValueError(f"scenarios.{sid}.recipe: {exc}") from None
+        return {**data, "scenarios": merged}
+
     @model_validator(mode="after")
     def _caps_of_known_triggers(self) -> Settings:
-        known = set(TriggerSettings.model_fields)
+        known = set(self.scenarios)
         unknown = sorted(set(self.caps.per_trigger) - known)
         if unknown:
             raise ValueError(
-                f"caps.per_trigger: unknown trigger(s) {unknown}; known: {sorted(known)}"
+                f"caps.per_trigger: unknown scenario(s) {unknown}; known: {sorted(known)}"
             )
         return self
 
@@ -533,16 +570,6 @@ def load_settings(
         raise ConfigError(
             f"invalid configuration{where}: {describe_errors(exc, sep='; ')}"
         ) from None
-
-
-def describe_errors(exc: ValidationError, sep: str = "\n") -> str:
-    """One line per error: ``field.path: reason``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}" if loc else msg)
-    return sep.join(lines)
 
 
 def _env_value(name: str, raw: str) -> Any:

@@ -30,6 +30,7 @@ import orjson
 import zstandard
 
 from triggers.customer import CustomerState
+from triggers.scenarios.legacy import LEGACY_FIELDS, upgrade
 
 FORMAT_2 = b"\x02"
 LEVEL = 3
@@ -45,8 +46,6 @@ STORED_AS: dict[str, str] = {
     "purchase_days": "d",
     "category_spend": "g",
     "seen": "s",
-    "last_purchase_event": "pe",
-    "last_purchase_ts": "pt",
     "cart": "k",
     "cart_changed_at": "ka",
     "cart_cause": "kc",
@@ -55,6 +54,9 @@ STORED_AS: dict[str, str] = {
     "held": "h",
     "sent": "x",
     "log": "l",
+    "instances": "i",
+    "viewed": "w",
+    "bought": "u",
 }
 """field -> key in the stored document (every field of CustomerState; a test checks it)"""
 
@@ -128,14 +130,21 @@ class StoredDocument:
 
 
 def read_document(raw: bytes) -> StoredDocument:
-    """A stored document of any format."""
+    """A stored document of any format (a state from before scenarios is upgraded:
+    triggers.scenarios.legacy)."""
     if raw[:1] == FORMAT_2:
-        return StoredDocument(_from_compact(orjson.loads(_zstd()[1].decompress(raw[1:]))), True)
-    doc: dict[str, Any] = orjson.loads(raw)
+        doc = orjson.loads(_zstd()[1].decompress(raw[1:]))
+        return StoredDocument(upgrade(_from_compact(doc)), True)
+    doc = orjson.loads(raw)
     if doc.pop("v", None) is not None:
-        return StoredDocument(_from_compact(doc), False)
-    return StoredDocument({k: v for k, v in doc.items() if k in STORED_AS}, False)
+        return StoredDocument(upgrade(_from_compact(doc)), False)
+    return StoredDocument(upgrade({k: v for k, v in doc.items() if k in _READ}), False)
+
+
+_NAMES = {**_FIELD_OF, "pe": "last_purchase_event", "pt": "last_purchase_ts"}
+"""key -> field, with the keys of fields no longer kept (read for the upgrade)"""
+_READ = frozenset((*STORED_AS, *LEGACY_FIELDS))
 
 
 def _from_compact(doc: dict[str, Any]) -> dict[str, Any]:
-    return {_FIELD_OF[k]: v for k, v in doc.items() if k in _FIELD_OF}
+    return {_NAMES[k]: v for k, v in doc.items() if k in _NAMES}

@@ -7,6 +7,7 @@ from typing import Any
 from state.customers import CustomerStore
 from triggers.customer import purchase_totals
 from triggers.notices import rfc3339_utc
+from triggers.scenarios.instances import SENT, SKIPPED, SUPPRESSED, Instance
 
 WINDOWS_DAYS = (30, 90, 365)
 
@@ -28,11 +29,43 @@ def describe_customer(store: CustomerStore, customer_id: str, now: float) -> dic
         "channels": sorted(state.reachable_channels()),
         "consents": state.consents,
         "balance": state.balance,
-        "last_purchase": state.last_purchase_ts,
+        "last_purchase": None
+        if state.last_purchase_at is None
+        else rfc3339_utc(state.last_purchase_at),
         "purchases": purchases,
         "top_categories": dict(sorted(state.category_spend.items(), key=lambda kv: -kv[1])[:5]),
         "cart": state.cart,
         "timers": {name: rfc3339_utc(due) for name, due in state.timers.items()},
         "held_for_quiet_hours": state.held,
         "marketing_sent_7d": [[rfc3339_utc(due), trigger, ch] for due, trigger, ch in state.sent],
+        "scenarios": {name: describe_instance(raw) for name, raw in state.instances.items()},
     }
+
+
+def describe_instance(raw: list[Any]) -> dict[str, Any]:
+    """One scenario instance: its entry, where it stands, each decided step."""
+    instance = Instance(raw)
+    steps = []
+    for step, code, at in instance.outcomes:
+        outcome, _, reason = code.partition(":")
+        entry = {"step": step, "at": rfc3339_utc(at), "outcome": OUTCOME_NAMES[outcome[0]]}
+        if reason:
+            entry["reason"] = reason
+        if outcome[1:]:
+            entry["receipts"] = [RECEIPT_NAMES[flag] for flag in outcome[1:]]
+        steps.append(entry)
+    view: dict[str, Any] = {
+        "entered": rfc3339_utc(instance.entry_at),
+        "caused_by": instance.entry_id,
+        "steps": steps,
+        "purchases_since_entry": instance.purchases,
+    }
+    if instance.running:
+        view["next_step"] = instance.next_step
+    else:
+        view["ended"] = instance.ended
+    return view
+
+
+OUTCOME_NAMES = {SENT: "sent", SKIPPED: "skipped", SUPPRESSED: "suppressed"}
+RECEIPT_NAMES = {"d": "delivered", "o": "opened", "c": "clicked", "f": "failed"}

@@ -114,7 +114,7 @@ def test_unreachable_kafka_is_reported_at_once() -> None:
         (
             "templates: {bonus_earned: {sms: {text: '{{ first_name.upper() }}'}}}\n",
             {},
-            "template bonus_earned.sms (for a customer without first_name)",
+            "template bonus_earned.sms (for a customer without first_name",
         ),
     ],
 )

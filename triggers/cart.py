@@ -1,28 +1,17 @@
-"""Shopping carts and the ``abandoned_cart`` trigger.
-
-Quantities add up; a removal to zero drops the line. A known customer's non-empty cart arms
-a timer at last change + delay; every change re-arms it, an emptied cart, an order or any
-receipt cancels it. An anonymous device's cart moves to the customer at login, keeping its
-age. Only known customers are notified.
-"""
+"""Shopping carts: quantities add up, a removal to zero drops the line, an online order
+empties the cart, and an anonymous device's cart moves to the customer at login, keeping
+its age. What carts mean for messages (the abandoned cart) is a scenario's business
+(triggers.scenarios.builtin)."""
 
 from __future__ import annotations
 
 from triggers.customer import CustomerState
 from triggers.events import Click
-from triggers.notices import Candidate, plain_number
-from triggers.timers import Suppression, arm, cancel
-
-ABANDONED_CART = "abandoned_cart"
 
 
-def apply_cart_change(
-    state: CustomerState, click: Click, at: float, delay_s: float | None
-) -> list[Suppression]:
-    """Apply an add_to_cart / remove_from_cart click; (re)arm or cancel the timer.
-
-    ``delay_s`` None: the trigger is off (the cart is still kept).
-    """
+def change_cart(state: CustomerState, click: Click, at: float) -> bool:
+    """Apply an add_to_cart / remove_from_cart click; whether the cart changed (a removal
+    of what is not in the cart changes nothing)."""
     sku = click.sku or ""
     line = state.cart.get(sku)
     if click.type == "add_to_cart":
@@ -36,21 +25,22 @@ def apply_cart_change(
         line[0] -= click.qty
         if line[0] <= 0:
             del state.cart[sku]
+    else:
+        return False
     if state.cart_changed_at is None or at >= state.cart_changed_at:
         state.cart_changed_at, state.cart_cause, state.cart_changed_ts = (
             at,
             click.event_id,
             click.ts,
         )
-    return _rearm(state, click.customer_id, delay_s)
+    return True
 
 
-def merge_cart(
-    state: CustomerState, device: CustomerState, customer_id: str, delay_s: float | None
-) -> list[Suppression]:
-    """Login: the device's anonymous cart joins the customer's, with its age kept."""
+def merge_cart(state: CustomerState, device: CustomerState) -> bool:
+    """Login: the device's anonymous cart joins the customer's, with its age kept; whether
+    there was a cart to move."""
     if not device.cart:
-        return []
+        return False
     for sku, (qty, price, category) in device.cart.items():
         line = state.cart.get(sku)
         if line is None:
@@ -63,66 +53,21 @@ def merge_cart(
         state.cart_cause, state.cart_changed_ts = device.cart_cause, device.cart_changed_ts
     device.cart = {}
     device.cart_changed_at = device.cart_cause = device.cart_changed_ts = None
-    return _rearm(state, customer_id, delay_s)
+    return True
 
 
-def _rearm(
-    state: CustomerState, customer_id: str | None, delay_s: float | None
-) -> list[Suppression]:
-    if customer_id is None or delay_s is None:
-        return []
-    if not state.cart:
-        return cancel(state, ABANDONED_CART, customer_id)
-    assert state.cart_changed_at is not None
-    arm(state, ABANDONED_CART, state.cart_changed_at + delay_s)
-    return []
+def empty_cart(state: CustomerState) -> bool:
+    """An online order empties the cart; whether there was anything in it."""
+    had = bool(state.cart)
+    state.cart = {}
+    return had
 
 
-def cancel_by_purchase(
-    state: CustomerState, customer_id: str, clear_cart: bool
-) -> list[Suppression]:
-    """A purchase cancels the nudge; an online order also empties the cart."""
-    if clear_cart:
-        state.cart = {}
-    return cancel(state, ABANDONED_CART, customer_id)
-
-
-def cart_notice(
-    state: CustomerState, customer_id: str, template: str, due_ts: str
-) -> Candidate | None:
-    """The abandoned-cart notice for the cart as it is now.
-
-    None when the cart is empty or was not changed since the customer's last purchase (a
-    cart built on a device before a purchase and merged at a later login is not abandoned).
-    """
-    if not state.cart or state.cart_cause is None or state.cart_changed_ts is None:
-        return None
-    changed_at = state.cart_changed_at or 0.0
-    if state.last_purchase_at is not None and state.last_purchase_at >= changed_at:
-        return None
-    lines = [
-        {
-            "sku": sku,
-            "category": category,
-            "qty": plain_number(qty),
-            "price": plain_number(price),
-            "amount": plain_number(round(qty * price, 2)),
-        }
-        for sku, (qty, price, category) in state.cart.items()
-    ]
-    total = round(sum(qty * price for qty, price, _c in state.cart.values()), 2)
-    return Candidate(
-        trigger=ABANDONED_CART,
-        kind="marketing",
-        customer_id=customer_id,
-        template=template,
-        vars={
-            "first_name": state.first_name,
-            "lines": lines,
-            "total": plain_number(total),
-            "items": len(lines),
-        },
-        caused_by=state.cart_cause,
-        event_ts=state.cart_changed_ts,
-        due_ts=due_ts,
-    )
+def cart_is_news(state: CustomerState) -> bool:
+    """Whether the cart is non-empty and changed after the customer's latest purchase: a
+    cart built before a purchase (merged at a later login, or changed by a late event) is
+    not one to talk about."""
+    if not state.cart or state.cart_cause is None:
+        return False
+    last = state.last_purchase_at
+    return last is None or (state.cart_changed_at or 0.0) > last

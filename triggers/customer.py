@@ -43,9 +43,6 @@ class CustomerState:
     """lifetime spend per category, the top categories only"""
     seen: dict[str, float] = field(default_factory=dict)
     """digest of an applied event_id -> engine time it was applied (dedup window)"""
-    last_purchase_event: str | None = None
-    """event_id and ts of the latest purchase: the cause of a win-back notice"""
-    last_purchase_ts: str | None = None
     cart: dict[str, list[Any]] = field(default_factory=dict)
     """sku -> [qty, price, category], in the order first added"""
     cart_changed_at: float | None = None
@@ -53,9 +50,18 @@ class CustomerState:
     cart_cause: str | None = None
     cart_changed_ts: str | None = None
     timers: dict[str, float] = field(default_factory=dict)
-    """timer name (the trigger) -> due, event time epoch s"""
+    """timer name (a scenario, for its running instance's next step) -> due, event time
+    epoch s"""
     held: list[str] = field(default_factory=list)
     """timers currently moved to the end of quiet hours"""
+    instances: dict[str, list[Any]] = field(default_factory=dict)
+    """scenario -> its running or last instance (triggers.scenarios.instances)"""
+    viewed: list[list[Any]] = field(default_factory=list)
+    """recent distinct product views ``[sku, category, at]``, oldest first (kept only
+    where scenarios use them)"""
+    bought: list[str] = field(default_factory=list)
+    """products bought lately, oldest first (kept only where recommendations are shown:
+    they leave out what the customer has)"""
     sent: list[list[Any]] = field(default_factory=list)
     """marketing notices of the cap window: ``[due, trigger, channels]``, oldest first"""
     log: list[list[Any]] = field(default_factory=list)
@@ -98,6 +104,25 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
     for channel, granted in (update.consents or {}).items():
         if channel in CHANNELS:  # consent to a channel we do not know is not kept
             state.consents[channel] = granted
+
+
+VIEWS_KEPT = 5
+BOUGHT_KEPT = 20
+
+
+def record_view(state: CustomerState, sku: str, category: str | None, at: float) -> None:
+    """A product view: the latest few distinct products, each with its latest view."""
+    views = [view for view in state.viewed if view[0] != sku]
+    views.append([sku, category, at])
+    views.sort(key=lambda view: view[2])
+    state.viewed = views[-VIEWS_KEPT:]
+
+
+def record_bought(state: CustomerState, skus: Sequence[str]) -> None:
+    """Products bought: the latest few distinct ones."""
+    bought = [sku for sku in state.bought if sku not in skus]
+    bought.extend(dict.fromkeys(skus))
+    state.bought = bought[-BOUGHT_KEPT:]
 
 
 def record_purchase(

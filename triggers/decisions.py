@@ -1,4 +1,5 @@
-"""A customer's recent decisions (emitted, held, suppressed and why), kept in the state.
+"""A customer's recent decisions (emitted, held, suppressed, skipped, exited and why), kept
+in the state.
 
 Support asks "why did Anna get no cart nudge?"; `smartcomms trace --customer` answers from
 this log. It lives in the customer's own document (one key per customer, compressed with
@@ -18,6 +19,10 @@ KEEP_S = 30 * DAY
 """and by default none older than this, counted back from the newest"""
 
 EMITTED, HELD, SUPPRESSED = "emitted", "held", "suppressed"
+SKIPPED, EXITED, DROPPED = "skipped", "exited", "dropped"
+"""a step whose ``if`` was false; an instance ended early (exit_on, restart); a due timer
+the engine failed on"""
+REASONED = frozenset((SUPPRESSED, SKIPPED, EXITED, DROPPED))
 
 
 def record(
@@ -28,12 +33,17 @@ def record(
     notice_id: str | None = None,
     detail: Any = None,
     keep_s: float = KEEP_S,
+    step: str | None = None,
 ) -> None:
-    """Append a decision taken at event time ``at`` (epoch s). ``detail``: the channels
-    (emitted), the reason (suppressed) or the release time (held, epoch s). Decisions more
-    than ``keep_s`` older than this one are dropped."""
+    """Append a decision taken at event time ``at`` (epoch s) about ``trigger`` (a
+    scenario) and its ``step``. ``detail``: the channels (emitted), the reason
+    (suppressed, skipped, exited, dropped) or the release time (held, epoch s). Decisions
+    more than ``keep_s`` older than this one are dropped."""
     log = state.log
-    log.append([round(at, 3), trigger, outcome, notice_id, detail])
+    entry = [round(at, 3), trigger, outcome, notice_id, detail]
+    if step is not None and step != trigger:
+        entry.append(step)
+    log.append(entry)
     cutoff = at - keep_s
     while log and (len(log) > KEEP or log[0][0] < cutoff):
         log.pop(0)
@@ -42,15 +52,17 @@ def record(
 def recent(state: CustomerState) -> list[dict[str, Any]]:
     """The decisions as readable records, newest first."""
     out = []
-    for at, trigger, outcome, notice_id, detail in reversed(state.log):
+    for at, trigger, outcome, notice_id, detail, *step in reversed(state.log):
         entry: dict[str, Any] = {"at": rfc3339_utc(at), "trigger": trigger, "outcome": outcome}
+        if step:
+            entry["step"] = step[0]
         if notice_id is not None:
             entry["notice_id"] = notice_id
         if outcome == EMITTED:
             entry["channels"] = detail
         elif outcome == HELD:
             entry["until"] = rfc3339_utc(detail)
-        elif outcome == SUPPRESSED:
+        elif outcome in REASONED:
             entry["reason"] = detail
         out.append(entry)
     return out

@@ -1,32 +1,64 @@
-"""One event (or one due timer) against one customer's state: what changes, what to send."""
+"""One event (or one due timer) against one customer's state: what changes, what happened
+for scenarios (trigger events), and the notices their steps want to send.
+
+`apply_event` applies the event to the state and hands the trigger events it makes to the
+scenario interpreter; `fire_timer` hands it a due timer; `conclude` tells it what the
+delivery policy decided. The rules (accrual, the scenarios) are a `Rules`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from triggers.bonus import apply_receipt
-from triggers.cart import (
-    ABANDONED_CART,
-    apply_cart_change,
-    cancel_by_purchase,
-    cart_notice,
-    merge_cart,
+from triggers.bonus import apply_bonus
+from triggers.cart import cart_is_news, change_cart, empty_cart, merge_cart
+from triggers.customer import (
+    DAY,
+    CustomerState,
+    apply_customer_update,
+    record_bought,
+    record_purchase,
+    record_view,
 )
-from triggers.customer import DAY, CustomerState, apply_customer_update, record_purchase
-from triggers.events import Click, CustomerUpdate, Event, Receipt
-from triggers.notices import Anomaly, Candidate
-from triggers.timers import Suppression
-from triggers.winback import WIN_BACK, rearm_win_back, win_back_notice
+from triggers.events import Click, CustomerUpdate, Delivery, Event, Receipt, ReceiptLine, epoch_of
+from triggers.notices import (
+    Anomaly,
+    Candidate,
+    Decision,
+    Entered,
+    Exited,
+    Skipped,
+    Suppression,
+    plain_number,
+)
+from triggers.scenarios.builtin import builtin_definitions
+from triggers.scenarios.engagement import record_receipt
+from triggers.scenarios.interpreter import Interpreter
+from triggers.scenarios.interpreter import Outcome as ScenarioOutcome
+from triggers.scenarios.model import ScenarioSpec
+from triggers.scenarios.program import Program, compile_program
+from triggers.scenarios.signals import Signal
+from triggers.scenarios.vars import cart_lines
 
-Outcome = Candidate | Suppression | Anomaly
+Outcome = ScenarioOutcome | Anomaly
+Action = Candidate | Suppression | Anomaly
+"""what the engine acts on or counts as before scenarios: notices to decide, notices that
+will not be sent, data corrected"""
+Note = Entered | Exited | Skipped
+"""how scenario instances went: for counters and the decision log"""
 CART_CHANGES = frozenset(("add_to_cart", "remove_from_cart"))
+REGISTERED_WITHIN_S = DAY
+"""a first registered_at at most this long before the event starts welcome chains"""
+CLICK_SIGNALS = frozenset(("product_view", "add_to_cart", "checkout_start", "login", "page_view"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rules:
-    """The trigger configuration the engine needs, as plain values. A template of None
-    switches its trigger off."""
+    """The rules the engine applies: the accrual and the scenarios (by default the three
+    built-ins, from the values below; a template of None switches one off)."""
 
     accrual_percent: Decimal = Decimal(5)
     bonus_template: str | None = "bonus_earned"
@@ -35,18 +67,48 @@ class Rules:
     win_back_template: str | None = "win_back"
     win_back_after_s: float = 30 * DAY
     win_back_offer: str = "Дарим 300 бонусов на следующую покупку"
+    scenarios: Mapping[str, ScenarioSpec] | None = None
+    """every scenario, built-ins included (smartcomms.config); None: the built-ins above"""
+    template_vars: Callable[[str], Collection[str]] = field(default=lambda _template: ())
+    """the vars a template uses (channels.templates): steps showing recommendations"""
+    default_timezone: str = "Europe/Moscow"
+    interpreter: Interpreter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        specs = self.scenarios
+        if specs is None:
+            raw = builtin_definitions(
+                self.bonus_template,
+                self.cart_template,
+                self.cart_delay_s,
+                self.win_back_template,
+                self.win_back_after_s,
+                self.win_back_offer,
+            )
+            specs = {sid: ScenarioSpec.model_validate(d) for sid, d in raw.items()}
+        program = compile_program(specs, self.template_vars)
+        object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
+
+    @property
+    def program(self) -> Program:
+        return self.interpreter.program
 
 
-def changes_state(event: Event) -> bool:
+def changes_state(event: Event, rules: Rules) -> bool:
     """Whether the event can change a subject's state (others skip the state round trip)."""
+    program = rules.program
     if isinstance(event, Receipt):
         return event.customer_id is not None
     if isinstance(event, Click):
-        return (
-            event.type in CART_CHANGES
-            or event.type == "order"
-            or (event.type == "login" and event.customer_id is not None)
-        )
+        if event.type in CART_CHANGES or event.type == "order":
+            return True
+        if event.type == "login":
+            return event.customer_id is not None
+        if event.type == "product_view" and program.views:
+            return True
+        return event.customer_id is not None and program.uses(event.type)
+    if isinstance(event, Delivery):
+        return program.engagement
     return isinstance(event, CustomerUpdate)
 
 
@@ -63,67 +125,221 @@ def apply_event(
     at: float,
     rules: Rules,
     linked: CustomerState | None = None,
-) -> list[Outcome]:
-    """Apply ``event`` (event time ``at``, epoch s) to ``state`` in place.
+    notes: list[Note] | None = None,
+) -> list[Action]:
+    """Apply ``event`` (event time ``at``, epoch s) to ``state`` in place, and what it
+    means for the scenarios: candidate notices of steps due at once, notices cancelled
+    while held by quiet hours, data corrected. How instances went goes to ``notes``.
 
-    ``linked`` is the state of `linked_subject(event)`, changed in place too. Returns the
-    candidate notices and the notices cancelled while held by quiet hours.
+    ``linked`` is the state of `linked_subject(event)`, changed in place too.
     """
-    if isinstance(event, Receipt):
-        return _apply_receipt(state, event, at, rules)
-    if isinstance(event, Click):
-        return _apply_click(state, event, at, rules, linked)
-    if isinstance(event, CustomerUpdate):
-        apply_customer_update(state, event)
-    return []
+    return _actions(_apply(state, event, at, rules, linked), notes)
 
 
-def _apply_receipt(
-    state: CustomerState, receipt: Receipt, at: float, rules: Rules
+def _actions(outcomes: Sequence[Outcome], notes: list[Note] | None) -> list[Action]:
+    actions: list[Action] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Candidate | Suppression | Anomaly):
+            actions.append(outcome)
+        elif notes is not None:
+            notes.append(outcome)
+    return actions
+
+
+def _apply(
+    state: CustomerState,
+    event: Event,
+    at: float,
+    rules: Rules,
+    linked: CustomerState | None,
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = [
-        *apply_receipt(state, receipt, at, rules.accrual_percent, rules.bonus_template)
-    ]
-    if receipt.type == "receipt":
-        assert receipt.customer_id is not None
-        _purchased(state, receipt.event_id, receipt.ts, at, rules)
-        # a purchase in a store cancels the web cart nudge (omnichannel)
-        outcomes += cancel_by_purchase(state, receipt.customer_id, clear_cart=False)
+    outcomes: list[Outcome] = []
+    if isinstance(event, Receipt):
+        signals = _receipt(state, event, at, rules, outcomes)
+    elif isinstance(event, Click):
+        signals = _click(state, event, at, rules, linked)
+    elif isinstance(event, CustomerUpdate):
+        signals = _customer(state, event, at, rules)
+    else:
+        receipt = record_receipt(state, event, at)
+        signals = [receipt] if isinstance(receipt, Signal) else []
+        outcomes += [receipt] if isinstance(receipt, Anomaly) else []
+    customer_id = getattr(event, "customer_id", None)
+    if customer_id is None:
+        return outcomes
+    interpreter = rules.interpreter
+    if interpreter.program.birthdays:
+        interpreter.arm_birthdays(state, at)
+    for signal in signals:
+        outcomes += interpreter.signal(state, customer_id, signal)
     return outcomes
 
 
-def _apply_click(
-    state: CustomerState, click: Click, at: float, rules: Rules, linked: CustomerState | None
-) -> list[Outcome]:
-    delay = rules.cart_delay_s if rules.cart_template else None
-    if click.type in CART_CHANGES:
-        return list(apply_cart_change(state, click, at, delay))
-    if click.type == "order":
-        if click.customer_id is None:  # an anonymous order empties the device's cart
-            state.cart = {}
-            return []
-        if record_purchase(state, click.total or 0.0, click.lines or (), at, 1):
-            _purchased(state, click.event_id, click.ts, at, rules)
-        return list(cancel_by_purchase(state, click.customer_id, clear_cart=True))
-    if click.type == "login" and linked is not None and click.customer_id is not None:
-        return list(merge_cart(state, linked, click.customer_id, delay))
-    return []
-
-
-def _purchased(state: CustomerState, event_id: str, ts: str, at: float, rules: Rules) -> None:
-    if state.last_purchase_at == at:  # this purchase is the latest one
-        state.last_purchase_event, state.last_purchase_ts = event_id, ts
-        rearm_win_back(state, rules.win_back_after_s if rules.win_back_template else None)
-
-
 def fire_timer(
-    state: CustomerState, name: str, due: float, due_ts: str, customer_id: str, rules: Rules
-) -> Candidate | None:
-    """The notice a due timer stands for, built from the state as it is now."""
-    if name == ABANDONED_CART and rules.cart_template:
-        return cart_notice(state, customer_id, rules.cart_template, due_ts)
-    if name == WIN_BACK and rules.win_back_template:
-        return win_back_notice(
-            state, customer_id, rules.win_back_template, rules.win_back_offer, due, due_ts
+    state: CustomerState,
+    name: str,
+    due: float,
+    customer_id: str,
+    rules: Rules,
+    notes: list[Note] | None = None,
+) -> list[Action]:
+    """A due timer of the customer: the step (or birthday entry) it stands for, now."""
+    return _actions(rules.interpreter.fire(state, customer_id, name, due), notes)
+
+
+def conclude(
+    state: CustomerState,
+    candidate: Candidate,
+    decision: Decision,
+    rules: Rules,
+    notes: list[Note] | None = None,
+) -> list[Action]:
+    """The policy's decision about a candidate; the steps that then fall due at once."""
+    return _actions(rules.interpreter.conclude(state, candidate, decision), notes)
+
+
+def _products(lines: Collection[ReceiptLine]) -> dict[str, set[str]]:
+    return {
+        "category": {line.category for line in lines if line.category},
+        "sku": {line.sku for line in lines},
+    }
+
+
+def _receipt(
+    state: CustomerState, receipt: Receipt, at: float, rules: Rules, outcomes: list[Outcome]
+) -> list[Signal]:
+    earned, spent, anomalies = apply_bonus(state, receipt, rules.accrual_percent)
+    outcomes += anomalies
+    is_return = receipt.type == "return"
+    sign = -1 if is_return else 1
+    latest = record_purchase(state, receipt.total, receipt.lines, at, sign)
+    rules.interpreter.count_purchase(state, sign, receipt.total, at)
+    skus = tuple(dict.fromkeys(line.sku for line in receipt.lines))
+    if rules.program.recommends and not is_return:
+        record_bought(state, skus)
+    fields: dict[str, Any] = {
+        **_products(receipt.lines),
+        "total": receipt.total,
+        "store_id": receipt.store_id,
+        "channel": receipt.channel,
+    }
+    if is_return:
+        return [Signal("return", receipt.event_id, at, receipt.ts, fields, {}, skus)]
+    fields.update(earned=earned, spent=spent, latest=latest)
+    vars_ = {
+        "earned": plain_number(earned),
+        "spent": plain_number(spent),
+        "receipt_id": receipt.receipt_id,
+        "store_id": receipt.store_id,
+        "total": plain_number(receipt.total),
+        "currency": receipt.currency,
+        "lines": _receipt_lines(receipt.lines),
+    }
+    return [Signal("purchase", receipt.event_id, at, receipt.ts, fields, vars_, skus)]
+
+
+def _receipt_lines(lines: Collection[ReceiptLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sku": line.sku,
+            "category": line.category,
+            "qty": plain_number(line.qty),
+            "price": plain_number(line.price),
+            "amount": plain_number(line.amount),
+        }
+        for line in lines
+    ]
+
+
+def _click(
+    state: CustomerState, click: Click, at: float, rules: Rules, linked: CustomerState | None
+) -> list[Signal]:
+    program = rules.program
+    product = {"category": {click.category} if click.category else set(), "sku": {click.sku or ""}}
+    signals: list[Signal] = []
+    if click.type in CLICK_SIGNALS:
+        signals.append(
+            Signal(click.type, click.event_id, at, click.ts, product, {}, (click.sku or "",))
         )
-    return None
+    if click.type in CART_CHANGES:
+        if change_cart(state, click, at):
+            signals += _cart_signals(state, click.event_id, at, click.ts, product)
+    elif click.type == "order":
+        signals += _order(state, click, at, rules)
+    elif click.type == "login" and linked is not None and merge_cart(state, linked):
+        if state.cart_cause is not None and state.cart_changed_ts is not None:
+            changed_at = state.cart_changed_at or at
+            signals += _cart_signals(
+                state, state.cart_cause, changed_at, state.cart_changed_ts, _cart_products(state)
+            )
+    elif click.type == "product_view" and program.views and click.sku:
+        record_view(state, click.sku, click.category, at)
+    return signals
+
+
+def _cart_products(state: CustomerState) -> dict[str, set[str]]:
+    return {
+        "category": {category for _q, _p, category in state.cart.values() if category},
+        "sku": set(state.cart),
+    }
+
+
+def _cart_signals(
+    state: CustomerState, event_id: str, at: float, ts: str, product: dict[str, set[str]]
+) -> list[Signal]:
+    """A cart change: cart_emptied, or cart_changed when the cart is news (changed after
+    the latest purchase; triggers.cart.cart_is_news)."""
+    if not state.cart:
+        return [Signal("cart_emptied", event_id, at, ts, product)]
+    if not cart_is_news(state):
+        return []
+    total = round(sum(qty * price for qty, price, _c in state.cart.values()), 2)
+    fields = {**product, "total": total}
+    vars_ = {"lines": cart_lines(state), "total": plain_number(total), "items": len(state.cart)}
+    return [Signal("cart_changed", event_id, at, ts, fields, vars_, tuple(state.cart))]
+
+
+def _order(state: CustomerState, click: Click, at: float, rules: Rules) -> list[Signal]:
+    if click.customer_id is None:  # an anonymous order empties the device's cart
+        empty_cart(state)
+        return []
+    lines = click.lines or ()
+    total = click.total or 0.0
+    latest = record_purchase(state, total, lines, at, 1)
+    rules.interpreter.count_purchase(state, 1, total, at)
+    skus = tuple(dict.fromkeys(line.sku for line in lines))
+    if rules.program.recommends:
+        record_bought(state, skus)
+    fields: dict[str, Any] = {
+        **_products(lines),
+        "total": total,
+        "store_id": None,
+        "channel": "online",
+        "earned": 0.0,
+        "spent": 0.0,
+        "latest": latest,
+    }
+    vars_ = {
+        "total": plain_number(total),
+        "store_id": None,
+        "order_id": click.order_id,
+        "lines": _receipt_lines(lines),
+    }
+    signals = [Signal("purchase", click.event_id, at, click.ts, fields, vars_, skus)]
+    if empty_cart(state):
+        signals.append(Signal("cart_emptied", click.event_id, at, click.ts, _products(lines)))
+    return signals
+
+
+def _customer(
+    state: CustomerState, update: CustomerUpdate, at: float, rules: Rules
+) -> list[Signal]:
+    first_registration = state.registered_at is None and update.registered_at is not None
+    apply_customer_update(state, update)
+    interpreter = rules.interpreter
+    if interpreter.program.birthdays and (update.birthday or update.timezone):
+        interpreter.arm_birthdays(state, at, again=True)
+    registered = update.registered_at
+    if first_registration and registered and epoch_of(registered) >= at - REGISTERED_WITHIN_S:
+        return [Signal("registered", update.event_id, at, update.ts)]
+    return []

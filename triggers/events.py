@@ -24,7 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
-from smartcomms.config import describe_errors
+from triggers.validation import describe_errors
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]

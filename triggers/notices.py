@@ -17,23 +17,106 @@ def notice_id(trigger: str, customer_id: str, cause: str) -> str:
     return str(uuid.uuid5(_NOTICE_NAMESPACE, f"{trigger}\x1f{customer_id}\x1f{cause}"))
 
 
+def step_notice_id(scenario: str, customer_id: str, entry: str, step: str, first: bool) -> str:
+    """The notice id of a step of the instance entered by event ``entry``: the first
+    step's is the instance's (for the built-ins: trigger, customer, cause, as it always
+    was), every later step's adds its step id."""
+    return notice_id(scenario, customer_id, entry if first else f"{entry}\x1f{step}")
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A notice a trigger wants to send, before the delivery policy picks its channels."""
+    """A notice a scenario's step wants to send, before the delivery policy decides."""
 
     trigger: str
+    """the scenario"""
     kind: Kind
     customer_id: str
     template: str
     vars: dict[str, Any]
     caused_by: str
+    """the entry event of the instance"""
     event_ts: str
     due_ts: str
+    step: str = ""
+    first_step: bool = True
+    """the instance's first step: its notice id is the instance's own"""
+    due: float = 0.0
+    """when the step fell due (epoch s)"""
+    channels: tuple[str, ...] | None = None
+    """the step's own cascade order (None: the global one)"""
+    recommend_from: tuple[str, ...] | None = None
+    """products to recommend others for (None: the notice shows no recommendations)"""
 
     @property
     def notice_id(self) -> str:
-        """Deterministic id of this notice."""
-        return notice_id(self.trigger, self.customer_id, self.caused_by)
+        """Deterministic id of this notice (`step_notice_id`)."""
+        return step_notice_id(
+            self.trigger, self.customer_id, self.caused_by, self.step, self.first_step
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """The policy's answer: send over these channels, in this order."""
+
+    channels: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """The policy's answer: not now, at the end of quiet hours."""
+
+    release: float
+    """epoch s"""
+
+
+@dataclass(frozen=True, slots=True)
+class Suppress:
+    """The policy's answer: not at all, and why."""
+
+    reason: str
+
+
+Decision = Emit | Hold | Suppress
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A notice that will not be emitted, and why (counted and logged)."""
+
+    trigger: str
+    customer_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A step whose condition was false when it fell due (counted; the chain goes on)."""
+
+    trigger: str
+    step: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """An instance of a scenario started."""
+
+    trigger: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    """A running instance ended early: ``exit_on`` or a restart. ``notable``: it had
+    decided or held a step (a restart of an instance still waiting for its first step is
+    a re-arm, not worth a line in the decision log)."""
+
+    trigger: str
+    reason: str
+    at: float
+    notable: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,24 +1,14 @@
-"""Named timers of one customer: arm, cancel, find the earliest.
+"""Named timers of one customer: arm, hold, take, find the earliest.
 
-A timer's name is the trigger it fires. Its due time is event time; the engine fires it
-when its clock passes the due time. A timer moved to the end of quiet hours is "held".
+A timer's name is the scenario whose running instance's next step it stands for (or
+``birthday:<scenario>`` for a birthday entry). Its due time is event time; the engine
+fires it when its clock passes the due time. A timer moved to the end of quiet hours is
+"held".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from triggers.customer import CustomerState
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    """A notice that was not emitted, and why (counted and logged)."""
-
-    trigger: str
-    customer_id: str
-    reason: str
-
 
 QUIET_HOURS_THEN_CANCELLED = "quiet_hours_then_cancelled"
 
@@ -35,17 +25,6 @@ def hold(state: CustomerState, name: str, release: float) -> None:
     state.timers[name] = release
     if name not in state.held:
         state.held.append(name)
-
-
-def cancel(state: CustomerState, name: str, customer_id: str | None) -> list[Suppression]:
-    """Drop a timer; a held one counts as a notice cancelled during quiet hours."""
-    if state.timers.pop(name, None) is None:
-        return []
-    if name in state.held:
-        state.held.remove(name)
-        if customer_id is not None:
-            return [Suppression(name, customer_id, QUIET_HOURS_THEN_CANCELLED)]
-    return []
 
 
 def take(state: CustomerState, name: str) -> bool:

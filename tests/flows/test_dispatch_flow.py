@@ -186,9 +186,7 @@ def test_cascade_through_queue_topics_and_a_sender(
         ({"notice_id": 7}, "notice_id: Input should be a valid string"),
     ],
 )
-def test_a_notice_the_dispatcher_cannot_walk_is_a_dead_letter(
-    change: dict, expected: str
-) -> None:
+def test_a_notice_the_dispatcher_cannot_walk_is_a_dead_letter(change: dict, expected: str) -> None:
     from flows.dispatch import parse_inputs
     from flows.inputs import DeadLetter, RawInput
 

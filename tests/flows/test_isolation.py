@@ -15,13 +15,13 @@ from channels.templates import TemplateSet
 from flows import processor as processor_module
 from flows.clock import AdmissionWindow, ClockTick, EventTimeClock
 from flows.inputs import DeadLetter, RawInput
-from flows.processor import DROPPED, BatchProcessor
+from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.customers import CustomerStore
 from state.timers import TimerIndex
 from tests.events import customer, receipt
-from triggers import engine
+from triggers import decisions, engine
 from triggers.engine import Rules
 from triggers.events import Event, epoch_of, parse_event
 
@@ -151,7 +151,7 @@ def test_a_failing_timer_is_dropped_with_a_decision(redis_client: redis.Redis) -
     state = state_of(redis_client, "C1")
     assert state.timers == {}  # gone, not fired again at every tick
     _at, trigger, outcome, _notice, detail = state.log[-1]
-    assert (trigger, outcome) == ("win_back", DROPPED)
+    assert (trigger, outcome) == ("win_back", decisions.DROPPED)
     assert detail.startswith("render: ZeroDivisionError")
     assert not redis_client.zcard("t:timers:{0}")
 

@@ -111,7 +111,9 @@ def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
         "event_ts",
         "due_ts",
         "created_at",
+        "step",  # the scenario step that sent it (a built-in has one, named like it)
     }
+    assert notice["step"] == "bonus_earned"
     assert notice["channels"] == ["sms", "email"]
     assert notice["text"] == "Анна, начислено 50 бонусов, на счёте 50."
 

@@ -56,8 +56,6 @@ FULL = CustomerState(
     purchase_days=[[20779.0, 2.0, 1990.0]],
     category_spend={"чай": 1990.0, "посуда": 10.5},
     seen={"jQm5hf2HTe/O": 1795358706},
-    last_purchase_event="r1",
-    last_purchase_ts="2026-11-22T10:15:03+03:00",
     cart={"kettle": [1, 1990.0, "кухня"]},
     cart_changed_at=1795358706.0,
     cart_cause="add-1",
@@ -66,6 +64,14 @@ FULL = CustomerState(
     held=["abandoned_cart"],
     sent=[[1795358706.0, "win_back", ["sms"]]],
     log=[[1795358706.0, "win_back", "emitted", "n-1", ["sms"]]],
+    instances={
+        "abandoned_cart": [
+            *("add-1", 1795358706.0, "2026-11-22T10:15:03+03:00", "abandoned_cart"),
+            *(None, 0, 0.0, [], {}),
+        ]
+    },
+    viewed=[["kettle", "кухня", 1795358000.0]],
+    bought=["kettle"],
 )
 
 
@@ -113,3 +119,36 @@ def test_documents_of_the_earlier_formats_still_read(redis_client: redis.Redis) 
             50.0,
             {"чай": 5.0},
         )
+
+
+def test_a_state_from_before_scenarios_keeps_its_pending_timers(
+    redis_client: redis.Redis,
+) -> None:
+    """Pending win-backs and cart nudges of an engine upgraded to scenarios are instances of
+    the built-ins, with the cause they always had."""
+    legacy = {
+        "v": 1,
+        "p": 1795358706.0,
+        "pe": "r1",
+        "pt": "2026-11-22T10:15:03+03:00",
+        "ka": 1795358000.0,
+        "kc": "add-1",
+        "kt": "2026-11-22T10:03:20+03:00",
+        "k": {"kettle": [1, 1990.0, None]},
+        "t": {"win_back": 1797950706.0, "abandoned_cart": 1795361600.0},
+        "h": ["abandoned_cart"],
+    }
+    redis_client.set("t:c:{C1}", orjson.dumps(legacy))
+    state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
+    assert state.timers == legacy["t"] and state.held == ["abandoned_cart"]
+    assert state.instances["win_back"][:4] == [
+        "r1",
+        1795358706.0,
+        "2026-11-22T10:15:03+03:00",
+        "win_back",
+    ]
+    assert state.instances["abandoned_cart"][:3] == [
+        "add-1",
+        1795358000.0,
+        "2026-11-22T10:03:20+03:00",
+    ]

@@ -1,0 +1,274 @@
+"""Conditions of scenarios (a step's ``if``, an entry's or exit's ``where``), compiled once
+at start into plain functions of the customer's facts.
+
+A condition is a mapping whose every key must hold; ``all: [...]``, ``any: [...]`` and
+``not: {...}`` combine conditions. A key's value is a scalar (equality) or one comparison
+``{eq|ne|lt|lte|gt|gte: value}`` or ``{in: [values]}``. A fact that has no value (no
+purchase yet: ``days_since_purchase``) satisfies no comparison but ``ne`` and ``eq: null``.
+Keys about products (``category``, ``sku``) hold when any of the event's values does; keys
+about steps (``sent: d1``) and channels (``has_channel: email``) name the step or channel.
+
+The registry `FACTS` is the list of keys: a new condition is one entry there.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from triggers.customer import DAY, CustomerState, purchase_totals, shown_balance
+from triggers.events import CONTACT_CHANNEL
+from triggers.scenarios.instances import Instance
+from triggers.scenarios.signals import Signal
+
+CHANNELS = frozenset(CONTACT_CHANNEL.values())
+
+
+@dataclass(slots=True)
+class Facts:
+    """What a condition is checked against."""
+
+    state: CustomerState
+    now: float
+    """event time of the check (a step's due time, an event's time)"""
+    kind: str
+    """the scenario's kind: marketing needs consents for ``has_channel``"""
+    instance: Instance | None = None
+    signal: Signal | None = None
+
+
+Predicate = Callable[[Facts], bool]
+Getter = Callable[[Facts], Any]
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be compiled; the message names the key and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One condition key: how to read it and what its values are."""
+
+    read: Getter
+    type: type | tuple[type, ...]
+    """the type of the values it compares with"""
+    scope: str = "state"
+    """state: anywhere; instance: a running instance's (``if``, ``exit_on``); event: the
+    trigger event's own fields (``where``)"""
+    named: str | None = None
+    """the key names a step (``step``) or a channel (``channel``) instead of comparing"""
+
+
+def _rolling(days: int, spend: bool) -> Getter:
+    index = 1 if spend else 0
+    return lambda f: purchase_totals(f.state, f.now, days)[index]
+
+
+def _days_since_purchase(facts: Facts) -> float | None:
+    last = facts.state.last_purchase_at
+    return None if last is None else (facts.now - last) / DAY
+
+
+def _cart_total(facts: Facts) -> float:
+    return round(sum(qty * price for qty, price, _category in facts.state.cart.values()), 2)
+
+
+def _event_field(name: str) -> Getter:
+    return lambda f: None if f.signal is None else f.signal.fields.get(name)
+
+
+def _instance_field(name: str) -> Getter:
+    return lambda f: None if f.instance is None else getattr(f.instance, name)
+
+
+def _step_has(flag: str) -> Getter:
+    """The set of steps of the instance whose notice has ``flag`` (s sent, d delivered...)."""
+    return lambda f: set() if f.instance is None else f.instance.steps_with(flag)
+
+
+def _channels(facts: Facts) -> set[str]:
+    reachable = facts.state.reachable_channels()
+    if facts.kind == "marketing":
+        return {c for c in reachable if facts.state.consents.get(c) is True}
+    return reachable
+
+
+NUMBER = (int, float)
+FACTS: dict[str, Fact] = {
+    "purchases_since_entry": Fact(_instance_field("purchases"), NUMBER, "instance"),
+    "spend_since_entry": Fact(_instance_field("spend"), NUMBER, "instance"),
+    **{
+        f"{what}_{days}d": Fact(_rolling(days, what == "spend"), NUMBER)
+        for what in ("purchases", "spend")
+        for days in (30, 90, 365)
+    },
+    "days_since_purchase": Fact(_days_since_purchase, NUMBER),
+    "balance": Fact(lambda f: shown_balance(f.state), NUMBER),
+    "cart_total": Fact(_cart_total, NUMBER),
+    "cart_items": Fact(lambda f: len(f.state.cart), NUMBER),
+    "sent": Fact(_step_has("s"), str, "instance", "step"),
+    "delivered": Fact(_step_has("d"), str, "instance", "step"),
+    "opened": Fact(_step_has("o"), str, "instance", "step"),
+    "clicked": Fact(_step_has("c"), str, "instance", "step"),
+    "has_channel": Fact(_channels, str, "state", "channel"),
+    # the trigger event's own fields (signals.TRIGGER_EVENTS says which event has which)
+    "category": Fact(_event_field("category"), str, "event"),
+    "sku": Fact(_event_field("sku"), str, "event"),
+    "total": Fact(_event_field("total"), NUMBER, "event"),
+    "store_id": Fact(_event_field("store_id"), str, "event"),
+    "channel": Fact(_event_field("channel"), str, "event"),
+    "from": Fact(_event_field("from"), str, "event"),
+    "to": Fact(_event_field("to"), str, "event"),
+    "direction": Fact(_event_field("direction"), str, "event"),
+    "earned": Fact(_event_field("earned"), NUMBER, "event"),
+    "spent": Fact(_event_field("spent"), NUMBER, "event"),
+    "latest": Fact(_event_field("latest"), bool, "event"),
+    "scenario": Fact(_event_field("scenario"), str, "event"),
+    "step": Fact(_event_field("step"), str, "event"),
+}
+"""Every condition key."""
+
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+COMBINATORS = ("all", "any", "not")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a condition stands: which keys it may use."""
+
+    event_fields: Collection[str] = ()
+    """the trigger event's fields (``where``); none in a step's ``if``"""
+    instance: bool = True
+    """whether a running instance is at hand (not in an entry's ``where``)"""
+    steps: Collection[str] = ()
+    """the scenario's step ids (for ``sent: d1`` and the like)"""
+
+
+def compile_condition(condition: Any, scope: Scope, path: str = "") -> Predicate:
+    """A predicate for ``condition``; `ConditionError` naming the key otherwise."""
+    if condition is None:
+        return _always
+    if not isinstance(condition, Mapping):
+        raise ConditionError(f"{path or 'condition'}: must be a mapping of conditions")
+    parts = [
+        _compile_key(str(key), value, scope, _join(path, key)) for key, value in condition.items()
+    ]
+    if not parts:
+        return _always
+    if len(parts) == 1:
+        return parts[0]
+    return lambda facts: all(part(facts) for part in parts)
+
+
+def keys_of(condition: Any) -> set[str]:
+    """Every condition key a (valid) condition uses, inside ``all``/``any``/``not`` too."""
+    if not isinstance(condition, Mapping):
+        return set()
+    keys: set[str] = set()
+    for key, value in condition.items():
+        if key == "not":
+            keys |= keys_of(value)
+        elif key in COMBINATORS:
+            keys = keys.union(*(keys_of(c) for c in value))
+        else:
+            keys.add(str(key))
+    return keys
+
+
+def _always(_facts: Facts) -> bool:
+    return True
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _compile_key(key: str, value: Any, scope: Scope, path: str) -> Predicate:
+    if key in COMBINATORS:
+        return _combine(key, value, scope, path)
+    fact = FACTS.get(key)
+    if fact is None:
+        raise ConditionError(f"{path}: unknown condition; known: {sorted([*FACTS, *COMBINATORS])}")
+    if fact.scope == "event" and key not in scope.event_fields:
+        known = sorted(scope.event_fields) or "none"
+        raise ConditionError(f"{path}: not a field of this trigger event (its fields: {known})")
+    if fact.scope == "instance" and not scope.instance:
+        raise ConditionError(f"{path}: an entry has no instance yet to ask this of")
+    if fact.named is not None:
+        return _named(fact, value, scope, path)
+    compare = _comparison(value, fact.type, path)
+    read = fact.read
+    if key in ("category", "sku"):  # any of the event's products
+        return lambda facts: any(compare(v) for v in (read(facts) or ()))
+    return lambda facts: compare(read(facts))
+
+
+def _combine(key: str, value: Any, scope: Scope, path: str) -> Predicate:
+    if key == "not":
+        inner = compile_condition(value, scope, path)
+        return lambda facts: not inner(facts)
+    if not isinstance(value, list) or not value:
+        raise ConditionError(f"{path}: takes a non-empty list of conditions")
+    parts = [compile_condition(c, scope, f"{path}.{n}") for n, c in enumerate(value)]
+    if key == "all":
+        return lambda facts: all(part(facts) for part in parts)
+    return lambda facts: any(part(facts) for part in parts)
+
+
+def _named(fact: Fact, value: Any, scope: Scope, path: str) -> Predicate:
+    names = value["in"] if isinstance(value, Mapping) and set(value) == {"in"} else [value]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConditionError(f"{path}: names a {fact.named} (or {{in: [...]}} of them)")
+    known = scope.steps if fact.named == "step" else CHANNELS
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConditionError(f"{path}: no {fact.named} {unknown}; known: {sorted(known)}")
+    wanted = frozenset(names)
+    read = fact.read
+    return lambda facts: not wanted.isdisjoint(read(facts))
+
+
+def _comparison(value: Any, kind: type | tuple[type, ...], path: str) -> Callable[[Any], bool]:
+    if isinstance(value, Mapping):
+        if len(value) != 1:
+            raise ConditionError(f"{path}: one comparison per key ({'|'.join(COMPARISONS)}|in)")
+        [(op, operand)] = value.items()
+        if op == "in":
+            if not isinstance(operand, list):
+                raise ConditionError(f"{path}.in: takes a list")
+            for item in operand:
+                _check_type(item, kind, f"{path}.in")
+            allowed = list(operand)
+            return lambda actual: actual is not None and actual in allowed
+        if op not in COMPARISONS:
+            raise ConditionError(
+                f"{path}: unknown comparison {op!r}; known: {[*COMPARISONS, 'in']}"
+            )
+        if operand is not None:
+            _check_type(operand, kind, f"{path}.{op}")
+        return _compare(COMPARISONS[op], op, operand)
+    if value is not None:
+        _check_type(value, kind, path)
+    return _compare(operator.eq, "eq", value)
+
+
+def _compare(test: Callable[[Any, Any], bool], op: str, operand: Any) -> Callable[[Any], bool]:
+    if op in ("eq", "ne"):
+        return lambda actual: test(actual, operand)
+    return lambda actual: actual is not None and test(actual, operand)
+
+
+def _check_type(value: Any, kind: type | tuple[type, ...], path: str) -> None:
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+    if not ok:
+        expected = "a number" if kind == NUMBER else f"a {getattr(kind, '__name__', kind)}"
+        raise ConditionError(f"{path}: {value!r} is not {expected}")

@@ -1,0 +1,171 @@
+"""Scenario instances: one customer's run through one scenario, as kept in the state.
+
+At most one instance per scenario and customer; the last one stays in the state after it
+ended (re-entry needs its entry time; engagement and attribution its notices). Stored as a
+plain list (the customer document is JSON and counted in bytes), read through `Instance`:
+
+    [entry_id, entry_at, entry_ts, next_step, ended, purchases, spend, outcomes, extra]
+
+``outcomes`` has one ``[step_id, code, at]`` per decided step: code ``s`` (sent) followed by
+the receipts it got (``d`` delivered, ``o`` opened, ``c`` clicked, ``f`` a failed
+channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed). ``extra``
+holds what only some scenarios need (``sk``: the entry's products, ``ev``: the entry's
+vars for later steps).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ENTRY_ID, ENTRY_AT, ENTRY_TS, NEXT, ENDED, PURCHASES, SPEND, OUTCOMES, EXTRA = range(9)
+SENT, SKIPPED, SUPPRESSED = "s", "k", "x"
+DONE, EXIT_ON, RESTART = "done", "exit_on", "restart"
+"""why an instance ended: its last step was decided, an exit_on event, a new entry"""
+IMPLIED = {"c": "cod", "o": "od", "d": "d", "f": "f"}
+"""a receipt's flag and the flags it implies (a click was opened, an opening delivered)"""
+
+
+class Instance:
+    """A view of one stored instance (changes write through to the state)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: list[Any]) -> None:
+        self.raw = raw
+
+    @classmethod
+    def start(cls, entry_id: str, entry_at: float, entry_ts: str, first_step: str) -> Instance:
+        """A new instance waiting for its first step."""
+        return cls([entry_id, entry_at, entry_ts, first_step, None, 0, 0.0, [], {}])
+
+    @property
+    def entry_id(self) -> str:
+        return str(self.raw[ENTRY_ID])
+
+    @property
+    def entry_at(self) -> float:
+        return float(self.raw[ENTRY_AT])
+
+    @property
+    def entry_ts(self) -> str:
+        return str(self.raw[ENTRY_TS])
+
+    @property
+    def next_step(self) -> str | None:
+        """The step to decide next (None once ended)."""
+        return self.raw[NEXT]
+
+    @property
+    def ended(self) -> str | None:
+        """Why the instance ended (None while it runs)."""
+        return self.raw[ENDED]
+
+    @property
+    def running(self) -> bool:
+        return self.raw[ENDED] is None
+
+    @property
+    def purchases(self) -> int:
+        """Purchases since entry, net of returns."""
+        return int(self.raw[PURCHASES])
+
+    @property
+    def spend(self) -> float:
+        """Spend since entry, net of returns."""
+        return float(self.raw[SPEND])
+
+    @property
+    def outcomes(self) -> list[list[Any]]:
+        return self.raw[OUTCOMES]
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self.raw[EXTRA]
+
+    def advance(self, next_step: str | None) -> None:
+        """Go on to ``next_step``; None: the last step was decided, the instance is done."""
+        self.raw[NEXT] = next_step
+        if next_step is None:
+            self.raw[ENDED] = DONE
+
+    def end(self, reason: str) -> None:
+        self.raw[NEXT], self.raw[ENDED] = None, reason
+
+    def decided(self, step: str, code: str, at: float) -> None:
+        self.outcomes.append([step, code, round(at, 3)])
+
+    def count_purchase(self, sign: int, total: float) -> None:
+        self.raw[PURCHASES] += sign
+        self.raw[SPEND] = round(self.raw[SPEND] + sign * total, 2)
+
+    def steps_with(self, flag: str) -> set[str]:
+        """Steps whose notice was sent (``s``) or got the receipt ``flag`` (d, o, c, f)."""
+        return {
+            step
+            for step, code, _at in self.outcomes
+            if code[0] == SENT and (flag == SENT or flag in code[1:])
+        }
+
+    def sent_at(self, step: str) -> float | None:
+        """When ``step``'s notice was released, if it was sent."""
+        for decided, code, at in self.outcomes:
+            if decided == step and code[0] == SENT:
+                return float(at)
+        return None
+
+    def mark(self, step: str, flag: str) -> bool:
+        """Record a receipt (``flag``) for ``step``'s notice; False when it was not sent."""
+        for outcome in self.outcomes:
+            if outcome[0] == step and outcome[1][0] == SENT:
+                flags = set(outcome[1][1:]) | set(IMPLIED[flag])
+                outcome[1] = SENT + "".join(f for f in "docf" if f in flags)
+                return True
+        return False
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def at_local(after: float, local: time, timezone: str) -> float:
+    """The first moment at or after ``after`` (epoch s) whose local time in ``timezone`` is
+    ``local``. On a day the clocks jump over it, the moment of the jump; on a day it comes
+    twice (clocks turned back), the first time."""
+    zone = _zone(timezone)
+    day = datetime.fromtimestamp(after, zone).date()
+    for offset in range(3):
+        moment = _local_moment(day + timedelta(days=offset), local, zone)
+        if moment >= after:
+            return moment
+    raise AssertionError("a local time comes back within three days")
+
+
+def _local_moment(day: date, local: time, zone: ZoneInfo) -> float:
+    wall = datetime.combine(day, local)
+    first = wall.replace(tzinfo=zone, fold=0).timestamp()
+    if datetime.fromtimestamp(first, zone).replace(tzinfo=None) == wall:
+        return first
+    # in a gap: the first moment whose wall clock reads ``local`` or later is the jump
+    low, high = sorted((first, wall.replace(tzinfo=zone, fold=1).timestamp()))
+    while high - low > 0.5:
+        middle = (low + high) / 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return float(round(high))
+
+
+def birthday_moment(birthday: str, year: int, days_before: int, timezone: str) -> float:
+    """00:00 local time ``days_before`` days before the birthday (``YYYY-MM-DD``) of
+    ``year``; a 29 February birthday is kept on 28 February in other years."""
+    born = date.fromisoformat(birthday)
+    try:
+        day = born.replace(year=year)
+    except ValueError:
+        day = date(year, 2, 28)
+    return _local_moment(day - timedelta(days=days_before), time(0, 0), _zone(timezone))

@@ -1,0 +1,37 @@
+"""Customer states written before scenarios: their pending built-in timers become instances.
+
+Up to the scenario engine, a pending win-back or cart nudge was a timer named by its
+trigger with its cause kept in the state (the latest purchase's event id and ts; the
+cart's last change). An upgraded engine must not lose them: the timer keeps its name
+(the built-in's id) and due time, and gets the instance it now belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from triggers.scenarios.builtin import ABANDONED_CART, WIN_BACK
+from triggers.scenarios.instances import Instance
+
+LEGACY_FIELDS = ("last_purchase_event", "last_purchase_ts")
+"""fields of the old state that are no longer kept"""
+_CAUSES = {
+    WIN_BACK: ("last_purchase_event", "last_purchase_ts", "last_purchase_at"),
+    ABANDONED_CART: ("cart_cause", "cart_changed_ts", "cart_changed_at"),
+}
+
+
+def upgrade(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored state, with legacy timers turned into instances."""
+    legacy = {name: fields.pop(name, None) for name in LEGACY_FIELDS}
+    if "instances" in fields:
+        return fields
+    known = {**fields, **legacy}
+    instances = {}
+    for scenario, (event_id, ts, at) in _CAUSES.items():
+        if scenario in fields.get("timers", {}) and known.get(event_id) and known.get(at):
+            entry_ts = known.get(ts) or ""
+            instances[scenario] = Instance.start(known[event_id], known[at], entry_ts, scenario).raw
+    if instances:
+        fields["instances"] = instances
+    return fields
