@@ -279,6 +279,7 @@ class BatchProcessor:
                     now = self._clock.observe(at)
                     self._fire_due_timers(batch, now)
                     self._apply(batch, item, at, now, source)
+                    self._fire_due_timers(batch, now)  # steps a late event armed in the past
                 for state in batch.touched.values():
                     forget_before(state, now - self._dedup_window_s)
                 writer = self._writer(shard, batch)
@@ -393,12 +394,12 @@ class BatchProcessor:
         self._stage = "apply"
         batch.stats.events[event.type] += 1
         linked = batch.states.get(linked_key) if linked_key else None
-        linked_had_cart = linked is not None and bool(linked.cart)
+        linked_moves = linked is not None and bool(linked.cart or linked.viewed)
         notes: list[Note] = []
         actions = apply_event(state, event, at, self._rules, linked, notes)
         batch.touch(subject, state)
-        if linked_key is not None and linked is not None and linked_had_cart:
-            batch.touch(linked_key, linked)  # its cart moved to the customer
+        if linked_key is not None and linked is not None and linked_moves:
+            batch.touch(linked_key, linked)  # its cart and views moved to the customer
         self._settle(batch, state, [*notes, *actions], instant=True)
         batch.touch(subject, state)
 

@@ -279,6 +279,33 @@ def cmd_gateways_test(args: argparse.Namespace) -> int:
     return 0 if result.outcome == "sent" else 1
 
 
+def cmd_scenarios_check(args: argparse.Namespace) -> int:
+    """Validate the configuration's scenarios, templates included; start nothing."""
+    from flows.wiring import configured
+
+    rules, _policy = configured(_settings(args))
+    running = sorted(rules.program.scenarios)
+    off = sorted(set(_settings(args).scenarios) - set(running))
+    print(
+        f"{len(running)} scenarios ok: {', '.join(running)}"
+        + (f"; off: {', '.join(off)}" if off else "")
+    )
+    return 0
+
+
+def cmd_scenarios_show(args: argparse.Namespace) -> int:
+    """One scenario as the engine runs it (built-ins and recipes expanded), as YAML."""
+    import yaml
+
+    settings = _settings(args)
+    spec = settings.scenarios.get(args.name)
+    if spec is None:
+        raise ConfigError(f"no scenario {args.name!r}; known: {sorted(settings.scenarios)}")
+    shown = {args.name: spec.model_dump(mode="json", by_alias=True)}
+    sys.stdout.write(yaml.safe_dump(shown, allow_unicode=True, sort_keys=False))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Local stack + synthetic traffic through the live flow, with a live display."""
     from smartcomms.demo import run_demo
@@ -380,6 +407,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customer", metavar="CUSTOMER_ID")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
+
+    scenarios = sub.add_parser(
+        "scenarios",
+        help="Scenarios: chains of messages defined in the configuration.",
+        description="Scenarios: chains of messages defined in the configuration.",
+    )
+    scenarios_sub = scenarios.add_subparsers(
+        dest="scenarios_command", required=True, metavar="COMMAND"
+    )
+    for name, func, text in (
+        (
+            "check",
+            cmd_scenarios_check,
+            "Validate the scenarios and their templates (exit 2 naming scenario, step and "
+            "field); start nothing.",
+        ),
+        (
+            "show",
+            cmd_scenarios_show,
+            "Print one scenario as the engine runs it (recipe and built-in expanded), as YAML.",
+        ),
+    ):
+        p = scenarios_sub.add_parser(name, help=text, description=text)
+        p.add_argument("--config", metavar="FILE", help="YAML configuration (env overrides it)")
+        p.set_defaults(func=func)
+        if name == "show":
+            p.add_argument("name", metavar="NAME")
 
     templates = sub.add_parser(
         "templates", help="Message templates.", description="Message templates."

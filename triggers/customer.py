@@ -118,6 +118,13 @@ def record_view(state: CustomerState, sku: str, category: str | None, at: float)
     state.viewed = views[-VIEWS_KEPT:]
 
 
+def merge_views(state: CustomerState, device: CustomerState) -> None:
+    """Login: what was viewed anonymously on the device is the customer's from then on."""
+    for sku, category, at in device.viewed:
+        record_view(state, sku, category, at)
+    device.viewed = []
+
+
 def record_bought(state: CustomerState, skus: Sequence[str]) -> None:
     """Products bought: the latest few distinct ones."""
     bought = [sku for sku in state.bought if sku not in skus]

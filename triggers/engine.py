@@ -19,6 +19,7 @@ from triggers.customer import (
     DAY,
     CustomerState,
     apply_customer_update,
+    merge_views,
     record_bought,
     record_purchase,
     record_view,
@@ -266,8 +267,9 @@ def _click(
             signals += _cart_signals(state, click.event_id, at, click.ts, product)
     elif click.type == "order":
         signals += _order(state, click, at, rules)
-    elif click.type == "login" and linked is not None and merge_cart(state, linked):
-        if state.cart_cause is not None and state.cart_changed_ts is not None:
+    elif click.type == "login" and linked is not None:
+        merge_views(state, linked)
+        if merge_cart(state, linked) and state.cart_cause and state.cart_changed_ts:
             changed_at = state.cart_changed_at or at
             signals += _cart_signals(
                 state, state.cart_cause, changed_at, state.cart_changed_ts, _cart_products(state)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -67,8 +68,20 @@ def _where(on: str, where: dict[str, Any], instance: bool) -> None:
         raise ValueError(f"where.{exc}") from None
 
 
+def _yaml_on(data: object) -> object:
+    """YAML 1.1 reads an unquoted ``on:`` key as the boolean true."""
+    if isinstance(data, dict) and True in data and "on" not in data:
+        data = {("on" if key is True else key): value for key, value in data.items()}
+    return data
+
+
 class EntrySpec(_Spec):
     """What starts an instance."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_on(cls, data: object) -> object:
+        return _yaml_on(data)
 
     on: str
     where: dict[str, Any] = {}
@@ -86,6 +99,11 @@ class EntrySpec(_Spec):
 
 class ExitSpec(_Spec):
     """An event that ends a running instance at once."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_on(cls, data: object) -> object:
+        return _yaml_on(data)
 
     on: str
     where: dict[str, Any] = {}
@@ -140,9 +158,8 @@ class ScenarioSpec(_Spec):
     reentry_days: Annotated[float, Field(ge=0)] | None = None
     """after an instance ended: None never again, 0 at once, N not before N days after
     its entry"""
-    exit_on: list[
-        Annotated[ExitSpec, PlainValidator(lambda v: ExitSpec.model_validate(_exit(v)))]
-    ] = []
+    exit_on: list[Annotated[ExitSpec, BeforeValidator(_exit)]] = []
+    """trigger events (names or ``{on, where}``) that end a running instance at once"""
     control_percent: Annotated[float, Field(ge=0, le=100)] = 0.0
     variants: list[VariantSpec] = []
     attribution_days: Annotated[float, Field(ge=0)] = 7.0

@@ -1,0 +1,75 @@
+"""exit_on acts at once, on the event, also on a step that waits or is held."""
+
+from __future__ import annotations
+
+from tests.triggers.driver import Customer, rules
+from triggers.notices import Candidate, Decision, Emit, Hold
+
+STEPS = [{"id": "a", "after": "1h", "template": "t"}, {"id": "b", "after": "1d", "template": "t"}]
+
+
+def test_an_exit_event_ends_a_waiting_instance_at_once() -> None:
+    scenario = {"entry": {"on": "cart_changed"}, "exit_on": ["purchase"], "steps": STEPS}
+    customer = Customer(rules({"cart": scenario}))
+    customer.event("add_to_cart", "2026-11-22T10:00:00+03:00", sku="tea", price=100.0)
+    customer.event("receipt", "2026-11-22T10:30:00+03:00")
+    assert customer.until("2026-11-25T00:00:00+03:00") == []
+    assert customer.state.timers == {}
+    [exited] = [n for n in customer.notes if hasattr(n, "reason")]
+    assert (exited.trigger, exited.reason) == ("cart", "exit_on")
+
+
+def test_exit_where_filters_the_exit_event() -> None:
+    exit_on = [{"on": "purchase", "where": {"total": {"gte": 1000}}}]
+    scenario = {"entry": {"on": "registered"}, "exit_on": exit_on, "steps": STEPS}
+    customer = Customer(rules({"welcome": scenario}))
+    customer.event(
+        "customer", "2026-11-22T10:00:00+03:00", registered_at="2026-11-22T10:00:00+03:00"
+    )
+    customer.event("receipt", "2026-11-22T10:10:00+03:00", total=500.0)  # too small to exit
+    assert [n.step for n in customer.until("2026-11-22T11:00:00+03:00")] == ["a"]
+    customer.event("receipt", "2026-11-22T12:00:00+03:00", total=5000.0)
+    assert customer.until("2026-11-25T00:00:00+03:00") == []
+
+
+def test_held_then_exit_counts_the_held_notice_as_cancelled() -> None:
+    held: list[Candidate] = []
+
+    def quiet_once(candidate: Candidate) -> Decision:
+        if not held:
+            held.append(candidate)
+            return Hold(candidate.due + 8 * 3600)
+        return Emit(["sms"])
+
+    scenario = {"entry": {"on": "cart_changed"}, "exit_on": ["purchase"], "steps": STEPS}
+    customer = Customer(rules({"cart": scenario}), quiet_once)
+    customer.event("add_to_cart", "2026-11-22T20:30:00+03:00", sku="tea", price=100.0)
+    assert customer.until("2026-11-22T22:00:00+03:00") == [] and held  # a held to 05:30
+    assert customer.state.held == ["cart"]
+    customer.event("receipt", "2026-11-22T23:00:00+03:00")
+    assert customer.until("2026-11-25T00:00:00+03:00") == []
+    [cancelled] = customer.suppressed
+    assert (cancelled.trigger, cancelled.reason) == ("cart", "quiet_hours_then_cancelled")
+    assert customer.state.held == [] and customer.state.timers == {}
+
+
+def test_a_held_step_is_checked_again_at_release() -> None:
+    decisions: list[Decision] = [Hold(0.0)]
+
+    def hold_first(candidate: Candidate) -> Decision:
+        if decisions:
+            decisions.pop()
+            return Hold(candidate.due + 3600)
+        return Emit(["sms"])
+
+    steps = [{"id": "a", "after": "1h", "if": {"purchases_since_entry": 0}, "template": "t"}]
+    scenario = {"entry": {"on": "registered"}, "steps": steps}
+    customer = Customer(rules({"welcome": scenario}), hold_first)
+    customer.event(
+        "customer", "2026-11-22T10:00:00+03:00", registered_at="2026-11-22T10:00:00+03:00"
+    )
+    customer.until("2026-11-22T11:30:00+03:00")  # due at 11:00, held to 12:00
+    customer.event("receipt", "2026-11-22T11:45:00+03:00")  # a purchase meanwhile
+    assert customer.until("2026-11-22T13:00:00+03:00") == []
+    [skipped] = [n for n in customer.notes if type(n).__name__ == "Skipped"]
+    assert skipped.step == "a"
