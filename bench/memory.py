@@ -1,6 +1,6 @@
 """Redis memory per customer for a typical profile, through the real engine.
 
-    python bench/memory.py [--customers 1000000] [--receipts 3]
+    python bench/memory.py [--customers 1000000] [--receipts 3] [--scenarios]
 
 Each customer gets the synthetic generator's profile (contacts, consents, timezone, ...)
 and --receipts receipts, applied by the live engine's processor on the event-time clock,
@@ -16,6 +16,11 @@ timer and its index entry, the shared category table. Two figures:
 
 Reports Redis ``used_memory`` growth per customer and its parts (``MEMORY USAGE`` of a
 sample of documents; the timer index).
+
+``--scenarios``: ten scenarios configured, the three built-ins and every recipe, and
+every customer registered at their profile event: each then runs a welcome chain, a
+retention chain, a cross-sell and a win-back (active), and keeps a yearly birthday timer
+and the last instance of each after they ended (at rest, 45 days on).
 """
 
 from __future__ import annotations
@@ -43,14 +48,28 @@ PREFIX = "m"
 TIMER_INDEX = f"{PREFIX}:timers:{{0}}"
 
 
-def fill(processor: BatchProcessor, customers: int, receipts: int) -> float:
-    """Apply every customer's profile and receipts; returns the last event time."""
+RECIPES = (
+    "welcome_series",
+    "retention",
+    "browse_abandonment",
+    "cross_sell",
+    "birthday",
+    "points_expiry",
+    "tier_up",
+)
+
+
+def fill(processor: BatchProcessor, customers: int, receipts: int, register: bool) -> float:
+    """Apply every customer's profile and receipts; returns the last event time.
+    ``register``: each profile is a fresh registration (welcome chains start)."""
     traffic = TrafficGenerator(customers=customers, anonymous_share=0.0)
     last = 0.0
     for first in range(0, customers, BATCH):
         events: list[Event] = []
         for n in range(first, min(first + BATCH, customers)):
             raw = [traffic.profile(n)] + [traffic.receipt() for _ in range(receipts)]
+            if register:
+                raw[0]["registered_at"] = raw[0]["ts"]
             for event in raw:
                 if event["type"] == "receipt":
                     event["customer_id"] = f"C{n:07d}"  # spread receipts over everyone
@@ -62,10 +81,13 @@ def fill(processor: BatchProcessor, customers: int, receipts: int) -> float:
     return last
 
 
-def rest(processor: BatchProcessor, client: redis.Redis, since: float) -> None:
-    """Move the clock on in steps until no timer is pending (every win-back fired)."""
-    at = since + 29 * DAY
-    while client.zcard(TIMER_INDEX):
+def rest(
+    processor: BatchProcessor, client: redis.Redis, since: float, first: float, days: float
+) -> None:
+    """Move the clock on in steps from ``first`` days on, until no timer is pending or
+    ``days`` have passed (every chain ended; a birthday timer is yearly)."""
+    at = since + first * DAY
+    while client.zcard(TIMER_INDEX) and at < since + days * DAY:
         at += 900  # 15 minutes of timers per batch
         processor.process("0", [ClockTick(at)])
 
@@ -102,22 +124,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--receipts", type=int, default=3)
+    parser.add_argument("--scenarios", action="store_true", help="ten scenarios configured")
     args = parser.parse_args()
+    scenarios = {name: {"recipe": name} for name in RECIPES} if args.scenarios else {}
     with redis_server() as url:
         settings = Settings.model_validate(
-            {"redis": {"url": url, "prefix": PREFIX}, "log": {"level": "warning"}}
+            {
+                "redis": {"url": url, "prefix": PREFIX},
+                "log": {"level": "warning"},
+                "scenarios": scenarios,
+            }
         )
         configure_logging(settings.log)  # a suppression per unreachable customer is not news
         processor = processor_factory(settings, url, EventTimeClock(), Stats(), live=True)()
         client = redis.Redis.from_url(url)
         meter = Meter(client, args.customers)
         started = time.perf_counter()
-        last = fill(processor, args.customers, args.receipts)
+        last = fill(processor, args.customers, args.receipts, args.scenarios)
         filled = time.perf_counter()
         print(f"customers: {args.customers:,}, receipts each: {args.receipts}")
+        print(f"scenarios: {', '.join(sorted(settings.scenarios))}")
         meter.report(f"active (fill {filled - started:.0f} s)")
-        rest(processor, client, last)
-        meter.report(f"at rest (win-backs {time.perf_counter() - filled:.0f} s)")
+        if args.scenarios:
+            rest(processor, client, last, 0, 45)
+        else:  # nothing but win-backs, at 30 days
+            rest(processor, client, last, 29, 31)
+        meter.report(f"at rest (timers {time.perf_counter() - filled:.0f} s)")
         client.close()
 
 

@@ -33,7 +33,7 @@ from flows.kafka_io import (
     read_kafka,
 )
 from flows.ticker import WithClock
-from flows.wiring import configured, observed
+from flows.wiring import configured, observed, tune_gc
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
 from smartcomms.observability import DISPATCH_DEAD_LETTERS
@@ -134,6 +134,7 @@ def dispatcher_factory(settings: Settings, redis_url: str) -> Callable[[], Dispa
 
     def get() -> Dispatcher:
         if not built:
+            tune_gc()
             client = connect(redis_url, settings.redis.retry_for_s)
             prefix = settings.redis.prefix
             customers = CustomerStore(client, prefix, int(settings.engine.anonymous_ttl_days * DAY))

@@ -397,10 +397,10 @@ class BatchProcessor:
         linked_moves = linked is not None and bool(linked.cart or linked.viewed)
         notes: list[Note] = []
         actions = apply_event(state, event, at, self._rules, linked, notes)
-        batch.touch(subject, state)
         if linked_key is not None and linked is not None and linked_moves:
             batch.touch(linked_key, linked)  # its cart and views moved to the customer
-        self._settle(batch, state, [*notes, *actions], instant=True)
+        if notes or actions:
+            self._settle(batch, state, actions, notes, instant=True)
         batch.touch(subject, state)
 
     def _check_storable(self, batch: _Batch, subjects: Iterable[str]) -> None:
@@ -435,40 +435,53 @@ class BatchProcessor:
             batch.lateness.append(time.time() - due)
         notes: list[Note] = []
         actions = fire_timer(state, name, due, subject[2:], self._rules, notes)
-        if self._settle(batch, state, [*notes, *actions], instant=False):
+        if self._settle(batch, state, actions, notes, instant=False):
             crash_point("while_timers_fire")
         batch.touch(subject, state)
 
     def _settle(
-        self, batch: _Batch, state: CustomerState, outcomes: list[Action | Note], instant: bool
+        self,
+        batch: _Batch,
+        state: CustomerState,
+        actions: list[Action],
+        notes: list[Note],
+        instant: bool,
     ) -> bool:
         """Count and log what the rules say; route each candidate through the policy and
         tell the rules what was decided, which can make the next step fall due at once.
         ``instant``: caused by an event as it came (its latency is measured). Whether
         anything was decided."""
-        work = deque(outcomes)
         decided = False
+        counted = self._count_notes(batch, state, notes, 0)
+        work = deque(actions)
         while work:
-            outcome = work.popleft()
-            if isinstance(outcome, Candidate):
-                decision = self._route(batch, outcome, state, instant)
+            action = work.popleft()
+            if isinstance(action, Candidate):
+                decision = self._route(batch, action, state, instant)
                 self._stage = "apply"
-                notes: list[Note] = []
-                actions = conclude(state, outcome, decision, self._rules, notes)
-                work.extend([*notes, *actions])
+                work.extend(conclude(state, action, decision, self._rules, notes))
+                counted = self._count_notes(batch, state, notes, counted)
                 decided = True
             else:
-                self._count(batch, state, outcome)
+                self._count(batch, state, action)
         return decided
+
+    def _count_notes(
+        self, batch: _Batch, state: CustomerState, notes: list[Note], counted: int
+    ) -> int:
+        """Count (and log) the notes after the first ``counted``; how many are counted."""
+        for note in notes[counted:]:
+            self._count(batch, state, note)
+        return len(notes)
 
     def _count(self, batch: _Batch, state: CustomerState, outcome: Action | Note) -> None:
         stats = batch.stats
-        if isinstance(outcome, Suppression):
+        if isinstance(outcome, Entered):
+            stats.entered[outcome.trigger] += 1
+        elif isinstance(outcome, Suppression):
             self._suppressed(batch, state, outcome)
         elif isinstance(outcome, Anomaly):
             stats.anomalies[outcome.kind] += 1
-        elif isinstance(outcome, Entered):
-            stats.entered[outcome.trigger] += 1
         elif isinstance(outcome, Skipped):
             stats.skipped[outcome.trigger, outcome.step] += 1
             self._decided(

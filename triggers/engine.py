@@ -8,7 +8,7 @@ delivery policy decided. The rules (accrual, the scenarios) are a `Rules`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,32 +24,32 @@ from triggers.customer import (
     record_purchase,
     record_view,
 )
-from triggers.events import Click, CustomerUpdate, Delivery, Event, Receipt, ReceiptLine, epoch_of
+from triggers.events import (
+    CLICK_TYPES,
+    Click,
+    CustomerUpdate,
+    Event,
+    Receipt,
+    ReceiptLine,
+    epoch_of,
+)
 from triggers.notices import (
     Anomaly,
     Candidate,
     Decision,
-    Entered,
-    Exited,
-    Skipped,
-    Suppression,
     plain_number,
 )
 from triggers.scenarios.builtin import builtin_definitions
 from triggers.scenarios.engagement import record_receipt
-from triggers.scenarios.interpreter import Interpreter
-from triggers.scenarios.interpreter import Outcome as ScenarioOutcome
+from triggers.scenarios.interpreter import Action as ScenarioAction
+from triggers.scenarios.interpreter import Interpreter, Note
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.program import Program, compile_program
-from triggers.scenarios.signals import Signal
-from triggers.scenarios.vars import cart_lines
+from triggers.scenarios.signals import PRODUCT, Signal
 
-Outcome = ScenarioOutcome | Anomaly
-Action = Candidate | Suppression | Anomaly
-"""what the engine acts on or counts as before scenarios: notices to decide, notices that
-will not be sent, data corrected"""
-Note = Entered | Exited | Skipped
-"""how scenario instances went: for counters and the decision log"""
+Action = ScenarioAction | Anomaly
+"""what the engine acts on or counts: notices to decide, notices that will not be sent,
+data corrected"""
 CART_CHANGES = frozenset(("add_to_cart", "remove_from_cart"))
 REGISTERED_WITHIN_S = DAY
 """a first registered_at at most this long before the event starts welcome chains"""
@@ -74,6 +74,8 @@ class Rules:
     """the vars a template uses (channels.templates): steps showing recommendations"""
     default_timezone: str = "Europe/Moscow"
     interpreter: Interpreter = field(init=False, repr=False, compare=False)
+    changing: Mapping[tuple[str, bool], bool] = field(init=False, repr=False, compare=False)
+    """(event type, known customer) -> whether it can change a state (`changes_state`)"""
 
     def __post_init__(self) -> None:
         specs = self.scenarios
@@ -89,6 +91,7 @@ class Rules:
             specs = {sid: ScenarioSpec.model_validate(d) for sid, d in raw.items()}
         program = compile_program(specs, self.template_vars)
         object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
+        object.__setattr__(self, "changing", _changing(program))
 
     @property
     def program(self) -> Program:
@@ -97,20 +100,28 @@ class Rules:
 
 def changes_state(event: Event, rules: Rules) -> bool:
     """Whether the event can change a subject's state (others skip the state round trip)."""
-    program = rules.program
-    if isinstance(event, Receipt):
-        return event.customer_id is not None
-    if isinstance(event, Click):
-        if event.type in CART_CHANGES or event.type == "order":
-            return True
-        if event.type == "login":
-            return event.customer_id is not None
-        if event.type == "product_view" and program.views:
-            return True
-        return event.customer_id is not None and program.uses(event.type)
-    if isinstance(event, Delivery):
-        return program.engagement
-    return isinstance(event, CustomerUpdate)
+    return rules.changing[event.type, getattr(event, "customer_id", None) is not None]
+
+
+def _changing(program: Program) -> dict[tuple[str, bool], bool]:
+    """(event type, known customer) -> whether such an event can change a state."""
+    table = {}
+    for kind in ("receipt", "return", "customer", "delivery", *CLICK_TYPES):
+        for known in (False, True):
+            if kind in ("receipt", "return"):
+                changes = known
+            elif kind == "customer":
+                changes = True
+            elif kind == "delivery":
+                changes = program.engagement
+            elif kind in CART_CHANGES or kind == "order":
+                changes = True  # carts are kept for devices too (a login moves them)
+            elif kind == "product_view" and program.views:
+                changes = True
+            else:  # login: a device's cart moves; other clicks: where scenarios use them
+                changes = known and (kind == "login" or program.uses(kind))
+            table[kind, known] = changes
+    return table
 
 
 def linked_subject(event: Event) -> str | None:
@@ -134,29 +145,9 @@ def apply_event(
 
     ``linked`` is the state of `linked_subject(event)`, changed in place too.
     """
-    return _actions(_apply(state, event, at, rules, linked), notes)
-
-
-def _actions(outcomes: Sequence[Outcome], notes: list[Note] | None) -> list[Action]:
     actions: list[Action] = []
-    for outcome in outcomes:
-        if isinstance(outcome, Candidate | Suppression | Anomaly):
-            actions.append(outcome)
-        elif notes is not None:
-            notes.append(outcome)
-    return actions
-
-
-def _apply(
-    state: CustomerState,
-    event: Event,
-    at: float,
-    rules: Rules,
-    linked: CustomerState | None,
-) -> list[Outcome]:
-    outcomes: list[Outcome] = []
     if isinstance(event, Receipt):
-        signals = _receipt(state, event, at, rules, outcomes)
+        signals = _receipt(state, event, at, rules, actions)
     elif isinstance(event, Click):
         signals = _click(state, event, at, rules, linked)
     elif isinstance(event, CustomerUpdate):
@@ -164,16 +155,18 @@ def _apply(
     else:
         receipt = record_receipt(state, event, at)
         signals = [receipt] if isinstance(receipt, Signal) else []
-        outcomes += [receipt] if isinstance(receipt, Anomaly) else []
+        if isinstance(receipt, Anomaly):
+            actions.append(receipt)
     customer_id = getattr(event, "customer_id", None)
     if customer_id is None:
-        return outcomes
+        return actions
     interpreter = rules.interpreter
     if interpreter.program.birthdays:
         interpreter.arm_birthdays(state, at)
+    notes = [] if notes is None else notes
     for signal in signals:
-        outcomes += interpreter.signal(state, customer_id, signal)
-    return outcomes
+        actions += interpreter.signal(state, customer_id, signal, notes)
+    return actions
 
 
 def fire_timer(
@@ -185,7 +178,9 @@ def fire_timer(
     notes: list[Note] | None = None,
 ) -> list[Action]:
     """A due timer of the customer: the step (or birthday entry) it stands for, now."""
-    return _actions(rules.interpreter.fire(state, customer_id, name, due), notes)
+    return list(
+        rules.interpreter.fire(state, customer_id, name, due, [] if notes is None else notes)
+    )
 
 
 def conclude(
@@ -196,7 +191,7 @@ def conclude(
     notes: list[Note] | None = None,
 ) -> list[Action]:
     """The policy's decision about a candidate; the steps that then fall due at once."""
-    return _actions(rules.interpreter.conclude(state, candidate, decision), notes)
+    return [*rules.interpreter.conclude(state, candidate, decision, [] if notes is None else notes)]
 
 
 def _products(lines: Collection[ReceiptLine]) -> dict[str, set[str]]:
@@ -207,36 +202,45 @@ def _products(lines: Collection[ReceiptLine]) -> dict[str, set[str]]:
 
 
 def _receipt(
-    state: CustomerState, receipt: Receipt, at: float, rules: Rules, outcomes: list[Outcome]
+    state: CustomerState, receipt: Receipt, at: float, rules: Rules, actions: list[Action]
 ) -> list[Signal]:
     earned, spent, anomalies = apply_bonus(state, receipt, rules.accrual_percent)
-    outcomes += anomalies
-    is_return = receipt.type == "return"
-    sign = -1 if is_return else 1
+    actions += anomalies
+    program = rules.program
+    name = receipt.type if receipt.type == "return" else "purchase"
+    sign = -1 if name == "return" else 1
     latest = record_purchase(state, receipt.total, receipt.lines, at, sign)
     rules.interpreter.count_purchase(state, sign, receipt.total, at)
-    skus = tuple(dict.fromkeys(line.sku for line in receipt.lines))
-    if rules.program.recommends and not is_return:
+    skus = _skus(receipt.lines) if program.recommends else ()
+    if skus and sign > 0:
         record_bought(state, skus)
+    if not program.uses(name):
+        return []
     fields: dict[str, Any] = {
-        **_products(receipt.lines),
         "total": receipt.total,
         "store_id": receipt.store_id,
         "channel": receipt.channel,
     }
-    if is_return:
-        return [Signal("return", receipt.event_id, at, receipt.ts, fields, {}, skus)]
+    if program.asks(name, *PRODUCT):
+        fields.update(_products(receipt.lines))
+    if name == "return":
+        return [Signal(name, receipt.event_id, at, receipt.ts, fields, {}, skus)]
     fields.update(earned=earned, spent=spent, latest=latest)
-    vars_ = {
+    vars_: dict[str, Any] = {
         "earned": plain_number(earned),
         "spent": plain_number(spent),
         "receipt_id": receipt.receipt_id,
         "store_id": receipt.store_id,
         "total": plain_number(receipt.total),
         "currency": receipt.currency,
-        "lines": _receipt_lines(receipt.lines),
     }
-    return [Signal("purchase", receipt.event_id, at, receipt.ts, fields, vars_, skus)]
+    if name in program.lines_for:
+        vars_["lines"] = _receipt_lines(receipt.lines)
+    return [Signal(name, receipt.event_id, at, receipt.ts, fields, vars_, skus)]
+
+
+def _skus(lines: Collection[ReceiptLine]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(line.sku for line in lines))
 
 
 def _receipt_lines(lines: Collection[ReceiptLine]) -> list[dict[str, Any]]:
@@ -256,15 +260,16 @@ def _click(
     state: CustomerState, click: Click, at: float, rules: Rules, linked: CustomerState | None
 ) -> list[Signal]:
     program = rules.program
-    product = {"category": {click.category} if click.category else set(), "sku": {click.sku or ""}}
     signals: list[Signal] = []
-    if click.type in CLICK_SIGNALS:
+    if click.type in CLICK_SIGNALS and program.uses(click.type):
         signals.append(
-            Signal(click.type, click.event_id, at, click.ts, product, {}, (click.sku or "",))
+            Signal(
+                click.type, click.event_id, at, click.ts, _product(click), {}, (click.sku or "",)
+            )
         )
     if click.type in CART_CHANGES:
         if change_cart(state, click, at):
-            signals += _cart_signals(state, click.event_id, at, click.ts, product)
+            signals += _cart_signals(state, click.event_id, at, click.ts, click, program)
     elif click.type == "order":
         signals += _order(state, click, at, rules)
     elif click.type == "login" and linked is not None:
@@ -272,11 +277,15 @@ def _click(
         if merge_cart(state, linked) and state.cart_cause and state.cart_changed_ts:
             changed_at = state.cart_changed_at or at
             signals += _cart_signals(
-                state, state.cart_cause, changed_at, state.cart_changed_ts, _cart_products(state)
+                state, state.cart_cause, changed_at, state.cart_changed_ts, None, program
             )
     elif click.type == "product_view" and program.views and click.sku:
         record_view(state, click.sku, click.category, at)
     return signals
+
+
+def _product(click: Click) -> dict[str, set[str]]:
+    return {"category": {click.category} if click.category else set(), "sku": {click.sku or ""}}
 
 
 def _cart_products(state: CustomerState) -> dict[str, set[str]]:
@@ -287,18 +296,27 @@ def _cart_products(state: CustomerState) -> dict[str, set[str]]:
 
 
 def _cart_signals(
-    state: CustomerState, event_id: str, at: float, ts: str, product: dict[str, set[str]]
+    state: CustomerState,
+    event_id: str,
+    at: float,
+    ts: str,
+    click: Click | None,
+    program: Program,
 ) -> list[Signal]:
     """A cart change: cart_emptied, or cart_changed when the cart is news (changed after
-    the latest purchase; triggers.cart.cart_is_news)."""
-    if not state.cart:
-        return [Signal("cart_emptied", event_id, at, ts, product)]
-    if not cart_is_news(state):
+    the latest purchase; triggers.cart.cart_is_news). ``click``: the click that changed it
+    (its product is what ``where`` sees; None: a merge at login, the cart's own products).
+    Its vars are the cart's when a step falls due (triggers.scenarios.vars), not now."""
+    name = "cart_changed" if state.cart else "cart_emptied"
+    if not program.uses(name) or (state.cart and not cart_is_news(state)):
         return []
-    total = round(sum(qty * price for qty, price, _c in state.cart.values()), 2)
-    fields = {**product, "total": total}
-    vars_ = {"lines": cart_lines(state), "total": plain_number(total), "items": len(state.cart)}
-    return [Signal("cart_changed", event_id, at, ts, fields, vars_, tuple(state.cart))]
+    fields: dict[str, Any] = {}
+    if program.asks(name, *PRODUCT):
+        fields.update(_product(click) if click is not None else _cart_products(state))
+    if program.asks(name, "total"):
+        fields["total"] = round(sum(qty * price for qty, price, _c in state.cart.values()), 2)
+    skus = tuple(state.cart) if program.recommends else ()
+    return [Signal(name, event_id, at, ts, fields, {}, skus)]
 
 
 def _order(state: CustomerState, click: Click, at: float, rules: Rules) -> list[Signal]:
@@ -307,29 +325,35 @@ def _order(state: CustomerState, click: Click, at: float, rules: Rules) -> list[
         return []
     lines = click.lines or ()
     total = click.total or 0.0
+    program = rules.program
     latest = record_purchase(state, total, lines, at, 1)
     rules.interpreter.count_purchase(state, 1, total, at)
-    skus = tuple(dict.fromkeys(line.sku for line in lines))
-    if rules.program.recommends:
+    skus = _skus(lines) if program.recommends else ()
+    if skus:
         record_bought(state, skus)
-    fields: dict[str, Any] = {
-        **_products(lines),
-        "total": total,
-        "store_id": None,
-        "channel": "online",
-        "earned": 0.0,
-        "spent": 0.0,
-        "latest": latest,
-    }
-    vars_ = {
-        "total": plain_number(total),
-        "store_id": None,
-        "order_id": click.order_id,
-        "lines": _receipt_lines(lines),
-    }
-    signals = [Signal("purchase", click.event_id, at, click.ts, fields, vars_, skus)]
-    if empty_cart(state):
-        signals.append(Signal("cart_emptied", click.event_id, at, click.ts, _products(lines)))
+    signals = []
+    if program.uses("purchase"):
+        fields: dict[str, Any] = {
+            "total": total,
+            "store_id": None,
+            "channel": "online",
+            "earned": 0.0,
+            "spent": 0.0,
+            "latest": latest,
+        }
+        if program.asks("purchase", *PRODUCT):
+            fields.update(_products(lines))
+        vars_: dict[str, Any] = {
+            "total": plain_number(total),
+            "store_id": None,
+            "order_id": click.order_id,
+        }
+        if "purchase" in program.lines_for:
+            vars_["lines"] = _receipt_lines(lines)
+        signals.append(Signal("purchase", click.event_id, at, click.ts, fields, vars_, skus))
+    if empty_cart(state) and program.uses("cart_emptied"):
+        fields = _products(lines) if program.asks("cart_emptied", *PRODUCT) else {}
+        signals.append(Signal("cart_emptied", click.event_id, at, click.ts, fields))
     return signals
 
 
@@ -338,6 +362,7 @@ def _customer(
 ) -> list[Signal]:
     first_registration = state.registered_at is None and update.registered_at is not None
     apply_customer_update(state, update)
+    first_registration = first_registration and rules.program.uses("registered")
     interpreter = rules.interpreter
     if interpreter.program.birthdays and (update.birthday or update.timezone):
         interpreter.arm_birthdays(state, at, again=True)

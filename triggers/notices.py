@@ -1,4 +1,7 @@
-"""Candidate notices as the trigger rules produce them, and their deterministic identity."""
+"""Candidate notices as the trigger rules produce them, their deterministic identity, and
+what else the rules report. The records made per event are plain slotted dataclasses, not
+frozen ones: a frozen dataclass pays for every field it sets (the engine makes several
+per receipt); nothing changes them after they are made."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def step_notice_id(scenario: str, customer_id: str, entry: str, step: str, first
     return notice_id(scenario, customer_id, entry if first else f"{entry}\x1f{step}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candidate:
     """A notice a scenario's step wants to send, before the delivery policy decides."""
 
@@ -81,7 +84,7 @@ class Suppress:
 Decision = Emit | Hold | Suppress
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Suppression:
     """A notice that will not be emitted, and why (counted and logged)."""
 
@@ -91,7 +94,7 @@ class Suppression:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Skipped:
     """A step whose condition was false when it fell due (counted; the chain goes on)."""
 
@@ -100,14 +103,14 @@ class Skipped:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entered:
     """An instance of a scenario started."""
 
     trigger: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Exited:
     """A running instance ended early: ``exit_on`` or a restart. ``notable``: it had
     decided or held a step (a restart of an instance still waiting for its first step is
@@ -119,7 +122,7 @@ class Exited:
     notable: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Anomaly:
     """Data a rule corrected on the way, counted by kind (never an error)."""
 

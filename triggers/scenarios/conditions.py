@@ -154,19 +154,18 @@ class Scope:
 
 
 def compile_condition(condition: Any, scope: Scope, path: str = "") -> Predicate:
-    """A predicate for ``condition``; `ConditionError` naming the key otherwise."""
+    """A predicate for ``condition`` (`always` for none); `ConditionError` naming the key
+    otherwise."""
     if condition is None:
-        return _always
+        return always
     if not isinstance(condition, Mapping):
         raise ConditionError(f"{path or 'condition'}: must be a mapping of conditions")
     parts = [
         _compile_key(str(key), value, scope, _join(path, key)) for key, value in condition.items()
     ]
     if not parts:
-        return _always
-    if len(parts) == 1:
-        return parts[0]
-    return lambda facts: all(part(facts) for part in parts)
+        return always
+    return _every(parts)
 
 
 def keys_of(condition: Any) -> set[str]:
@@ -184,7 +183,8 @@ def keys_of(condition: Any) -> set[str]:
     return keys
 
 
-def _always(_facts: Facts) -> bool:
+def always(_facts: Facts) -> bool:
+    """The empty condition."""
     return True
 
 
@@ -206,9 +206,11 @@ def _compile_key(key: str, value: Any, scope: Scope, path: str) -> Predicate:
     if fact.named is not None:
         return _named(fact, value, scope, path)
     compare = _comparison(value, fact.type, path)
-    read = fact.read
     if key in ("category", "sku"):  # any of the event's products
-        return lambda facts: any(compare(v) for v in (read(facts) or ()))
+        return lambda facts: any(compare(v) for v in (facts.signal.fields.get(key) or ()))  # type: ignore[union-attr]
+    if fact.scope == "event":  # read directly: these are the most checked (every entry)
+        return lambda facts: compare(facts.signal.fields.get(key))  # type: ignore[union-attr]
+    read = fact.read
     return lambda facts: compare(read(facts))
 
 
@@ -219,9 +221,33 @@ def _combine(key: str, value: Any, scope: Scope, path: str) -> Predicate:
     if not isinstance(value, list) or not value:
         raise ConditionError(f"{path}: takes a non-empty list of conditions")
     parts = [compile_condition(c, scope, f"{path}.{n}") for n, c in enumerate(value)]
-    if key == "all":
-        return lambda facts: all(part(facts) for part in parts)
-    return lambda facts: any(part(facts) for part in parts)
+    return _every(parts) if key == "all" else _some(parts)
+
+
+def _every(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+
+    def every(facts: Facts) -> bool:
+        for part in parts:  # noqa: SIM110 (a loop: all() over a generator is slower)
+            if not part(facts):
+                return False
+        return True
+
+    return every
+
+
+def _some(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+
+    def some(facts: Facts) -> bool:
+        for part in parts:  # noqa: SIM110 (a loop: any() over a generator is slower)
+            if part(facts):
+                return True
+        return False
+
+    return some
 
 
 def _named(fact: Fact, value: Any, scope: Scope, path: str) -> Predicate:
@@ -262,8 +288,12 @@ def _comparison(value: Any, kind: type | tuple[type, ...], path: str) -> Callabl
 
 
 def _compare(test: Callable[[Any, Any], bool], op: str, operand: Any) -> Callable[[Any], bool]:
-    if op in ("eq", "ne"):
-        return lambda actual: test(actual, operand)
+    if op == "eq":
+        return lambda actual: actual == operand
+    if op == "ne":
+        return lambda actual: actual != operand
+    if op == "gt":
+        return lambda actual: actual is not None and actual > operand
     return lambda actual: actual is not None and test(actual, operand)
 
 

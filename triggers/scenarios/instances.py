@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 ENTRY_ID, ENTRY_AT, ENTRY_TS, NEXT, ENDED, PURCHASES, SPEND, OUTCOMES, EXTRA = range(9)
 SENT, SKIPPED, SUPPRESSED = "s", "k", "x"
-DONE, EXIT_ON, RESTART = "done", "exit_on", "restart"
-"""why an instance ended: its last step was decided, an exit_on event, a new entry"""
+DONE, EXIT_ON, RESTART, REMOVED = "done", "exit_on", "restart", "removed"
+"""why an instance ended: its last step was decided, an exit_on event, a new entry, its
+scenario (or its next step) is no longer configured"""
 IMPLIED = {"c": "cod", "o": "od", "d": "d", "f": "f"}
 """a receipt's flag and the flags it implies (a click was opened, an opening delivered)"""
 

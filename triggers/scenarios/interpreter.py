@@ -8,10 +8,12 @@ The engine asks three questions:
 - `Interpreter.conclude`: what the delivery policy decided about a step's candidate
   (emitted, held for quiet hours, suppressed); the chain goes on to its next step.
 
-Each returns outcomes: candidate notices to decide, and what to count and log. A step
-whose time has come with the event that caused it (``after: 0``) is decided at once, so
-its notice comes out with the event; later ones wait on the customer's timers (one per
-running instance, named by the scenario), which are event time like everything else.
+Each returns what to act on (candidate notices to decide, notices that will not be sent)
+and adds to ``notes`` how instances went (entered, skipped a step, exited: counted and
+logged). A step whose time has come with the event that caused it (``after: 0``) is
+decided at once, so its notice comes out with the event; later ones wait on the
+customer's timers (one per running instance, named by the scenario), which are event time
+like everything else.
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ from triggers.notices import (
     Suppression,
     rfc3339_utc,
 )
-from triggers.scenarios.conditions import Facts
+from triggers.scenarios.conditions import Facts, always
 from triggers.scenarios.instances import (
+    ENDED,
+    ENTRY_AT,
+    ENTRY_ID,
     EXIT_ON,
+    NEXT,
+    REMOVED,
     RESTART,
     SENT,
     SKIPPED,
@@ -47,10 +54,25 @@ from triggers.scenarios.signals import Signal
 from triggers.scenarios.vars import entry_snapshot, recommendation_seeds, step_vars
 from triggers.timers import QUIET_HOURS_THEN_CANCELLED, arm, hold, take
 
-Outcome = Candidate | Suppression | Skipped | Entered | Exited
+Action = Candidate | Suppression
+"""what the engine acts on: a notice to decide, a notice that will not be sent"""
+Note = Entered | Exited | Skipped
+"""how an instance went: counted and logged"""
 BIRTHDAY = "birthday:"
 """prefix of the timer of a birthday scenario's next entry"""
 KEPT_SKUS = 10
+
+
+class _Run:
+    """One question about one customer, and its answer so far."""
+
+    __slots__ = ("actions", "customer_id", "notes", "state")
+
+    def __init__(self, state: CustomerState, customer_id: str, notes: list[Note]) -> None:
+        self.state = state
+        self.customer_id = customer_id
+        self.actions: list[Action] = []
+        self.notes = notes
 
 
 class Interpreter:
@@ -60,68 +82,75 @@ class Interpreter:
         self.program = program
         self._default_timezone = default_timezone
 
-    def signal(self, state: CustomerState, customer_id: str, signal: Signal) -> list[Outcome]:
+    def signal(
+        self, state: CustomerState, customer_id: str, signal: Signal, notes: list[Note]
+    ) -> list[Action]:
         """A trigger event of the customer: running instances it ends, then instances it
         starts (or restarts), with the steps due at once."""
-        out: list[Outcome] = []
+        run = _Run(state, customer_id, notes)
         for scenario, where in self.program.exited_on.get(signal.name, ()):
-            instance = self.running(state, scenario.id)
-            if instance is not None and where(
-                Facts(state, signal.at, scenario.kind, instance, signal)
-            ):
-                out += self._end(state, customer_id, scenario.id, instance, EXIT_ON, signal.at)
+            raw = state.instances.get(scenario.id)
+            if raw is None or raw[ENDED] is not None:
+                continue
+            instance = Instance(raw)
+            if where is always or where(Facts(state, signal.at, scenario.kind, instance, signal)):
+                self._end(run, scenario, instance, EXIT_ON, signal.at)
         for scenario in self.program.entered_on.get(signal.name, ()):
-            out += self._enter(state, customer_id, scenario, signal)
-        return out
+            self._enter(run, scenario, signal)
+        return run.actions
 
-    def fire(self, state: CustomerState, customer_id: str, name: str, due: float) -> list[Outcome]:
+    def fire(
+        self, state: CustomerState, customer_id: str, name: str, due: float, notes: list[Note]
+    ) -> list[Action]:
         """A due timer (already due at ``due``): the step it stands for, decided now."""
+        run = _Run(state, customer_id, notes)
         take(state, name)
         if name.startswith(BIRTHDAY):
-            return self._birthday(state, customer_id, name.removeprefix(BIRTHDAY), due)
+            self._birthday(run, name.removeprefix(BIRTHDAY), due)
+            return run.actions
         scenario = self.program.scenarios.get(name)
         instance = self.running(state, name)
-        if scenario is None or instance is None:
-            return []  # the scenario is no longer configured, or the instance ended
-        step = scenario.steps.get(instance.next_step or "")
-        if step is None:  # the configuration no longer has that step
-            instance.advance(None)
-            return []
-        return self._decide(state, customer_id, scenario, instance, step, due, None)
+        if instance is None:
+            return run.actions
+        step = scenario.steps.get(instance.next_step or "") if scenario is not None else None
+        if scenario is None or step is None:  # no longer configured: the instance ends
+            instance.end(REMOVED)
+        else:
+            self._decide(run, scenario, instance, step, due, None)
+        return run.actions
 
     def conclude(
-        self, state: CustomerState, candidate: Candidate, decision: Decision
-    ) -> list[Outcome]:
+        self, state: CustomerState, candidate: Candidate, decision: Decision, notes: list[Note]
+    ) -> list[Action]:
         """What the policy decided about ``candidate``: held (its timer moves to the end of
         quiet hours, its condition is checked again then), or emitted or suppressed (the
         chain goes on to its next step)."""
+        run = _Run(state, candidate.customer_id, notes)
         scenario = self.program.scenarios[candidate.trigger]
-        instance = self.running(state, scenario.id)
-        if instance is None or instance.next_step != candidate.step:
-            return []
+        raw = state.instances.get(scenario.id)
+        if raw is None or raw[ENDED] is not None or raw[NEXT] != candidate.step:
+            return run.actions
         if isinstance(decision, Hold):
             hold(state, scenario.id, decision.release)
-            return []
+            return run.actions
+        instance = Instance(raw)
         code = SENT if isinstance(decision, Emit) else f"{SUPPRESSED}:{decision.reason}"
         instance.decided(candidate.step, code, candidate.due)
-        return self._advance(
-            state, candidate.customer_id, scenario, instance, candidate.step, candidate.due
-        )
+        self._advance(run, scenario, instance, candidate.step, candidate.due)
+        return run.actions
 
     def running(self, state: CustomerState, scenario_id: str) -> Instance | None:
         """The customer's running instance of a scenario, if any."""
         raw = state.instances.get(scenario_id)
-        if raw is None:
+        if raw is None or raw[ENDED] is not None:
             return None
-        instance = Instance(raw)
-        return instance if instance.running else None
+        return Instance(raw)
 
     def count_purchase(self, state: CustomerState, sign: int, total: float, at: float) -> None:
         """A purchase (+1) or return (-1) at ``at`` counts for every instance entered before."""
         for raw in state.instances.values():
-            instance = Instance(raw)
-            if instance.running and instance.entry_at <= at:
-                instance.count_purchase(sign, total)
+            if raw[ENDED] is None and raw[ENTRY_AT] <= at:
+                Instance(raw).count_purchase(sign, total)
 
     def arm_birthdays(self, state: CustomerState, now: float, again: bool = False) -> None:
         """Make sure every birthday scenario has its next entry armed (``again``: the
@@ -147,51 +176,45 @@ class Interpreter:
                 return moment
         raise AssertionError("a birthday comes every year")
 
-    def _birthday(
-        self, state: CustomerState, customer_id: str, scenario_id: str, due: float
-    ) -> list[Outcome]:
+    def _birthday(self, run: _Run, scenario_id: str, due: float) -> None:
         scenario = self.program.scenarios.get(scenario_id)
+        state = run.state
         if scenario is None or not state.birthday:
-            return []
+            return
         arm(state, BIRTHDAY + scenario_id, self._next_birthday(state, scenario, due))
         year = rfc3339_utc(due)[:4]
-        entry = Signal("birthday", f"birthday:{year}", due, rfc3339_utc(due))
-        return self._enter(state, customer_id, scenario, entry)
+        self._enter(run, scenario, Signal("birthday", f"birthday:{year}", due, rfc3339_utc(due)))
 
-    def _enter(
-        self, state: CustomerState, customer_id: str, scenario: Scenario, signal: Signal
-    ) -> list[Outcome]:
-        if not scenario.entry_where(Facts(state, signal.at, scenario.kind, None, signal)):
-            return []
-        out: list[Outcome] = []
+    def _enter(self, run: _Run, scenario: Scenario, signal: Signal) -> None:
+        state = run.state
+        where = scenario.entry_where
+        if where is not always and not where(Facts(state, signal.at, scenario.kind, None, signal)):
+            return
         raw = state.instances.get(scenario.id)
         if raw is not None:
-            last = Instance(raw)
-            if last.running:
+            if raw[ENDED] is None:  # running
                 if (
                     not scenario.restart
-                    or last.entry_id == signal.event_id
-                    or signal.at < last.entry_at
+                    or raw[ENTRY_ID] == signal.event_id
+                    or signal.at < raw[ENTRY_AT]
                 ):
-                    return []
-                out += self._end(state, customer_id, scenario.id, last, RESTART, signal.at)
-            elif scenario.reentry_s is None or signal.at < last.entry_at + scenario.reentry_s:
-                return []
+                    return
+                self._end(run, scenario, Instance(raw), RESTART, signal.at)
+            elif scenario.reentry_s is None or signal.at < raw[ENTRY_AT] + scenario.reentry_s:
+                return
         instance = Instance.start(signal.event_id, signal.at, signal.ts, scenario.first)
         if scenario.keeps_entry:
             instance.extra["ev"] = entry_snapshot(scenario, signal.vars)
-        if signal.skus and any(s.recommends for s in scenario.steps.values()):
+        if signal.skus and scenario.recommends:
             instance.extra["sk"] = list(signal.skus[:KEPT_SKUS])
         state.instances[scenario.id] = instance.raw
-        out.append(Entered(scenario.id))
+        run.notes.append(scenario.entered)
         first = scenario.steps[scenario.first]
         due = self._due(state, instance, first, signal.at)
         if due <= signal.at:
-            return out + self._decide(
-                state, customer_id, scenario, instance, first, due, signal.vars
-            )
-        arm(state, scenario.id, due)
-        return out
+            self._decide(run, scenario, instance, first, due, signal.vars)
+        else:
+            arm(state, scenario.id, due)
 
     def _due(
         self, state: CustomerState, instance: Instance, step: Step, not_before: float
@@ -199,80 +222,80 @@ class Interpreter:
         due = instance.entry_at + step.after
         if step.at_local is not None:
             due = at_local(due, step.at_local, self._timezone(state))
-        return max(due, not_before)
+        return due if due > not_before else not_before
 
     def _decide(
         self,
-        state: CustomerState,
-        customer_id: str,
+        run: _Run,
         scenario: Scenario,
         instance: Instance,
         step: Step,
         due: float,
         entry_vars: Mapping[str, Any] | None,
-    ) -> list[Outcome]:
-        if not step.check(Facts(state, due, scenario.kind, instance, None)):
+    ) -> None:
+        state = run.state
+        check = step.check
+        if check is not always and not check(Facts(state, due, scenario.kind, instance, None)):
             instance.decided(step.id, SKIPPED, due)
-            return [
-                Skipped(scenario.id, step.id, due),
-                *self._advance(state, customer_id, scenario, instance, step.id, due),
-            ]
-        return [
+            run.notes.append(Skipped(scenario.id, step.id, due))
+            self._advance(run, scenario, instance, step.id, due)
+            return
+        entry_ts = instance.entry_ts
+        run.actions.append(
             Candidate(
                 trigger=scenario.id,
                 kind=scenario.kind,  # type: ignore[arg-type]
-                customer_id=customer_id,
+                customer_id=run.customer_id,
                 template=_template(step),
                 vars=step_vars(scenario, step, state, instance, due, entry_vars),
                 caused_by=instance.entry_id,
-                event_ts=instance.entry_ts,
-                due_ts=instance.entry_ts if due == instance.entry_at else rfc3339_utc(due),
+                event_ts=entry_ts,
+                due_ts=entry_ts if due == instance.entry_at else rfc3339_utc(due),
                 step=step.id,
                 first_step=step.id == scenario.first,
                 due=due,
                 channels=step.channels,
                 recommend_from=recommendation_seeds(state, instance) if step.recommends else None,
             )
-        ]
+        )
 
     def _advance(
-        self,
-        state: CustomerState,
-        customer_id: str,
-        scenario: Scenario,
-        instance: Instance,
-        decided: str,
-        at: float,
-    ) -> list[Outcome]:
+        self, run: _Run, scenario: Scenario, instance: Instance, decided: str, at: float
+    ) -> None:
         """On to the step after ``decided`` (decided at ``at``): at once when it is due by
         then, else on its timer; after the last step the instance is done."""
         following = scenario.steps[decided].next
         instance.advance(following)
         if following is None:
-            return []
+            self._forget(run.state, scenario)
+            return
         step = scenario.steps[following]
-        due = self._due(state, instance, step, at)
+        due = self._due(run.state, instance, step, at)
         if due <= at:
-            return self._decide(state, customer_id, scenario, instance, step, due, None)
-        arm(state, scenario.id, due)
-        return []
+            self._decide(run, scenario, instance, step, due, None)
+        else:
+            arm(run.state, scenario.id, due)
+
+    def _forget(self, state: CustomerState, scenario: Scenario) -> None:
+        """An ended instance nothing needs any more (no re-entry rule, no engagement) is
+        not kept: it would only take room in the customer's document."""
+        if not scenario.keeps_ended and not self.program.engagement:
+            del state.instances[scenario.id]
 
     def _end(
-        self,
-        state: CustomerState,
-        customer_id: str,
-        scenario_id: str,
-        instance: Instance,
-        reason: str,
-        at: float,
-    ) -> list[Outcome]:
-        was_held = take(state, scenario_id)
+        self, run: _Run, scenario: Scenario, instance: Instance, reason: str, at: float
+    ) -> None:
+        """End a running instance early (exit_on, or a restart, which starts another)."""
+        was_held = take(run.state, scenario.id)
         instance.end(reason)
         notable = reason == EXIT_ON or bool(instance.outcomes) or was_held
-        out: list[Outcome] = [Exited(scenario_id, reason, at, notable)]
+        run.notes.append(Exited(scenario.id, reason, at, notable))
         if was_held:
-            out.append(Suppression(scenario_id, customer_id, QUIET_HOURS_THEN_CANCELLED, at))
-        return out
+            run.actions.append(
+                Suppression(scenario.id, run.customer_id, QUIET_HOURS_THEN_CANCELLED, at)
+            )
+        if reason == EXIT_ON:
+            self._forget(run.state, scenario)
 
 
 def _template(step: Step) -> str:

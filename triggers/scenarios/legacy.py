@@ -23,9 +23,11 @@ _CAUSES = {
 
 def upgrade(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields of a stored state, with legacy timers turned into instances."""
-    legacy = {name: fields.pop(name, None) for name in LEGACY_FIELDS}
-    if "instances" in fields:
+    if "instances" in fields or "timers" not in fields:  # written by now, or nothing pending
+        for name in LEGACY_FIELDS:
+            fields.pop(name, None)
         return fields
+    legacy = {name: fields.pop(name, None) for name in LEGACY_FIELDS}
     known = {**fields, **legacy}
     instances = {}
     for scenario, (event_id, ts, at) in _CAUSES.items():

@@ -10,6 +10,7 @@ from datetime import time
 from typing import Any
 
 from triggers.customer import DAY
+from triggers.notices import Entered
 from triggers.scenarios.conditions import Predicate, Scope, compile_condition, keys_of
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.signals import ENGAGEMENT, TRIGGER_EVENTS
@@ -70,6 +71,12 @@ class Scenario:
     entry_vars: tuple[str, ...]
     keeps_entry: bool
     """later steps need the entry event's vars (kept in the instance)"""
+    keeps_ended: bool
+    """an ended instance is kept (for re-entry: ``reentry_days`` other than 0)"""
+    recommends: bool
+    """some step shows recommendations (the entry's products are kept)"""
+    entered: Entered
+    """the note of an entry (one for all: nothing changes it)"""
 
 
 @dataclass(frozen=True)
@@ -86,10 +93,20 @@ class Program:
     """product views are kept (``viewed``, scenarios on product views)"""
     recommends: bool = False
     """some step shows recommendations: co-purchases are counted"""
+    asked: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """trigger event -> the keys the ``where`` of its entries and exits use (an event's
+    fields that nobody asks about are not worked out)"""
+    lines_for: frozenset[str] = frozenset()
+    """trigger events whose instances show the event's ``lines``"""
 
     def uses(self, trigger_event: str) -> bool:
         """Whether any scenario enters or exits on ``trigger_event``."""
         return trigger_event in self.entered_on or trigger_event in self.exited_on
+
+    def asks(self, trigger_event: str, *keys: str) -> bool:
+        """Whether a ``where`` on ``trigger_event`` uses any of ``keys``."""
+        asked = self.asked.get(trigger_event)
+        return asked is not None and not asked.isdisjoint(keys)
 
 
 def compile_program(
@@ -108,9 +125,10 @@ def compile_program(
         for on, where in scenario.exits:
             exited.setdefault(on, []).append((scenario, where))
     used_events = set(entered) | set(exited)
-    asked = set().union(
-        *(keys_of(c) for sid, spec in specs.items() if sid in scenarios for c in _conditions(spec))
-    )
+    enabled = [spec for sid, spec in specs.items() if sid in scenarios]
+    asked = set().union(*(keys_of(c) for spec in enabled for c in _conditions(spec)))
+    wheres = [(s.entry.on, s.entry.where) for s in enabled]
+    wheres += [(e.on, e.where) for s in enabled for e in s.exit_on]
     return Program(
         scenarios,
         {k: tuple(v) for k, v in entered.items()},
@@ -119,7 +137,16 @@ def compile_program(
         engagement=bool(used_events & set(ENGAGEMENT.values()) or asked & RECEIPT_FACTS),
         views="product_view" in used_events or any("viewed" in s.shown for s in scenarios.values()),
         recommends=any(st.recommends for s in scenarios.values() for st in s.steps.values()),
+        asked=_asked(wheres),
+        lines_for=frozenset(s.entry_on for s in scenarios.values() if "lines" in s.shown),
     )
+
+
+def _asked(wheres: list[tuple[str, Any]]) -> dict[str, frozenset[str]]:
+    asked: dict[str, set[str]] = {}
+    for on, where in wheres:
+        asked.setdefault(on, set()).update(keys_of(where))
+    return {on: frozenset(keys) for on, keys in asked.items()}
 
 
 RECEIPT_FACTS = frozenset(("delivered", "opened", "clicked"))
@@ -179,6 +206,9 @@ def _scenario(
         spec.notice_vars is not None,
         entry_vars,
         keeps,
+        spec.reentry_days != 0,
+        any(step.recommends for step in steps.values()),
+        Entered(sid),
     )
 
 

@@ -75,9 +75,9 @@ ENGAGEMENT = {"failed": "delivery_failed", "opened": "opened", "clicked": "click
 """delivery receipt status -> the trigger event it is"""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Signal:
-    """One trigger event of one customer."""
+    """One trigger event of one customer (made per event: not frozen, see triggers.notices)."""
 
     name: str
     event_id: str

@@ -1,0 +1,65 @@
+"""The engine's batch processor alone (no Kafka, no Bytewax) over the synthetic mix,
+against a real Redis: events/s, under the garbage collection a flow process gets
+(``tuned``, flows.wiring.tune_gc), Python's default, or none.
+
+    python bench/processor.py [--events 200000] [--customers 50000] [--gc tuned|default|off]
+
+Run it from another checkout's root to compare code (``cd ../before && python
+bench/processor.py``): it imports the code next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+
+from common import ROOT  # noqa: F401  (puts the project on sys.path)
+
+from flows.clock import EventTimeClock
+from flows.stats import Stats
+from flows.wiring import processor_factory
+from smartcomms.config import Settings
+from smartcomms.localstack import redis_server
+from smartcomms.logs import configure as configure_logging
+from smartcomms.synthetic import TrafficGenerator
+from triggers.events import Rejection, parse_event
+
+BATCH = 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--gc", choices=("tuned", "default", "off"), default="tuned")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    traffic = TrafficGenerator(args.customers, seed=7, bad_rate=0.001)
+    parsed = (parse_event(raw) for _role, _key, raw in traffic.events(args.events))
+    events = [e for e in parsed if not isinstance(e, Rejection)]
+    configure_logging(Settings.model_validate({"log": {"level": "error"}}).log)
+    with redis_server() as url:
+
+        def run(prefix: str) -> float:
+            settings = Settings.model_validate(
+                {"log": {"level": "error"}, "redis": {"prefix": prefix}}
+            )
+            processor = processor_factory(settings, url, EventTimeClock(), Stats(), live=False)()
+            if args.gc == "default":
+                gc.unfreeze()
+                gc.set_threshold(700, 10, 10)
+            elif args.gc == "off":
+                gc.disable()
+            started = time.perf_counter()
+            for first in range(0, len(events), BATCH):
+                processor.process("0", events[first : first + BATCH])
+            return time.perf_counter() - started
+
+        run("warm")
+        best = min(run(f"run{n}") for n in range(args.runs))
+    print(f"processor: {len(events) / best:,.0f} events/s (gc {args.gc}, best of {args.runs})")
+
+
+if __name__ == "__main__":
+    main()
