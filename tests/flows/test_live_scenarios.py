@@ -20,7 +20,7 @@ from triggers.scenarios.instances import Instance
 
 CHAIN = {
     "SMARTCOMMS_SCENARIOS__CHAIN": (
-        "{entry: {on: purchase}, reentry_days: 0, steps: ["
+        "{entry: {on: purchase}, reentry_days: null, steps: ["  # null: the ended instance stays
         "{id: now, template: win_back, vars: {offer: a}},"
         "{id: soon, after: 3s, template: win_back, vars: {offer: b}},"
         "{id: later, after: 8s, template: win_back, vars: {offer: c}}]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.triggers.driver import Customer, rules
+from triggers.scenarios.instances import Instance
 
 LATER = [{"id": "a", "after": "1d", "template": "t"}, {"id": "b", "after": "2d", "template": "t"}]
 
@@ -62,3 +63,13 @@ def test_reentry_zero_is_at_once_after_the_end() -> None:
     customer.event("receipt", "2026-11-04T00:00:01+03:00")
     customer.until("2026-11-10T00:00:00+03:00")
     assert [n.caused_by for n in customer.sent] == ["e1", "e1", "e2", "e2"]
+
+
+def test_an_ended_instance_is_kept_only_while_a_rule_needs_it() -> None:
+    at_once = Customer(rules(chain(reentry_days=0)))  # nothing reads the ended instance
+    kept = Customer(rules(chain(reentry_days=10)))  # re-entry counts from its entry
+    for customer in (at_once, kept):
+        customer.event("receipt", "2026-11-01T10:00:00+03:00")
+        customer.until("2026-11-05T00:00:00+03:00")
+    assert "chain" not in at_once.state.instances
+    assert Instance(kept.state.instances["chain"]).ended == "done"
