@@ -42,21 +42,13 @@ from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
 from triggers.customer import DAY
 from triggers.events import Event, Rejection, epoch_of, parse_event
+from triggers.scenarios.library import recipe_names
 
 BATCH = 2_000
 PREFIX = "m"
 TIMER_INDEX = f"{PREFIX}:timers:{{0}}"
 
 
-RECIPES = (
-    "welcome_series",
-    "retention",
-    "browse_abandonment",
-    "cross_sell",
-    "birthday",
-    "points_expiry",
-    "tier_up",
-)
 
 
 def fill(processor: BatchProcessor, customers: int, receipts: int, register: bool) -> float:
@@ -126,7 +118,7 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=3)
     parser.add_argument("--scenarios", action="store_true", help="ten scenarios configured")
     args = parser.parse_args()
-    scenarios = {name: {"recipe": name} for name in RECIPES} if args.scenarios else {}
+    scenarios = {name: {"recipe": name} for name in recipe_names()} if args.scenarios else {}
     with redis_server() as url:
         settings = Settings.model_validate(
             {

@@ -283,9 +283,10 @@ def cmd_scenarios_check(args: argparse.Namespace) -> int:
     """Validate the configuration's scenarios, templates included; start nothing."""
     from flows.wiring import configured
 
-    rules, _policy = configured(_settings(args))
+    settings = _settings(args)
+    rules, _policy = configured(settings)
     running = sorted(rules.program.scenarios)
-    off = sorted(set(_settings(args).scenarios) - set(running))
+    off = sorted(set(settings.scenarios) - set(running))
     print(
         f"{len(running)} scenarios ok: {', '.join(running)}"
         + (f"; off: {', '.join(off)}" if off else "")

@@ -75,8 +75,8 @@ def _yaml_on(data: object) -> object:
     return data
 
 
-class EntrySpec(_Spec):
-    """What starts an instance."""
+class _OnSpec(_Spec):
+    """A trigger event (``on``) and a condition on it (``where``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +85,11 @@ class EntrySpec(_Spec):
 
     on: str
     where: dict[str, Any] = {}
+
+
+class EntrySpec(_OnSpec):
+    """What starts an instance."""
+
     days_before: Annotated[int, Field(ge=0, le=366)] | None = None
     """birthday only: the entry comes this many days before the birthday"""
 
@@ -97,16 +102,8 @@ class EntrySpec(_Spec):
         return self
 
 
-class ExitSpec(_Spec):
+class ExitSpec(_OnSpec):
     """An event that ends a running instance at once."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _key_on(cls, data: object) -> object:
-        return _yaml_on(data)
-
-    on: str
-    where: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _valid(self) -> ExitSpec:
