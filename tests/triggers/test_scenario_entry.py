@@ -88,3 +88,17 @@ def test_a_29_february_birthday_is_on_28_february_in_other_years() -> None:
     customer.event("customer", "2026-01-10T12:00:00+00:00", birthday="2000-02-29", timezone="UTC")
     [notice] = customer.until("2026-03-01T00:00:00+00:00")
     assert notice.due_ts == "2026-02-28T00:00:00.000+00:00"
+
+
+def test_a_new_year_birthday_east_of_greenwich_comes_every_year() -> None:
+    """1 January in Moscow starts on 31 December in UTC: each year is entered once, named
+    by the birthday's own year."""
+    bday = {"entry": {"on": "birthday"}, "reentry_days": 0, "steps": [STEP]}
+    customer = Customer(rules({"bday": bday}))
+    customer.event(
+        "customer", "2026-06-10T12:00:00+03:00", birthday="1990-01-01", timezone="Europe/Moscow"
+    )
+    sent = customer.until("2029-06-01T00:00:00+03:00")
+    assert [(n.caused_by, n.due_ts) for n in sent] == [
+        (f"birthday:{year}", f"{year - 1}-12-31T21:00:00.000+00:00") for year in (2027, 2028, 2029)
+    ]

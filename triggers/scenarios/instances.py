@@ -161,6 +161,21 @@ def _local_moment(day: date, local: time, zone: ZoneInfo) -> float:
     return float(round(high))
 
 
+def next_birthday(birthday: str, after: float, days_before: int, timezone: str) -> float:
+    """The first birthday entry moment (see `birthday_moment`) after ``after``."""
+    year = datetime.fromtimestamp(after, _zone(timezone)).year
+    for candidate in (year, year + 1, year + 2):  # days_before ≤ 366: year + 2 is after
+        moment = birthday_moment(birthday, candidate, days_before, timezone)
+        if moment > after:
+            return moment
+    raise AssertionError("a birthday comes every year")
+
+
+def birthday_year(moment: float, days_before: int, timezone: str) -> int:
+    """The year of the birthday whose entry moment is ``moment`` (local time)."""
+    return (datetime.fromtimestamp(moment, _zone(timezone)) + timedelta(days=days_before)).year
+
+
 def birthday_moment(birthday: str, year: int, days_before: int, timezone: str) -> float:
     """00:00 local time ``days_before`` days before the birthday (``YYYY-MM-DD``) of
     ``year``; a 29 February birthday is kept on 28 February in other years."""

@@ -47,7 +47,8 @@ from triggers.scenarios.instances import (
     SUPPRESSED,
     Instance,
     at_local,
-    birthday_moment,
+    birthday_year,
+    next_birthday,
 )
 from triggers.scenarios.program import Program, Scenario, Step
 from triggers.scenarios.signals import Signal
@@ -167,14 +168,7 @@ class Interpreter:
 
     def _next_birthday(self, state: CustomerState, scenario: Scenario, after: float) -> float:
         assert state.birthday is not None
-        year = int(rfc3339_utc(after)[:4])
-        for candidate in (year - 1, year, year + 1):
-            moment = birthday_moment(
-                state.birthday, candidate, scenario.days_before, self._timezone(state)
-            )
-            if moment > after:
-                return moment
-        raise AssertionError("a birthday comes every year")
+        return next_birthday(state.birthday, after, scenario.days_before, self._timezone(state))
 
     def _birthday(self, run: _Run, scenario_id: str, due: float) -> None:
         scenario = self.program.scenarios.get(scenario_id)
@@ -182,7 +176,7 @@ class Interpreter:
         if scenario is None or not state.birthday:
             return
         arm(state, BIRTHDAY + scenario_id, self._next_birthday(state, scenario, due))
-        year = rfc3339_utc(due)[:4]
+        year = birthday_year(due, scenario.days_before, self._timezone(state))
         self._enter(run, scenario, Signal("birthday", f"birthday:{year}", due, rfc3339_utc(due)))
 
     def _enter(self, run: _Run, scenario: Scenario, signal: Signal) -> None:
