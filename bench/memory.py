@@ -19,14 +19,20 @@ sample of documents; the timer index).
 
 ``--scenarios``: ten scenarios configured, the three built-ins and every recipe, and
 every customer registered at their profile event: each then runs a welcome chain, a
-retention chain, a cross-sell and a win-back (active), and keeps a yearly birthday timer
-and the last instance of each after they ended (at rest, 45 days on).
+retention chain, a cross-sell and a win-back. Three figures: *active* (as above),
+*running* (15 days on: the dedup window expired, the welcome chain ended, retention and
+win-back still wait for their steps) and *at rest* (60 days on: every chain ended and
+was tidied; what stays is the yearly birthday timer, the welcome's "never again" and the
+recent decisions). A tick fires up to 20,000 customers' timers here (the product's
+default is 1,000 per tick), so a million customers' steps do not queue for days of
+simulated time.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
 import orjson
 import redis
@@ -40,6 +46,7 @@ from smartcomms.config import Settings
 from smartcomms.localstack import redis_server
 from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
+from state.codec import read_document
 from triggers.customer import DAY
 from triggers.events import Event, Rejection, epoch_of, parse_event
 from triggers.scenarios.library import recipe_names
@@ -47,8 +54,7 @@ from triggers.scenarios.library import recipe_names
 BATCH = 2_000
 PREFIX = "m"
 TIMER_INDEX = f"{PREFIX}:timers:{{0}}"
-
-
+TIMERS_PER_TICK = 20_000
 
 
 def fill(processor: BatchProcessor, customers: int, receipts: int, register: bool) -> float:
@@ -110,6 +116,12 @@ class Meter:
         print(f"  profile document: {doc:,.0f} B (stored value {value:,.0f} B)")
         print(f"  timer index: {index:,.0f} B; the rest (key tables, categories): ", end="")
         print(f"{per_customer - doc - index:,.0f} B")
+        parts: Counter[str] = Counter()
+        for key in self._sample:
+            for name, part in read_document(client.get(key) or b"").fields.items():
+                parts[name] += len(orjson.dumps(part))
+        shown = ", ".join(f"{n} {b / len(self._sample):,.0f}" for n, b in parts.most_common(6))
+        print(f"  document parts, uncompressed JSON B: {shown}")
 
 
 def main() -> None:
@@ -117,6 +129,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--receipts", type=int, default=3)
     parser.add_argument("--scenarios", action="store_true", help="ten scenarios configured")
+    parser.add_argument(
+        "--decision-log-days", type=float, default=30, help="engine.decision_log_days"
+    )
     args = parser.parse_args()
     scenarios = {name: {"recipe": name} for name in recipe_names()} if args.scenarios else {}
     with redis_server() as url:
@@ -125,6 +140,10 @@ def main() -> None:
                 "redis": {"url": url, "prefix": PREFIX},
                 "log": {"level": "warning"},
                 "scenarios": scenarios,
+                "engine": {
+                    "timers_per_tick": TIMERS_PER_TICK,
+                    "decision_log_days": args.decision_log_days,
+                },
             }
         )
         configure_logging(settings.log)  # a suppression per unreachable customer is not news
@@ -138,7 +157,9 @@ def main() -> None:
         print(f"scenarios: {', '.join(sorted(settings.scenarios))}")
         meter.report(f"active (fill {filled - started:.0f} s)")
         if args.scenarios:
-            rest(processor, client, last, 0, 45)
+            rest(processor, client, last, 0, 15)
+            meter.report(f"running (timers {time.perf_counter() - filled:.0f} s)")
+            rest(processor, client, last, 15, 60)
         else:  # nothing but win-backs, at 30 days
             rest(processor, client, last, 29, 31)
         meter.report(f"at rest (timers {time.perf_counter() - filled:.0f} s)")

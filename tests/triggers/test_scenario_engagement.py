@@ -68,3 +68,25 @@ def test_a_receipt_for_an_unknown_notice_changes_nothing_and_is_counted() -> Non
     )
     assert apply_event(customer.state, event, 0.0, customer.rules) == [Anomaly("unknown_notice")]  # type: ignore[arg-type]
     assert Instance(customer.state.instances["welcome"]).outcomes == before
+
+
+def test_an_ended_instance_stays_whole_for_its_attribution_days_then_is_tidied() -> None:
+    once = {"welcome": {**WELCOME["welcome"], "attribution_days": 2}}  # never again
+    again = {"welcome": {**once["welcome"], "reentry_days": 0}}
+    for scenarios in (once, again):
+        customer = Customer(rules(scenarios))
+        [d1] = customer.event("customer", "2026-11-22T10:00:00+03:00", **REGISTER)
+        customer.until("2026-11-25T00:00:00+03:00")  # d3 decided on the 24th: ended
+        assert Instance(customer.state.instances["welcome"]).ended == "done"
+        delivery(customer, d1.notice_id, "opened", "2026-11-25T09:00:00+03:00")  # late
+        assert Instance(customer.state.instances["welcome"]).outcomes[0][:2] == ["d1", "sdo"]
+        customer.until("2026-11-26T11:00:00+03:00")  # two days after the end
+        kept = customer.state.instances.get("welcome")
+        if scenarios is again:  # nothing reads it any more
+            assert kept is None
+        else:  # only what "never again" reads
+            assert kept is not None and Instance(kept).ended == "done"
+            assert Instance(kept).outcomes == [] and Instance(kept).entry_id == "e1"
+            assert not customer.state.timers
+            assert delivery(customer, d1.notice_id, "opened", "2026-11-26T12:00:00+03:00") == []
+            assert customer.event("customer", "2026-11-27T10:00:00+03:00", **REGISTER) == []

@@ -1,8 +1,11 @@
 """Scenario instances: one customer's run through one scenario, as kept in the state.
 
-At most one instance per scenario and customer; the last one stays in the state after it
-ended (re-entry needs its entry time; engagement and attribution its notices). Stored as a
-plain list (the customer document is JSON and counted in bytes), read through `Instance`:
+At most one instance per scenario and customer. After it ended, where delivery receipts
+matter, it stays whole for the scenario's ``attribution_days`` (late receipts still find its
+notices); then only what its re-entry rule reads is kept (`Instance.prune`: the entry and
+why it ended; nothing at all for ``reentry_days: 0``), so a customer's document does not
+grow with every chain they went through. Stored as a plain list (the customer document is
+JSON and counted in bytes), read through `Instance`:
 
     [entry_id, entry_at, entry_ts, next_step, ended, purchases, spend, outcomes, extra]
 
@@ -94,6 +97,12 @@ class Instance:
 
     def end(self, reason: str) -> None:
         self.raw[NEXT], self.raw[ENDED] = None, reason
+
+    def prune(self) -> None:
+        """Keep only what a re-entry rule reads (the entry's id and time, why it ended):
+        its steps, notices and extras are gone."""
+        raw = self.raw
+        raw[ENTRY_TS], raw[PURCHASES], raw[SPEND], raw[OUTCOMES], raw[EXTRA] = "", 0, 0.0, [], {}
 
     def decided(self, step: str, code: str, at: float) -> None:
         self.outcomes.append([step, code, round(at, 3)])

@@ -110,12 +110,17 @@ class Interpreter:
             self._birthday(run, name.removeprefix(BIRTHDAY), due)
             return run.actions
         scenario = self.program.scenarios.get(name)
-        instance = self.running(state, name)
-        if instance is None:
+        raw = state.instances.get(name)
+        if raw is None:
             return run.actions
+        if raw[ENDED] is not None:  # the end of its attribution window
+            self._tidy(state, name, scenario, due)
+            return run.actions
+        instance = Instance(raw)
         step = scenario.steps.get(instance.next_step or "") if scenario is not None else None
         if scenario is None or step is None:  # no longer configured: the instance ends
             instance.end(REMOVED)
+            self._tidy(state, name, scenario, due)
         else:
             self._decide(run, scenario, instance, step, due, None)
         return run.actions
@@ -196,6 +201,8 @@ class Interpreter:
                 self._end(run, scenario, Instance(raw), RESTART, signal.at)
             elif scenario.reentry_s is None or signal.at < raw[ENTRY_AT] + scenario.reentry_s:
                 return
+            else:  # the ended one's attribution window closes with it
+                take(state, scenario.id)
         instance = Instance.start(signal.event_id, signal.at, signal.ts, scenario.first)
         if scenario.keeps_entry:
             instance.extra["ev"] = entry_snapshot(scenario, signal.vars)
@@ -261,7 +268,7 @@ class Interpreter:
         following = scenario.steps[decided].next
         instance.advance(following)
         if following is None:
-            self._forget(run.state, scenario)
+            self._ended(run.state, scenario, at)
             return
         step = scenario.steps[following]
         due = self._due(run.state, instance, step, at)
@@ -270,11 +277,30 @@ class Interpreter:
         else:
             arm(run.state, scenario.id, due)
 
-    def _forget(self, state: CustomerState, scenario: Scenario) -> None:
-        """An ended instance nothing needs any more (no re-entry rule, no engagement) is
-        not kept: it would only take room in the customer's document."""
-        if not scenario.keeps_ended and not self.program.engagement:
-            del state.instances[scenario.id]
+    def _ended(self, state: CustomerState, scenario: Scenario, at: float) -> None:
+        """An instance ended at ``at`` (its last step, or exit_on). Where delivery receipts
+        matter it stays whole for the scenario's ``attribution_days`` (its notices' late
+        receipts still find their steps), on the scenario's own timer; else it is tidied
+        at once."""
+        if self.program.engagement and scenario.linger_s > 0:
+            arm(state, scenario.id, at + scenario.linger_s)
+        else:
+            self._tidy(state, scenario.id, scenario, at)
+
+    def _tidy(
+        self, state: CustomerState, scenario_id: str, scenario: Scenario | None, at: float
+    ) -> None:
+        """Keep of an ended instance only what its re-entry rule needs (its entry and why
+        it ended, see `Instance.prune`); nothing when no rule needs it (any more)."""
+        raw = state.instances[scenario_id]
+        if (
+            scenario is None
+            or not scenario.keeps_ended
+            or (scenario.reentry_s is not None and at >= raw[ENTRY_AT] + scenario.reentry_s)
+        ):
+            del state.instances[scenario_id]
+        else:
+            Instance(raw).prune()
 
     def _end(
         self, run: _Run, scenario: Scenario, instance: Instance, reason: str, at: float
@@ -289,7 +315,7 @@ class Interpreter:
                 Suppression(scenario.id, run.customer_id, QUIET_HOURS_THEN_CANCELLED, at)
             )
         if reason == EXIT_ON:
-            self._forget(run.state, scenario)
+            self._ended(run.state, scenario, at)
 
 
 def _template(step: Step) -> str:

@@ -73,6 +73,8 @@ class Scenario:
     """later steps need the entry event's vars (kept in the instance)"""
     keeps_ended: bool
     """an ended instance is kept (for re-entry: ``reentry_days`` other than 0)"""
+    linger_s: float
+    """how long an ended instance stays whole where receipts matter (``attribution_days``)"""
     recommends: bool
     """some step shows recommendations (the entry's products are kept)"""
     entered: Entered
@@ -207,6 +209,7 @@ def _scenario(
         entry_vars,
         keeps,
         spec.reentry_days != 0,
+        spec.attribution_days * DAY,
         any(step.recommends for step in steps.values()),
         Entered(sid),
     )
