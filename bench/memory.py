@@ -23,9 +23,7 @@ retention chain, a cross-sell and a win-back. Three figures: *active* (as above)
 *running* (15 days on: the dedup window expired, the welcome chain ended, retention and
 win-back still wait for their steps) and *at rest* (60 days on: every chain ended and
 was tidied; what stays is the yearly birthday timer, the welcome's "never again" and the
-recent decisions). A tick fires up to 20,000 customers' timers here (the product's
-default is 1,000 per tick), so a million customers' steps do not queue for days of
-simulated time.
+recent decisions).
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ from triggers.scenarios.library import recipe_names
 BATCH = 2_000
 PREFIX = "m"
 TIMER_INDEX = f"{PREFIX}:timers:{{0}}"
-TIMERS_PER_TICK = 20_000
 
 
 def fill(processor: BatchProcessor, customers: int, receipts: int, register: bool) -> float:
@@ -140,10 +137,7 @@ def main() -> None:
                 "redis": {"url": url, "prefix": PREFIX},
                 "log": {"level": "warning"},
                 "scenarios": scenarios,
-                "engine": {
-                    "timers_per_tick": TIMERS_PER_TICK,
-                    "decision_log_days": args.decision_log_days,
-                },
+                "engine": {"decision_log_days": args.decision_log_days},
             }
         )
         configure_logging(settings.log)  # a suppression per unreachable customer is not news

@@ -187,8 +187,11 @@ class BatchProcessor:
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
         `smartcomms trace` (live); 0: they are only counted and logged (replay).
         ``retry_for_s``: how long a batch is tried again while Redis is unreachable.
-        ``timers_per_tick``: a clock tick fires the timers of at most this many customers
-        of the shard, earliest first; the rest wait for the next ticks (None: all).
+        ``timers_per_tick``: a batch loads the due timers of at most this many customers
+        of the shard, earliest first (None: all). Live, the rest wait for the next ticks;
+        on event time, a batch with more due splits, down to one item preceded by ticks
+        that fire the mass in chunks (a 10:00-local step of a million customers must not
+        load them all at once).
         ``window``: the event times accepted (others are dead letters; None: all).
         ``copurchases``: where co-purchases are counted (steps show recommendations)."""
         self._store = store
@@ -231,12 +234,24 @@ class BatchProcessor:
         A batch whose Redis connection drops is read and computed again (state.fence),
         for up to ``retry_for_s``; `LostWrites` when Redis lost what this process wrote.
         """
+        ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
+        if self._overfull(shard, ats):
+            return self._in_parts(shard, items, ats, sources)
+        return self._process(shard, items, ats, sources)
+
+    def _process(
+        self,
+        shard: str,
+        items: Sequence[Event | ClockTick],
+        ats: list[float],
+        sources: Sequence[RawInput | None] | None,
+    ) -> list[Output]:
         gave_up_at = time.monotonic() + self._retry_for_s
         clock_at_start = self._clock.current()
         careful = False
         for attempt in itertools.count():
             try:
-                emitted = self._attempt(shard, items, sources, careful)
+                emitted = self._attempt(shard, items, ats, sources, careful)
                 break
             except RETRIED as exc:
                 if isinstance(exc, REFUSED) or time.monotonic() > gave_up_at:
@@ -250,10 +265,40 @@ class BatchProcessor:
         HEALTH.beat()
         return [*self._unconfirmed_of_earlier_run(shard), *emitted]
 
+    def _overfull(self, shard: str, ats: list[float]) -> bool:
+        """On event time: more customers have timers due by the horizon of a batch with
+        event times ``ats`` than a batch may load."""
+        bound = self._timers_per_tick
+        if self._clock.ticking or bound is None:
+            return False
+        return len(self._timers.due(shard, self._clock.horizon(ats), bound + 1)) > bound
+
+    def _in_parts(
+        self,
+        shard: str,
+        items: Sequence[Event | ClockTick],
+        ats: list[float],
+        sources: Sequence[RawInput | None] | None,
+    ) -> list[Output]:
+        """An overfull batch in halves; a single item after ticks at its time that fire
+        the timers due by then, ``timers_per_tick`` customers at a time, earliest first
+        (an event the admission window refuses moves no clock: it goes as it is)."""
+        if len(items) > 1:
+            half = len(items) // 2
+            first = self.process(shard, items[:half], sources[:half] if sources else None)
+            return [*first, *self.process(shard, items[half:], sources[half:] if sources else None)]
+        [item], [at] = items, ats
+        outputs: list[Output] = []
+        if isinstance(item, ClockTick) or self._window.refuses(at, self._clock.current()) is None:
+            while self._overfull(shard, ats):
+                outputs += self._process(shard, [ClockTick(at, shard)], ats, None)
+        return [*outputs, *self._process(shard, items, ats, sources)]
+
     def _attempt(
         self,
         shard: str,
         items: Sequence[Event | ClockTick],
+        ats: list[float],
         sources: Sequence[RawInput | None] | None,
         careful: bool,
     ) -> list[Output]:
@@ -261,7 +306,6 @@ class BatchProcessor:
         try:
             if fenced.already_applied:  # the answer to our last attempt's commit was lost
                 return self._unanswered.pop(shard)
-            ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
             batch = self._load(shard, items, ats, careful)
             now = self._clock.current()
             try:
@@ -317,11 +361,10 @@ class BatchProcessor:
     ) -> _Batch:
         """The states the batch needs: its subjects' and those with timers due by then."""
         horizon = self._clock.horizon(ats)
-        clock_ticks = any(isinstance(item, ClockTick) for item in items)
         started = time.perf_counter()
-        if not self._clock.ticking:  # event time: every timer the batch passes, in order
-            due_subjects = self._timers.due(shard, horizon)
-        elif clock_ticks:
+        # event time: every timer the batch passes, in order (`process` bounds how many);
+        # live: idle customers' timers on clock ticks only
+        if not self._clock.ticking or any(isinstance(item, ClockTick) for item in items):
             due_subjects = self._timers.due(shard, horizon, self._timers_per_tick)
         else:
             due_subjects = []

@@ -161,7 +161,8 @@ class EngineSettings(_Section):
     earliest first; the rest fire on the next ticks. A mass of timers coming due at once
     (the end of an outage, a bulk import) then drains in bounded batches instead of one
     batch per shard holding all of them (1M win-backs due within a minute took the flow
-    to 3.7 GB RSS and stalled its input for 3.5 min in the soak)."""
+    to 3.7 GB RSS and stalled its input for 3.5 min in the soak). Replay: a batch with
+    more customers due splits, down to chunks of this many (README, "Timers")."""
 
     event_time: EventTimeWindow = EventTimeWindow()
 

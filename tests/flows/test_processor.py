@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import orjson
 import redis
 
@@ -14,6 +16,7 @@ from state.customers import CustomerStore
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from tests.events import customer, receipt
+from triggers.customer import CustomerState
 from triggers.engine import Rules
 from triggers.events import Event, epoch_of, parse_event
 
@@ -195,3 +198,41 @@ def test_a_tick_fires_a_bounded_number_of_due_timers_earliest_first(
         live.process("0", [month_later])
         left.append([member.decode() for member in redis_client.zrange(index.key("0"), 0, -1)])
     assert left == [pending[2:], pending[4:], [], []]
+
+
+class _CountingStore(CustomerStore):
+    """The real store, remembering how many subjects each batch loaded."""
+
+    loads: list[int]
+
+    def load(self, subjects: Iterable[str]) -> dict[str, CustomerState]:
+        subjects = list(subjects)
+        self.loads.append(len(subjects))
+        return super().load(subjects)
+
+
+def test_on_event_time_a_mass_of_due_timers_fires_in_bounded_chunks_in_order(
+    redis_client: redis.Redis,
+) -> None:
+    customers = [f"C{n}" for n in range(5)]
+    reachable = {"contacts": {"phone": "+7999"}, "consents": {"sms": True}}
+    setup = [customer(c, **reachable) for c in [*customers, "C7", "C8"]] + [
+        receipt(f"r{n}", c, 1000, ts=f"2026-11-22T10:0{n}:00+03:00")
+        for n, c in enumerate(customers)
+    ]
+    processor(redis_client, Stats()).process("0", events(*setup))  # five win-backs pending
+    store = _CountingStore(redis_client, "t", 3600)
+    store.loads = []
+    bounded = BatchProcessor(
+        store, TimerIndex(redis_client, "t"), Rules(), Policy(CHANNELS), WEEK,
+        EventTimeClock(), Stats(), timers_per_tick=2,
+    )  # fmt: skip
+    later = [receipt(f"s{c}", c, 1000, ts="2026-12-23T10:00:00+03:00") for c in ("C7", "C8")]
+    out = bounded.process("0", events(*later))
+    notices = [orjson.loads(notice) for _customer, notice in out]
+    assert [(n["trigger"], n["customer_id"]) for n in notices] == [
+        *(("win_back", c) for c in customers),  # due first, earliest first
+        ("bonus_earned", "C7"),
+        ("bonus_earned", "C8"),
+    ]
+    assert max(store.loads) <= 2
