@@ -235,6 +235,15 @@ class BatchProcessor:
         for up to ``retry_for_s``; `LostWrites` when Redis lost what this process wrote.
         """
         ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
+        return self._bounded(shard, items, ats, sources)
+
+    def _bounded(
+        self,
+        shard: str,
+        items: Sequence[Event | ClockTick],
+        ats: list[float],
+        sources: Sequence[RawInput | None] | None,
+    ) -> list[Output]:
         if self._overfull(shard, ats):
             return self._in_parts(shard, items, ats, sources)
         return self._process(shard, items, ats, sources)
@@ -284,9 +293,10 @@ class BatchProcessor:
         the timers due by then, ``timers_per_tick`` customers at a time, earliest first
         (an event the admission window refuses moves no clock: it goes as it is)."""
         if len(items) > 1:
-            half = len(items) // 2
-            first = self.process(shard, items[:half], sources[:half] if sources else None)
-            return [*first, *self.process(shard, items[half:], sources[half:] if sources else None)]
+            h = len(items) // 2
+            first = self._bounded(shard, items[:h], ats[:h], sources[:h] if sources else None)
+            last = self._bounded(shard, items[h:], ats[h:], sources[h:] if sources else None)
+            return [*first, *last]
         [item], [at] = items, ats
         outputs: list[Output] = []
         if isinstance(item, ClockTick) or self._window.refuses(at, self._clock.current()) is None:
