@@ -99,7 +99,7 @@ def build_notice(
         "channels": channels,
         "template": candidate.template,
         "vars": candidate.vars,
-        "text": templates.render(candidate.template, channels[0], candidate.vars).text,
+        "text": templates.text(candidate.template, channels[0], candidate.vars),
         "caused_by": candidate.caused_by,
         "event_ts": candidate.event_ts,
         "due_ts": candidate.due_ts,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta, pass_eval_context
+from jinja2 import StrictUndefined, Template, TemplateError, meta, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
@@ -174,7 +174,7 @@ class TemplateSet:
     def __init__(self, sources: Mapping[str, Mapping[str, Mapping[str, str]]]) -> None:
         text_env, html_env = _environment(False), _environment(True)
         self._text_env, self._html_env = text_env, html_env
-        self._compiled: dict[tuple[str, str], dict[str, Any]] = {}
+        self._compiled: dict[tuple[str, str], dict[str, Template]] = {}
         self._sources = {
             (name, channel): parts
             for name, channels in sources.items()
@@ -275,6 +275,16 @@ class TemplateSet:
 
     def render(self, template: str, channel: str, vars: Mapping[str, Any]) -> Rendered:
         """The message of ``template`` for ``channel`` (its own parts, else ``default``)."""
-        parts = self._compiled.get((template, channel)) or self._compiled[(template, "default")]
-        out = {part: compiled.render(**vars).strip() for part, compiled in parts.items()}
+        out = {
+            part: compiled.render(vars).strip()
+            for part, compiled in self._parts(template, channel).items()
+        }
         return Rendered(out["text"], out.get("subject"), out.get("html"))
+
+    def text(self, template: str, channel: str, vars: Mapping[str, Any]) -> str:
+        """Only the text of `render` (the notice's ``text``; the dispatcher renders the
+        rest for the channel it sends on)."""
+        return str(self._parts(template, channel)["text"].render(vars).strip())
+
+    def _parts(self, template: str, channel: str) -> Mapping[str, Template]:
+        return self._compiled.get((template, channel)) or self._compiled[(template, "default")]
