@@ -1,7 +1,8 @@
 """Named timers of one customer: arm, hold, take, find the earliest.
 
-A timer's name is the scenario whose running instance's next step it stands for (or
-``birthday:<scenario>`` for a birthday entry). Its due time is event time; the engine
+A timer's name is the scenario whose running instance's next step it stands for (after
+the instance ended: the end of its attribution window, when it is tidied), or
+``birthday:<scenario>`` for a birthday entry. Its due time is event time; the engine
 fires it when its clock passes the due time. A timer moved to the end of quiet hours is
 "held".
 """
