@@ -237,17 +237,6 @@ class BatchProcessor:
         ats = [item.at if isinstance(item, ClockTick) else epoch_of(item.ts) for item in items]
         return self._bounded(shard, items, ats, sources)
 
-    def _bounded(
-        self,
-        shard: str,
-        items: Sequence[Event | ClockTick],
-        ats: list[float],
-        sources: Sequence[RawInput | None] | None,
-    ) -> list[Output]:
-        if self._overfull(shard, ats):
-            return self._in_parts(shard, items, ats, sources)
-        return self._process(shard, items, ats, sources)
-
     def _process(
         self,
         shard: str,
@@ -282,16 +271,19 @@ class BatchProcessor:
             return False
         return len(self._timers.due(shard, self._clock.horizon(ats), bound + 1)) > bound
 
-    def _in_parts(
+    def _bounded(
         self,
         shard: str,
         items: Sequence[Event | ClockTick],
         ats: list[float],
         sources: Sequence[RawInput | None] | None,
     ) -> list[Output]:
-        """An overfull batch in halves; a single item after ticks at its time that fire
-        the timers due by then, ``timers_per_tick`` customers at a time, earliest first
-        (an event the admission window refuses moves no clock: it goes as it is)."""
+        """The batch as it is, unless it is overfull: then in halves, and a single item
+        after ticks at its time that fire the timers due by then, ``timers_per_tick``
+        customers at a time, earliest first (an event the admission window refuses moves
+        no clock: it goes as it is)."""
+        if not self._overfull(shard, ats):
+            return self._process(shard, items, ats, sources)
         if len(items) > 1:
             h = len(items) // 2
             first = self._bounded(shard, items[:h], ats[:h], sources[:h] if sources else None)
