@@ -21,6 +21,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import orjson
 import redis
@@ -41,13 +42,10 @@ from smartcomms.observability import (
     REDIS_SECONDS,
     TIMER_LATENESS,
 )
-from state.batch import BatchWrite
+from state.backend import CoPurchaseTable, Documents, DueIndex
 from state.connection import REFUSED
-from state.copurchases import CoPurchases
-from state.customers import CustomerStore
 from state.fence import LostWrites
 from state.outbox import Outbox
-from state.timers import TimerIndex
 from triggers import decisions
 from triggers.customer import DAY, CustomerState, from_bytes, to_bytes
 from triggers.dedup import already_applied, event_digest, forget_before, remember
@@ -169,8 +167,8 @@ class BatchProcessor:
 
     def __init__(
         self,
-        store: CustomerStore,
-        timers: TimerIndex,
+        store: Documents,
+        timers: DueIndex,
         rules: Rules,
         policy: Policy,
         dedup_window_s: float,
@@ -181,7 +179,7 @@ class BatchProcessor:
         retry_for_s: float = 120.0,
         timers_per_tick: int | None = None,
         window: AdmissionWindow | None = None,
-        copurchases: CoPurchases | None = None,
+        copurchases: CoPurchaseTable | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
@@ -644,7 +642,7 @@ class BatchProcessor:
         self._stats.reemitted += len(left_over)
         return [_customer_of(notice) for notice in left_over]
 
-    def _writer(self, shard: str, batch: _Batch) -> Callable[[BatchWrite], None] | None:
+    def _writer(self, shard: str, batch: _Batch) -> Callable[[Any], None] | None:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
         copurchases = batch.copurchases if batch.copurchases and batch.copurchases.changed else None
@@ -653,7 +651,7 @@ class BatchProcessor:
         outbox, timers = self._outbox, self._timers
         written_at = time.time()
 
-        def write(writes: BatchWrite) -> None:
+        def write(writes: Any) -> None:
             timers.update(writes, shard, timer_changes)
             if outbox is not None:
                 outbox.add(writes, shard, (n for _c, n in new), written_at)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from state.batch import BatchWrite
-from state.copurchases import CoPurchases, pairs_of
+from state.backend import CoPurchaseTable
+from state.copurchases import pairs_of
 from triggers.customer import DAY
 from triggers.dedup import event_digest
 from triggers.events import Click, Event, Receipt
@@ -30,7 +31,7 @@ class CoPurchaseBatch:
 
     def __init__(
         self,
-        table: CoPurchases,
+        table: CoPurchaseTable,
         shard: str,
         events: Iterable[Event],
         today: int,
@@ -84,7 +85,7 @@ class CoPurchaseBatch:
         categories.update(self._categories)
         return [{"sku": sku, "category": categories.get(sku)} for _count, sku in best]
 
-    def write(self, writes: BatchWrite) -> None:
+    def write(self, writes: Any) -> None:
         """Queue the batch's counts with its other writes."""
         anonymous = (self._shard, self._today, self._anonymous, (self._window_days + 1) * DAY)
         self._table.add(writes, self._pairs, self._categories, anonymous)

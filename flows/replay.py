@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -132,7 +131,7 @@ def _dead_letter_line(letter: DeadLetter) -> bytes:
 def replay(
     settings: Settings,
     events: Path,
-    redis_url: str,
+    redis_url: str | None,
     out: IO[bytes],
     err: IO[bytes],
     until: float | None = None,
@@ -140,14 +139,19 @@ def replay(
     """Run the engine over ``events``; notices to ``out``, dead letters to ``err``.
 
     At the end of the input the event-time clock moves on to ``until`` (epoch s), if given.
-    Every run keeps its state under a key prefix of its own and deletes it afterwards, so a
-    shared Redis gives the same result on every run and keeps nothing.
+    ``redis_url`` None: the state lives in this process's memory and goes with it. Given a
+    Redis, the run keeps its state there under the prefix `replay_prefix` names, which it
+    empties first (a second run gives the same result; one replay at a time per Redis and
+    prefix); the live prefix is never touched.
     """
     stats = Stats()
-    namespace = f"{settings.redis.prefix}-replay-{uuid.uuid4().hex[:12]}"
-    run_settings = settings.model_copy(
-        update={"redis": settings.redis.model_copy(update={"prefix": namespace})}
-    )
+    run_settings = settings
+    if redis_url is not None:
+        namespace = replay_prefix(settings)
+        _delete_namespace(redis_url, namespace)
+        run_settings = settings.model_copy(
+            update={"redis": settings.redis.model_copy(update={"prefix": namespace})}
+        )
     stop = threading.Event()
     notices, dead_letters = _Writer(out, stop), _Writer(err, stop)
 
@@ -168,14 +172,16 @@ def replay(
         BatchCallbackSink(write_dead_letters),
         guard_clock=settings.engine.event_time.max_ahead,
     )
-    try:
-        run_main(flow)
-    finally:
-        _delete_namespace(redis_url, namespace)
+    run_main(flow)
     for what, writer in (("notices", notices), ("dead letters", dead_letters)):
         if writer.failure is not None:
             raise OutputFailed(f"cannot write {what}: {writer.failure.strerror}")
     return stats
+
+
+def replay_prefix(settings: Settings) -> str:
+    """The key prefix of a replay's state in Redis: ``<redis.prefix>-replay``."""
+    return f"{settings.redis.prefix}-replay"
 
 
 def _delete_namespace(redis_url: str, namespace: str) -> None:

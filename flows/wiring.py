@@ -19,9 +19,11 @@ from flows.stats import Stats, StatsCollector
 from smartcomms.config import Settings
 from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
+from state.backend import CoPurchaseTable, Documents, DueIndex
 from state.connection import connect
 from state.copurchases import CoPurchases
 from state.customers import CustomerStore
+from state.memory import MemoryCoPurchases, MemoryDocuments, MemoryTimerIndex
 from state.outbox import Outbox
 from state.timers import TimerIndex
 from triggers.customer import DAY
@@ -68,11 +70,12 @@ def tune_gc() -> None:
 
 
 def processor_factory(
-    settings: Settings, redis_url: str, clock: Clock, stats: Stats, live: bool
+    settings: Settings, redis_url: str | None, clock: Clock, stats: Stats, live: bool
 ) -> Callable[[], BatchProcessor]:
     """A factory that builds one processor (one Redis client) per process on first use.
 
     Rules, policy and templates are checked now, so a bad configuration stops the start.
+    ``redis_url`` None: the state lives in the process's memory (replay without a server).
     ``live``: track notices until Kafka confirms them and keep each customer's
     recent decisions for `smartcomms trace`; replay has no crash to recover from and keeps
     nothing after its run.
@@ -84,34 +87,43 @@ def processor_factory(
         if not built:
             tune_gc()
             engine = settings.engine
-            client = connect(redis_url, settings.redis.retry_for_s)
-            store = CustomerStore(
-                client, settings.redis.prefix, int(engine.anonymous_ttl_days * DAY)
-            )
+            store, timers, outbox, copurchases = _stores(settings, redis_url, live)
             built.append(
                 BatchProcessor(
                     store,
-                    TimerIndex(client, settings.redis.prefix),
+                    timers,
                     rules,
                     policy,
                     engine.dedup_window_days * DAY,
                     clock,
                     stats,
-                    Outbox(client, settings.redis.prefix) if live else None,
+                    outbox,
                     keep_decisions_s=engine.decision_log_days * DAY if live else 0.0,
                     retry_for_s=settings.redis.retry_for_s,
                     timers_per_tick=engine.timers_per_tick,
                     window=admission_window(settings, live),
-                    copurchases=(
-                        CoPurchases(client, settings.redis.prefix)
-                        if rules.program.recommends
-                        else None
-                    ),
+                    copurchases=copurchases if rules.program.recommends else None,
                 )
             )
         return built[0]
 
     return get
+
+
+def _stores(
+    settings: Settings, redis_url: str | None, live: bool
+) -> tuple[Documents, DueIndex, Outbox | None, CoPurchaseTable]:
+    """The engine's store: in Redis at ``redis_url``, or in memory (None)."""
+    if redis_url is None:
+        return MemoryDocuments(), MemoryTimerIndex(), None, MemoryCoPurchases()
+    client = connect(redis_url, settings.redis.retry_for_s)
+    prefix = settings.redis.prefix
+    return (
+        CustomerStore(client, prefix, int(settings.engine.anonymous_ttl_days * DAY)),
+        TimerIndex(client, prefix),
+        Outbox(client, prefix) if live else None,
+        CoPurchases(client, prefix),
+    )
 
 
 T = TypeVar("T")

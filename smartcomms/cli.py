@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -43,16 +43,6 @@ def _settings(args: argparse.Namespace, quiet: bool = False) -> Settings:
     return settings
 
 
-@contextlib.contextmanager
-def _redis_for(settings: Settings) -> Iterator[str]:
-    """The configured Redis, or a private one that is removed afterwards."""
-    if settings.redis.url:
-        yield settings.redis.url
-    else:
-        with redis_server() as url:
-            yield url
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the trigger logic over a JSONL file with event time as the clock."""
     from flows.replay import replay  # Bytewax loads only for the commands that run it
@@ -70,9 +60,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     err = sys.stderr.buffer
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(_output_file(args.out)) if args.out else sys.stdout.buffer
-        redis_url = stack.enter_context(_redis_for(settings))
-        ping(redis_url)
-        stats = replay(settings, events, redis_url, out, err, until)
+        if settings.redis.url is not None:
+            ping(settings.redis.url)
+        stats = replay(settings, events, settings.redis.url, out, err, until)
     err.write(b"summary: " + orjson.dumps(stats.summary()) + b"\n")
     return 0
 
@@ -341,7 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TS",
         help="RFC 3339 time the clock moves on to at the end (default: last event)",
     )
-    p.add_argument("--redis-url", help="use this Redis (default: a private temporary one)")
+    p.add_argument(
+        "--redis-url",
+        help="keep the state in this Redis, under <prefix>-replay (default: in memory)",
+    )
 
     p = add(
         "up",

@@ -1,5 +1,6 @@
 """Session-wide real servers on free ports: one Redis, one 3-primary Redis Cluster (started
-when a test asks for it) and one Kafka-protocol broker."""
+when a test asks for it) and one Kafka-protocol broker; the store backends (Redis, memory)
+that engine tests run over."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import redis
 
 from smartcomms.localstack import kafka_broker, redis_cluster, redis_server
+from tests.backends import Backend
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +26,16 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The engine's store on Redis (an emptied database), then in memory."""
+    if request.param == "memory":
+        return Backend("memory", None, None)
+    return Backend(
+        "redis", request.getfixturevalue("redis_client"), request.getfixturevalue("redis_url")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Running event scenarios through replay (in process, real Redis) and reading the result."""
+"""Running event scenarios through replay (in process; a real Redis, or the state in memory)
+and reading the result."""
 
 from __future__ import annotations
 
@@ -39,13 +40,13 @@ def add(
 
 
 def run(
-    redis_url: str,
+    redis_url: str | None,
     tmp_path: Path,
     events: list[dict[str, Any]],
     until: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], Stats]:
-    """Notices and totals of a replay of ``events`` (on an emptied Redis database)."""
+    """Notices and totals of a replay of ``events`` (``redis_url`` None: in memory)."""
     path = tmp_path / f"events-{next(_ids)}.jsonl"
     path.write_bytes(jsonl(events))  # type: ignore[arg-type]
     out, err = io.BytesIO(), io.BytesIO()

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-import redis
 
 from channels.policy import Policy
 from channels.templates import TemplateSet
@@ -18,8 +17,7 @@ from flows.inputs import DeadLetter, RawInput
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
-from state.customers import CustomerStore
-from state.timers import TimerIndex
+from tests.backends import Backend
 from tests.events import customer, receipt
 from triggers import decisions, engine
 from triggers.engine import Rules
@@ -32,15 +30,15 @@ CONSENTING = {**PROFILE, "ts": "2026-09-01T10:00:00+03:00", "consents": {"sms": 
 
 
 def build(
-    client: redis.Redis,
+    backend: Backend,
     stats: Stats,
     templates: TemplateSet | None = None,
     window: AdmissionWindow | None = None,
 ) -> BatchProcessor:
     policy = Policy(CHANNELS, templates=templates or TemplateSet.with_overrides({}))
     return BatchProcessor(
-        CustomerStore(client, "t", 3600),
-        TimerIndex(client, "t"),
+        backend.documents(),
+        backend.timers(),
         Rules(),
         policy,
         WEEK,
@@ -58,8 +56,8 @@ def parsed(*raw: dict) -> tuple[list[Event], list[RawInput | None]]:
     ]
 
 
-def state_of(client: redis.Redis, customer_id: str) -> Any:
-    return CustomerStore(client, "t", 3600).load([f"c:{customer_id}"])[f"c:{customer_id}"]
+def state_of(backend: Backend, customer_id: str) -> Any:
+    return backend.documents().load([f"c:{customer_id}"])[f"c:{customer_id}"]
 
 
 @pytest.fixture
@@ -77,10 +75,10 @@ def boom(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("boom")
 def test_a_failing_event_is_rolled_back_dead_lettered_and_remembered(
-    redis_client: redis.Redis,
+    backend: Backend,
 ) -> None:
     stats = Stats()
-    proc = build(redis_client, stats)
+    proc = build(backend, stats)
     items, sources = parsed(
         PROFILE,
         receipt("r1", "C1", 1000),
@@ -95,17 +93,17 @@ def test_a_failing_event_is_rolled_back_dead_lettered_and_remembered(
     assert letter.raw == sources[2].value and letter.origin == "line 3"  # type: ignore[union-attr]
     assert letter.reason == "engine apply: RuntimeError: engine bug hit by this event"
     assert letter.kind == "engine_apply"
-    assert state_of(redis_client, "C1").balance == 150
+    assert state_of(backend, "C1").balance == 150
     assert stats.poisoned == {"apply": 1}
     assert stats.events["receipt"] == 2 and stats.events["customer"] == 1  # counted once
     # a replay of the same input after a restart: the poison is a duplicate, not retried
-    again = build(redis_client, stats).process("0", items, sources)
+    again = build(backend, stats).process("0", items, sources)
     assert again == [] and stats.duplicates == 4 and stats.poisoned == {"apply": 1}
 
 
 @pytest.mark.usefixtures("boom")
 def test_the_careful_pass_sees_the_same_times_and_timers_as_the_fast_one(
-    redis_client: redis.Redis,
+    backend: Backend,
 ) -> None:
     """A batch that fails is computed again: the second pass must start from the clock
     where the first did, or a timer would fire before an event that came before it."""
@@ -113,24 +111,24 @@ def test_the_careful_pass_sees_the_same_times_and_timers_as_the_fast_one(
     # r1 comes a day before the win-back is due and re-arms it; the poison comes later
     r1 = receipt("r1", "C1", 100, ts="2026-10-30T10:00:00+03:00")
     poison = receipt("boom", "C3", 100, ts="2026-11-05T12:00:00+03:00")
-    proc = build(redis_client, Stats())
+    proc = build(backend, Stats())
     proc.process("0", *parsed(*setup))
     out = proc.process("0", *parsed(r1, poison))
     assert [orjson.loads(n[1])["trigger"] for n in out if not isinstance(n, DeadLetter)] == [
         "bonus_earned"
     ]
-    assert state_of(redis_client, "C1").timers == {"win_back": epoch_of(r1["ts"]) + 30 * 86_400}
+    assert state_of(backend, "C1").timers == {"win_back": epoch_of(r1["ts"]) + 30 * 86_400}
 
 
 def test_a_template_failing_for_one_customer_dead_letters_only_that_event(
-    redis_client: redis.Redis,
+    backend: Backend,
 ) -> None:
     templates = TemplateSet.with_overrides(
         {"bonus_earned": {"sms": {"text": "{{ 1000 // (earned - 5) }} за покупку"}}}
     )
     stats = Stats()
     items, sources = parsed(PROFILE, receipt("r1", "C1", 100), receipt("r2", "C1", 1000))
-    out = build(redis_client, stats, templates).process("0", items, sources)
+    out = build(backend, stats, templates).process("0", items, sources)
     [letter] = [n for n in out if isinstance(n, DeadLetter)]
     [(_customer_id, notice)] = [n for n in out if not isinstance(n, DeadLetter)]
     assert letter.reason.startswith("engine render: ZeroDivisionError")
@@ -138,25 +136,25 @@ def test_a_template_failing_for_one_customer_dead_letters_only_that_event(
     assert stats.poisoned == {"render": 1}
 
 
-def test_a_failing_timer_is_dropped_with_a_decision(redis_client: redis.Redis) -> None:
+def test_a_failing_timer_is_dropped_with_a_decision(backend: Backend) -> None:
     templates = TemplateSet.with_overrides(
         {"win_back": {"sms": {"text": "{{ 100 // (days_since_purchase - 30) }}"}}}
     )
     stats = Stats()
-    proc = build(redis_client, stats, templates)
+    proc = build(backend, stats, templates)
     first = receipt("r1", "C1", 100, ts="2026-10-01T12:00:00+03:00")
     proc.process("0", *parsed(CONSENTING, first))
     out = proc.process("0", [ClockTick(epoch_of("2026-11-22T12:00:00+03:00"))])
     assert out == [] and stats.dropped_timers == {"render": 1}
-    state = state_of(redis_client, "C1")
+    state = state_of(backend, "C1")
     assert state.timers == {}  # gone, not fired again at every tick
     _at, trigger, outcome, _notice, detail = state.log[-1]
     assert (trigger, outcome) == ("win_back", decisions.DROPPED)
     assert detail.startswith("render: ZeroDivisionError")
-    assert not redis_client.zcard("t:timers:{0}")
+    assert backend.timers().due("0", float("inf")) == []
 
 
-def test_events_outside_the_time_window_are_refused(redis_client: redis.Redis) -> None:
+def test_events_outside_the_time_window_are_refused(backend: Backend) -> None:
     window = AdmissionWindow(
         epoch_of("2000-01-01T00:00:00+00:00"), epoch_of("2100-01-01T00:00:00+00:00"), 86_400
     )
@@ -167,7 +165,7 @@ def test_events_outside_the_time_window_are_refused(redis_client: redis.Redis) -
         receipt("far", "C1", 100, ts="2026-11-24T09:00:00+03:00"),  # 2 days ahead
         receipt("ok", "C1", 100, ts="2026-11-23T09:00:00+03:00"),  # 1 day ahead
     )
-    out = build(redis_client, stats, window=window).process("0", items, sources)
+    out = build(backend, stats, window=window).process("0", items, sources)
     letters = [n for n in out if isinstance(n, DeadLetter)]
     assert [letter.origin for letter in letters] == ["line 2", "line 3"]
     assert "before the earliest accepted time 2000-01-01" in letters[0].reason

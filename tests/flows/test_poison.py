@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from flows.replay import replay
 from smartcomms.config import Settings
 from smartcomms.synthetic import TrafficGenerator
+from tests.backends import Backend
 from triggers.events import MAX_LINES, MAX_MONEY, MAX_QTY
 
 GOOD = [raw for _topic, _key, raw in TrafficGenerator(200, seed=23).events(3000)]
@@ -107,7 +108,7 @@ def extreme(draw: st.DrawFn, n: int) -> dict[str, Any]:
     return event
 
 
-def run(path: Path, lines: list[bytes], redis_url: str) -> tuple[list[dict], Any]:
+def run(path: Path, lines: list[bytes], redis_url: str | None) -> tuple[list[dict], Any]:
     path.write_bytes(b"".join(line + b"\n" for line in lines))
     out, err = io.BytesIO(), io.BytesIO()
     stats = replay(Settings(), path, redis_url, out, err)
@@ -118,15 +119,16 @@ def run(path: Path, lines: list[bytes], redis_url: str) -> tuple[list[dict], Any
 
 
 @functools.cache
-def clean(redis_url: str, tmp: Path) -> list[dict]:
+def clean(redis_url: str | None, tmp: Path) -> list[dict]:
     return run(tmp / "clean.jsonl", GOOD, redis_url)[0]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_extreme_valid_events_never_stop_replay_nor_touch_the_good_traffic(
-    redis_url: str, tmp_path_factory: Any, data: st.DataObject
+    backend: Backend, tmp_path_factory: Any, data: st.DataObject
 ) -> None:
+    redis_url = backend.url
     bad = [data.draw(extreme(n)) for n in range(data.draw(st.integers(1, 12)))]
     rng = random.Random(data.draw(st.integers(0, 2**32)))
     # bad events at distinct places with good traffic between: two outliers side by side

@@ -1,4 +1,5 @@
-"""The batch processor against a real Redis: exactly-once application and routing."""
+"""The batch processor over both store backends (a real Redis, memory): exactly-once
+application and routing; the outbox on Redis."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from flows.clock import ClockTick, EventTimeClock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
-from state.customers import CustomerStore
+from state.backend import Documents
 from state.outbox import Outbox
-from state.timers import TimerIndex
+from tests.backends import Backend
 from tests.events import customer, receipt
 from triggers.customer import CustomerState
 from triggers.engine import Rules
@@ -34,42 +35,47 @@ class _TickingEventClock(EventTimeClock):
 
 
 def processor(
-    client: redis.Redis,
+    backend: Backend,
     stats: Stats,
     outbox: bool = False,
     clock: EventTimeClock | None = None,
     timers_per_tick: int | None = None,
+    store: Documents | None = None,
 ) -> BatchProcessor:
-    store = CustomerStore(client, "t", 3600)
+    """``outbox``: notices tracked until Kafka confirms them (live, Redis only)."""
     return BatchProcessor(
-        store,
-        TimerIndex(client, "t"),
+        store or backend.documents(),
+        backend.timers(),
         Rules(),
         Policy(CHANNELS),
         WEEK,
         clock or EventTimeClock(),
         stats,
-        Outbox(client, "t") if outbox else None,
+        Outbox(backend.client, "t") if outbox and backend.client else None,
         timers_per_tick=timers_per_tick,
     )
 
 
-def test_redelivered_events_are_applied_once_across_batches(redis_client: redis.Redis) -> None:
+def on_redis(client: redis.Redis) -> Backend:
+    return Backend("redis", client, None)
+
+
+def test_redelivered_events_are_applied_once_across_batches(backend: Backend) -> None:
     stats = Stats()
-    first = processor(redis_client, stats)
+    first = processor(backend, stats)
     batch = events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000))
     assert len(first.process("0", batch)) == 1
     # a restarted worker (new processor, same Redis) sees the same batch again
-    again = processor(redis_client, stats).process("0", batch + events(receipt("r1", "C1", 1000)))
+    again = processor(backend, stats).process("0", batch + events(receipt("r1", "C1", 1000)))
     assert again == []
     assert stats.duplicates == 3
-    state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
+    state = backend.documents().load(["c:C1"])["c:C1"]
     assert state.balance == 50
 
 
-def test_duplicate_inside_one_batch_is_applied_once(redis_client: redis.Redis) -> None:
+def test_duplicate_inside_one_batch_is_applied_once(backend: Backend) -> None:
     stats = Stats()
-    out = processor(redis_client, stats).process(
+    out = processor(backend, stats).process(
         "0",
         events(
             customer("C1", contacts={"phone": "+7999"}),
@@ -80,18 +86,16 @@ def test_duplicate_inside_one_batch_is_applied_once(redis_client: redis.Redis) -
     assert len(out) == 1 and stats.duplicates == 1
 
 
-def test_notice_without_a_contact_is_counted_unreachable(redis_client: redis.Redis) -> None:
+def test_notice_without_a_contact_is_counted_unreachable(backend: Backend) -> None:
     stats = Stats()
-    out = processor(redis_client, stats).process("0", events(receipt("r1", "C1", 1000)))
+    out = processor(backend, stats).process("0", events(receipt("r1", "C1", 1000)))
     assert out == []
     assert stats.suppressed["unreachable_no_channel"] == 1
     assert stats.events["receipt"] == 1
 
 
-def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
-    redis_client: redis.Redis,
-) -> None:
-    out = processor(redis_client, Stats()).process(
+def test_notice_is_keyed_by_customer_and_has_the_contract_fields(backend: Backend) -> None:
+    out = processor(backend, Stats()).process(
         "0",
         events(
             customer("C1", first_name="Анна", contacts={"email": "a@b.ru", "phone": "+7"}),
@@ -121,12 +125,12 @@ def test_notice_is_keyed_by_customer_and_has_the_contract_fields(
     assert notice["text"] == "Анна, начислено 50 бонусов, на счёте 50."
 
 
-def test_dedup_window_forgets_old_ids_on_the_engine_clock(redis_client: redis.Redis) -> None:
+def test_dedup_window_forgets_old_ids_on_the_engine_clock(backend: Backend) -> None:
     stats = Stats()
-    proc = processor(redis_client, stats)
+    proc = processor(backend, stats)
     proc.process("0", events(receipt("r1", "C1", 100, ts="2026-11-01T10:00:00+03:00")))
     proc.process("0", events(receipt("r2", "C1", 100, ts="2026-11-22T10:00:00+03:00")))
-    state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
+    state = backend.documents().load(["c:C1"])["c:C1"]
     assert len(state.seen) == 1  # r1 was applied more than a week of engine time ago
 
 
@@ -137,12 +141,12 @@ def test_notices_left_unconfirmed_by_a_crashed_run_are_emitted_again(
     redis_client: redis.Redis,
 ) -> None:
     # run 1 applies the batch and writes the notice, then dies before Kafka confirms it
-    crashed = processor(redis_client, Stats(), outbox=True)
+    crashed = processor(on_redis(redis_client), Stats(), outbox=True)
     [(customer_id, notice)] = crashed.process("0", events(*CRASH_BATCH))
     # run 2 gets the same batch again from the last snapshot: all duplicates, yet the
     # notice comes out again, byte for byte (same notice_id)
     stats = Stats()
-    restarted = processor(redis_client, stats, outbox=True)
+    restarted = processor(on_redis(redis_client), stats, outbox=True)
     assert restarted.process("0", events(*CRASH_BATCH)) == [(customer_id, notice)]
     assert stats.duplicates == 2 and stats.reemitted == 1
     # ... once per process, and not at all for another shard
@@ -151,20 +155,23 @@ def test_notices_left_unconfirmed_by_a_crashed_run_are_emitted_again(
 
 
 def test_confirmed_notices_are_not_emitted_again(redis_client: redis.Redis) -> None:
-    first = processor(redis_client, Stats(), outbox=True)
+    first = processor(on_redis(redis_client), Stats(), outbox=True)
     [(_customer, notice)] = first.process("0", events(*CRASH_BATCH))
     Outbox(redis_client, "t").confirm({"0": [notice]})
-    assert processor(redis_client, Stats(), outbox=True).process("0", events(*CRASH_BATCH)) == []
+    assert (
+        processor(on_redis(redis_client), Stats(), outbox=True).process("0", events(*CRASH_BATCH))
+        == []
+    )
 
 
 def test_notices_of_the_running_process_are_not_swept(redis_client: redis.Redis) -> None:
-    proc = processor(redis_client, Stats(), outbox=True)
+    proc = processor(on_redis(redis_client), Stats(), outbox=True)
     assert proc.process("0", events(CRASH_BATCH[0])) == []
     assert len(proc.process("0", events(CRASH_BATCH[1]))) == 1
     assert redis_client.zcard("t:outbox:{0}") == 1  # in flight, waiting for Kafka
 
 
-def test_events_that_change_nothing_leave_the_state_alone(redis_client: redis.Redis) -> None:
+def test_events_that_change_nothing_leave_the_state_alone(backend: Backend) -> None:
     # the customer's state is loaded for the receipt; the page view must still not be
     # applied (no dedup entry, no write) just because the state happens to be at hand
     view = {
@@ -174,45 +181,48 @@ def test_events_that_change_nothing_leave_the_state_alone(redis_client: redis.Re
         "anonymous_id": "D1",
         "customer_id": "C1",
     }
-    processor(redis_client, Stats()).process("0", events(receipt("r1", "C1", 1000), view))
-    state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
+    processor(backend, Stats()).process("0", events(receipt("r1", "C1", 1000), view))
+    state = backend.documents().load(["c:C1"])["c:C1"]
     assert len(state.seen) == 1
 
 
-def test_a_tick_fires_a_bounded_number_of_due_timers_earliest_first(
-    redis_client: redis.Redis,
-) -> None:
+def test_a_tick_fires_a_bounded_number_of_due_timers_earliest_first(backend: Backend) -> None:
     customers = [f"C{n}" for n in range(5)]
     setup = [customer(c, contacts={"phone": "+7999"}) for c in customers] + [
         receipt(f"r{n}", c, 1000, ts=f"2026-11-22T10:0{n}:00+03:00")
         for n, c in enumerate(customers)
     ]
-    processor(redis_client, Stats()).process("0", events(*setup))  # five win-backs pending
-    index = TimerIndex(redis_client, "t")
-    pending = [member.decode() for member in redis_client.zrange(index.key("0"), 0, -1)]
+    processor(backend, Stats()).process("0", events(*setup))  # five win-backs pending
+    index = backend.timers()
+    pending = index.due("0", float("inf"))
     assert pending == [f"c:{c}" for c in customers]
-    live = processor(redis_client, Stats(), clock=_TickingEventClock(), timers_per_tick=2)
+    live = processor(backend, Stats(), clock=_TickingEventClock(), timers_per_tick=2)
     month_later = ClockTick(epoch_of("2026-12-23T10:00:00+03:00"), "0")
     left = []
     for _tick in range(4):
         live.process("0", [month_later])
-        left.append([member.decode() for member in redis_client.zrange(index.key("0"), 0, -1)])
+        left.append(index.due("0", float("inf")))
     assert left == [pending[2:], pending[4:], [], []]
 
 
-class _CountingStore(CustomerStore):
-    """The real store, remembering how many subjects each batch loaded."""
+class _CountingStore:
+    """A backend's store, remembering how many subjects each batch loaded."""
 
-    loads: list[int]
+    def __init__(self, store: Documents) -> None:
+        self.store = store
+        self.fence = store.fence
+        self.encode = store.encode
+        self.write = store.write
+        self.loads: list[int] = []
 
     def load(self, subjects: Iterable[str]) -> dict[str, CustomerState]:
         subjects = list(subjects)
         self.loads.append(len(subjects))
-        return super().load(subjects)
+        return self.store.load(subjects)
 
 
 def test_on_event_time_a_mass_of_due_timers_fires_in_bounded_chunks_in_order(
-    redis_client: redis.Redis,
+    backend: Backend,
 ) -> None:
     customers = [f"C{n}" for n in range(5)]
     reachable = {"contacts": {"phone": "+7999"}, "consents": {"sms": True}}
@@ -220,13 +230,9 @@ def test_on_event_time_a_mass_of_due_timers_fires_in_bounded_chunks_in_order(
         receipt(f"r{n}", c, 1000, ts=f"2026-11-22T10:0{n}:00+03:00")
         for n, c in enumerate(customers)
     ]
-    processor(redis_client, Stats()).process("0", events(*setup))  # five win-backs pending
-    store = _CountingStore(redis_client, "t", 3600)
-    store.loads = []
-    bounded = BatchProcessor(
-        store, TimerIndex(redis_client, "t"), Rules(), Policy(CHANNELS), WEEK,
-        EventTimeClock(), Stats(), timers_per_tick=2,
-    )  # fmt: skip
+    processor(backend, Stats()).process("0", events(*setup))  # five win-backs pending
+    store = _CountingStore(backend.documents())
+    bounded = processor(backend, Stats(), timers_per_tick=2, store=store)
     later = [receipt(f"s{c}", c, 1000, ts="2026-12-23T10:00:00+03:00") for c in ("C7", "C8")]
     out = bounded.process("0", events(*later))
     notices = [orjson.loads(notice) for _customer, notice in out]

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,8 +18,7 @@ from flows.clock import ClockTick, EventTimeClock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
-from state.customers import CustomerStore
-from state.timers import TimerIndex
+from tests.backends import Backend
 from triggers.engine import Rules
 from triggers.events import epoch_of, parse_event
 
@@ -94,11 +92,11 @@ def build_events(plan: list[tuple[str, int, str, str]], zones: tuple[str, str]) 
     return events
 
 
-def run(client: redis.Redis, events: list[dict], batch_size: int) -> list[dict]:
+def run(backend: Backend, events: list[dict], batch_size: int) -> list[dict]:
     prefix = f"h{next(_prefixes)}"
     processor = BatchProcessor(
-        CustomerStore(client, prefix, 3600),
-        TimerIndex(client, prefix),
+        backend.documents(prefix),
+        backend.timers(prefix),
         Rules(),
         Policy(CHANNELS),
         7 * 86_400.0,
@@ -129,11 +127,9 @@ PROPERTY = settings(
     zones=st.tuples(st.sampled_from(TIMEZONES), st.sampled_from(TIMEZONES)),
     batch_size=st.integers(1, 50),
 )
-def test_invariants(
-    redis_client: redis.Redis, plan: list, zones: tuple[str, str], batch_size: int
-) -> None:
+def test_invariants(backend: Backend, plan: list, zones: tuple[str, str], batch_size: int) -> None:
     events = build_events(plan, zones)
-    notices = run(redis_client, events, batch_size)
+    notices = run(backend, events, batch_size)
     purchases = [
         (e["customer_id"], epoch_of(e["ts"]))
         for e in events
@@ -156,15 +152,13 @@ def test_invariants(
 
 @PROPERTY
 @given(plan=steps, batch_size=st.integers(1, 50))
-def test_replay_twice_gives_the_same_notices(
-    redis_client: redis.Redis, plan: list, batch_size: int
-) -> None:
+def test_replay_twice_gives_the_same_notices(backend: Backend, plan: list, batch_size: int) -> None:
     events = build_events(plan, ("Europe/Moscow", "Asia/Vladivostok"))
 
     def without_created_at(notices: list[dict]) -> list[dict]:
         return [{k: v for k, v in n.items() if k != "created_at"} for n in notices]
 
-    first = without_created_at(run(redis_client, events, batch_size))
-    assert first == without_created_at(run(redis_client, events, batch_size))
+    first = without_created_at(run(backend, events, batch_size))
+    assert first == without_created_at(run(backend, events, batch_size))
     # and batching does not matter: one event at a time gives the same notices
-    assert first == without_created_at(run(redis_client, events, 1))
+    assert first == without_created_at(run(backend, events, 1))

@@ -1,7 +1,9 @@
-"""`smartcomms replay` end to end, as a user runs it (a subprocess, its own private Redis)."""
+"""`smartcomms replay` end to end, as a user runs it (a subprocess; the state in its memory,
+or in a Redis it is given)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,11 +25,30 @@ EVENTS = [
 ]
 
 
-def run_replay(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+NO_REDIS = """
+import sys
+import redis.connection
+import smartcomms.localstack
+
+def refused(*args, **kwargs):
+    raise SystemExit("replay touched Redis")
+
+redis.connection.AbstractConnection.connect = refused
+smartcomms.localstack.redis_server = refused
+from smartcomms.cli import main
+sys.exit(main())
+"""
+"""the command, in a process where connecting to or starting a Redis fails"""
+
+
+def run_replay(
+    tmp_path: Path, *args: str, redis_allowed: bool = True
+) -> subprocess.CompletedProcess:
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl(EVENTS))
+    command = ["-m", "smartcomms.cli"] if redis_allowed else ["-c", NO_REDIS]
     return subprocess.run(
-        [sys.executable, "-m", "smartcomms.cli", "replay", str(path), *args],
+        [sys.executable, *command, "replay", str(path), *args],
         capture_output=True,
         timeout=120,
         check=False,
@@ -98,10 +119,35 @@ def test_replay_uses_the_configured_channel_order(tmp_path: Path) -> None:
     assert notices_of(result.stdout)[0]["channels"] == ["sms", "push"]
 
 
-def test_a_shared_redis_gives_the_same_notices_every_run_and_keeps_nothing(
+def test_without_a_redis_url_the_state_lives_in_memory(tmp_path: Path) -> None:
+    in_memory = run_replay(tmp_path, redis_allowed=False)
+    assert in_memory.returncode == 0, in_memory.stderr
+    assert len(notices_of(in_memory.stdout)) == 2
+
+
+def test_a_given_redis_keeps_the_state_and_gives_the_same_notices_every_run(
     tmp_path: Path, redis_client: redis.Redis, redis_url: str
 ) -> None:
+    redis_client.set("sc:c:{C1}", b"live state")  # the live prefix: never touched
     first = run_replay(tmp_path, "--redis-url", redis_url)
     second = run_replay(tmp_path, "--redis-url", redis_url)
-    assert len(notices_of(first.stdout)) == len(notices_of(second.stdout)) == 2
-    assert redis_client.dbsize() == 0
+    in_memory = run_replay(tmp_path)
+    assert first.returncode == 0, first.stderr
+    stable = [without_created_at(r.stdout) for r in (first, second, in_memory)]
+    assert stable[0] == stable[1] == stable[2] and len(stable[0]) == 2
+    assert redis_client.get("sc:c:{C1}") == b"live state"
+    kept = sorted(key.decode() for key in redis_client.scan_iter("sc-replay:c:*"))
+    assert kept == ["sc-replay:c:{C1}", "sc-replay:c:{C2}"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "smartcomms.cli", "profile", "C1", "--redis-url", redis_url],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SMARTCOMMS_REDIS__PREFIX": "sc-replay"},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert orjson.loads(shown.stdout)["balance"] == 30  # 50 earned on r1, then r2: +10 -30
+
+
+def without_created_at(stdout: bytes) -> list[dict]:
+    return [{k: v for k, v in n.items() if k != "created_at"} for n in notices_of(stdout)]

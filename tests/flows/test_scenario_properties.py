@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +19,7 @@ from flows.clock import ClockTick, EventTimeClock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import Settings
-from state.customers import CustomerStore
-from state.timers import TimerIndex
+from tests.backends import Backend
 from triggers.engine import Rules
 from triggers.events import epoch_of, parse_event
 
@@ -107,7 +105,7 @@ def build_events(plan: list[tuple[str, int, str, str]]) -> list[dict[str, Any]]:
 
 
 def run(
-    client: redis.Redis,
+    backend: Backend,
     events: list[dict],
     batch_size: int,
     ticking: bool,
@@ -121,8 +119,8 @@ def run(
     rules = Rules(scenarios=SETTINGS.scenarios, template_vars=templates.variables)
     clock = _TickingClock() if ticking else EventTimeClock()
     processor = BatchProcessor(
-        CustomerStore(client, prefix, 3600),
-        TimerIndex(client, prefix),
+        backend.documents(prefix),
+        backend.timers(prefix),
         rules,
         Policy.from_settings(SETTINGS),
         7 * 86_400.0,
@@ -157,9 +155,9 @@ PROPERTY = settings(
 
 @PROPERTY
 @given(plan=plans, batch_size=st.integers(1, 40))
-def test_scenario_invariants(redis_client: redis.Redis, plan: list, batch_size: int) -> None:
+def test_scenario_invariants(backend: Backend, plan: list, batch_size: int) -> None:
     events = build_events(plan)
-    notices = run(redis_client, events, batch_size, ticking=False)
+    notices = run(backend, events, batch_size, ticking=False)
     ids = [n["notice_id"] for n in notices]
     assert len(ids) == len(set(ids))  # at most one notice per step and instance
     assert len(
@@ -193,13 +191,13 @@ def _exits(event: dict, kinds: tuple[str, ...]) -> bool:
 @PROPERTY
 @given(plan=plans, batch_size=st.integers(1, 40))
 def test_the_same_notices_whatever_the_batching_and_live_or_replay(
-    redis_client: redis.Redis, plan: list, batch_size: int
+    backend: Backend, plan: list, batch_size: int
 ) -> None:
     events = build_events(plan)
-    replayed = strip(run(redis_client, events, 1, ticking=False))
-    assert strip(run(redis_client, events, batch_size, ticking=False)) == replayed
-    assert strip(run(redis_client, events, batch_size, ticking=True)) == replayed
-    chunked = strip(run(redis_client, events, batch_size, ticking=False, timers_per_tick=1))
+    replayed = strip(run(backend, events, 1, ticking=False))
+    assert strip(run(backend, events, batch_size, ticking=False)) == replayed
+    assert strip(run(backend, events, batch_size, ticking=True)) == replayed
+    chunked = strip(run(backend, events, batch_size, ticking=False, timers_per_tick=1))
     assert by_customer(chunked) == by_customer(replayed)  # due masses fired in chunks
 
 

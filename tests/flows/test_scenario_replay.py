@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.backends import Backend
 from tests.events import customer, receipt
 from tests.scenario import click, run
 from triggers.notices import step_notice_id
@@ -44,9 +45,9 @@ def steps(notices: list[dict], scenario: str) -> list[tuple[str, datetime, list[
 
 
 @pytest.fixture
-def replay(redis_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def replay(backend: Backend, tmp_path: Path):  # type: ignore[no-untyped-def]
     def go(events: list, until: str | None = None, cfg: dict | None = None):  # type: ignore[no-untyped-def]
-        return run(redis_url, tmp_path, events, until, cfg)
+        return run(backend.url, tmp_path, events, until, cfg)
 
     return go
 

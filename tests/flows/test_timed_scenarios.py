@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import Backend
 from tests.events import customer, receipt
 from tests.scenario import add, click, of, run
 
@@ -20,9 +21,9 @@ PROFILE = customer(
 
 
 @pytest.fixture
-def replay(redis_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def replay(backend: Backend, tmp_path: Path):  # type: ignore[no-untyped-def]
     def go(events: list, until: str | None = None, config: dict | None = None):  # type: ignore[no-untyped-def]
-        return run(redis_url, tmp_path, [PROFILE, *events], until, config)
+        return run(backend.url, tmp_path, [PROFILE, *events], until, config)
 
     return go
 
@@ -237,7 +238,7 @@ def test_weekly_cap(replay) -> None:  # type: ignore[no-untyped-def]
     ],
 )
 def test_consent_matrix(
-    redis_url: str,
+    backend: Backend,
     tmp_path: Path,
     contacts: dict,
     consents: dict,
@@ -250,7 +251,7 @@ def test_consent_matrix(
         add("2026-11-20T12:00:00+03:00", customer="C7"),
         receipt("b1", "C7", 1000, ts="2026-11-20T14:00:00+03:00", lines=[]),
     ]
-    notices, stats = run(redis_url, tmp_path, events, until="2026-11-20T15:00:00+03:00")
+    notices, stats = run(backend.url, tmp_path, events, until="2026-11-20T15:00:00+03:00")
     carts = of(notices, "abandoned_cart")
     if channels is None:
         bonus_unreachable = 0 if contacts else 1  # no contact at all: the bonus neither

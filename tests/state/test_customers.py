@@ -12,17 +12,6 @@ from state.customers import CustomerStore
 from triggers.customer import CustomerState
 
 
-def test_round_trip_and_unknown_subjects(redis_client: redis.Redis) -> None:
-    store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
-    state = CustomerState(
-        first_name="Анна", balance=12.5, contacts={"phone": "+7999"}, seen={"abc": 1.0}
-    )
-    store.save({"c:C1": state})
-    loaded = store.load(["c:C1", "c:C2"])
-    assert loaded["c:C1"] == state
-    assert loaded["c:C2"] == CustomerState()
-
-
 def test_keys_carry_the_subject_as_cluster_hash_tag(redis_client: redis.Redis) -> None:
     store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
     store.save({"c:C1": CustomerState(), "a:D1": CustomerState()})
