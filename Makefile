@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test faults soak lint demo bench clean
+.PHONY: install test faults soak lint demo bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ demo: $(STAMP)
 ## bench: throughput (passthrough baseline vs smartcomms) and receipt→notice latency
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
+
+## bench-peers: passthrough, live flow, Quix Streams peer, replay vs a naive floor (one run)
+bench-peers: $(STAMP)
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

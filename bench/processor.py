@@ -3,6 +3,11 @@ against a real Redis: events/s, under the garbage collection a flow process gets
 (``tuned``, flows.wiring.tune_gc), Python's default, or none.
 
     python bench/processor.py [--events 200000] [--customers 50000] [--gc tuned|default|off]
+                              [--input mix|receipts] [--store redis|memory]
+
+``--input receipts``: the customers' profiles, then receipts of those customers (the
+receipt-heavy input of bench/peers.py); ``--store memory``: the state in the process's
+memory (state.memory) instead of Redis.
 
 Run it from another checkout's root to compare code (``cd ../before && python
 bench/processor.py``): it imports the code next to it.
@@ -15,6 +20,7 @@ import gc
 import time
 
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
+from peers import receipt_heavy
 
 from flows.clock import EventTimeClock
 from flows.stats import Stats
@@ -34,9 +40,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--gc", choices=("tuned", "default", "off"), default="tuned")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--input", choices=("mix", "receipts"), default="mix")
+    parser.add_argument("--store", choices=("redis", "memory"), default="redis")
     args = parser.parse_args()
-    traffic = TrafficGenerator(args.customers, seed=7, bad_rate=0.001)
-    parsed = (parse_event(raw) for _role, _key, raw in traffic.events(args.events))
+    if args.input == "receipts":
+        messages = receipt_heavy(args.customers, args.events - args.customers)
+    else:
+        messages = TrafficGenerator(args.customers, seed=7, bad_rate=0.001).events(args.events)
+    parsed = (parse_event(raw) for _role, _key, raw in messages)
     events = [e for e in parsed if not isinstance(e, Rejection)]
     configure_logging(Settings.model_validate({"log": {"level": "error"}}).log)
     with redis_server() as url:
@@ -45,7 +56,8 @@ def main() -> None:
             settings = Settings.model_validate(
                 {"log": {"level": "error"}, "redis": {"prefix": prefix}}
             )
-            processor = processor_factory(settings, url, EventTimeClock(), Stats(), live=False)()
+            store = url if args.store == "redis" else None
+            processor = processor_factory(settings, store, EventTimeClock(), Stats(), live=False)()
             if args.gc == "default":
                 gc.unfreeze()
                 gc.set_threshold(700, 10, 10)
@@ -58,7 +70,10 @@ def main() -> None:
 
         run("warm")
         best = min(run(f"run{n}") for n in range(args.runs))
-    print(f"processor: {len(events) / best:,.0f} events/s (gc {args.gc}, best of {args.runs})")
+    print(
+        f"processor: {len(events) / best:,.0f} events/s ({args.input}, {args.store}, "
+        f"gc {args.gc}, best of {args.runs})"
+    )
 
 
 if __name__ == "__main__":

@@ -40,12 +40,13 @@ from smartcomms.topics import assignments, ensure_topics
 PARTITIONS = 3
 
 
-def passthrough(settings: Settings) -> Dataflow:
+def passthrough(settings: Settings, out_topic: str = "passthrough") -> Dataflow:
+    """Every message of the input topics copied to ``out_topic`` (the baseline)."""
     kafka = settings.kafka
     flow = Dataflow("passthrough")
     messages = op.input("in", flow, KafkaSource([kafka.brokers], kafka.topics.inputs(), tail=False))
     out = op.map("to_sink", messages, lambda m: KafkaSinkMessage(m.key, m.value))
-    op.output("out", out, KafkaSink([kafka.brokers], "passthrough"))
+    op.output("out", out, KafkaSink([kafka.brokers], out_topic))
     return flow
 
 
