@@ -261,11 +261,14 @@ def main() -> None:
     chosen = args.inputs.split(",")
     if any(name in inputs and inputs[name][1] for name in chosen):
         quix_python()
-    with tempfile.TemporaryDirectory() as tmp, redis_server() as redis_url:
-        with kafka_broker() as brokers:
-            for name in chosen:
-                make, kafka = inputs[name]
-                bench_input(name.replace("-", "_"), make(), kafka, brokers, redis_url, Path(tmp))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server() as redis_url,
+        kafka_broker() as brokers,
+    ):
+        for name in chosen:
+            make, kafka = inputs[name]
+            bench_input(name.replace("-", "_"), make(), kafka, brokers, redis_url, Path(tmp))
 
 
 if __name__ == "__main__":
