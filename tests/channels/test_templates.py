@@ -140,3 +140,15 @@ def test_preview_command(tmp_path: Path) -> None:
     config.write_text(bad)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "nickname" in result.stderr
+
+
+def test_a_template_renders_the_same_whether_it_reads_globals_or_not() -> None:
+    own = {"default": {"text": "{% set n = earned * 2 %}{{ n }} {{ first_name or 'гость' }}"}}
+    loops = {"default": {"text": "{% for i in range(earned) %}{{ i }}{% endfor %}"}}
+    templates = TemplateSet.with_overrides({"own": own, "loops": loops})
+    vars_ = {"earned": 3, "first_name": None}
+    assert templates.text("own", "sms", vars_) == "6 гость"
+    assert templates.text("loops", "sms", vars_) == "012"  # `range` is a global
+    assert vars_ == {"earned": 3, "first_name": None}  # a template's `set` stays its own
+    with pytest.raises(Exception, match="undefined"):
+        templates.text("own", "sms", {"first_name": None})
