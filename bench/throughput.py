@@ -8,7 +8,9 @@ measures in the same run:
   (b) smartcomms: the live flow (parse, dedup, Redis state, bonus_earned, notices);
 and prints events/s of both and their ratio. Then it runs the live flow as a process, produces
 receipts at a fixed rate and reports receipt -> notice latency p50/p99 (time the notice is
-read minus the receipt's event time, which the producer sets to the wall clock).
+read minus the receipt's event time, which the producer sets to the wall clock), and the
+flow's own time from its /metrics (consumed -> notice acknowledged by the broker: what is
+left when the local broker's fetch deadline is taken out, flows.flowtime).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
 
 import bytewax.operators as op
@@ -28,11 +31,12 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 from common import percentile
 from confluent_kafka import Consumer, Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from flows.live import build_flow
 from smartcomms.config import Settings, TopicNames
 from smartcomms.kafka import producer_config
-from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.localstack import free_port, kafka_broker, redis_server
 from smartcomms.simulate import produce
 from smartcomms.synthetic import TrafficGenerator
 from smartcomms.topics import assignments, ensure_topics
@@ -56,8 +60,10 @@ def timed(flow: Dataflow) -> float:
     return time.perf_counter() - started
 
 
-def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
-    """Receipt -> notice latencies (s) with the live flow running as its own process."""
+def latency(settings: Settings, rate: float, seconds: float) -> tuple[list[float], Histogram]:
+    """Receipt -> notice latencies (s) with the live flow running as its own process, and
+    the flow's own time (consumed -> produce acknowledged) from its /metrics."""
+    metrics_port = free_port()
     topics = TopicNames(**{f: f"{f}-latency" for f in TopicNames.model_fields})
     kafka = settings.kafka.model_copy(update={"topics": topics})
     ensure_topics(
@@ -69,7 +75,7 @@ def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
         "SMARTCOMMS_REDIS__URL": str(settings.redis.url),
         "SMARTCOMMS_REDIS__PREFIX": "lat",
         "SMARTCOMMS_LOG__LEVEL": "warning",
-        "SMARTCOMMS_OBSERVABILITY__PORT": "0",  # nothing scrapes a benchmark
+        "SMARTCOMMS_OBSERVABILITY__PORT": str(metrics_port),  # the flow's own time
         # Tansu answers a fetch only at its deadline (Apache Kafka answers on arrival)
         "SMARTCOMMS_KAFKA__FETCH_WAIT_MAX_MS": "10",
     }
@@ -126,9 +132,33 @@ def latency(settings: Settings, rate: float, seconds: float) -> list[float]:
                 samples.append(now - datetime.fromisoformat(ts).timestamp())
     thread.join()
     consumer.close()
+    own = flow_seconds(metrics_port)
     flow.terminate()
     flow.wait(30)
-    return samples
+    return samples, own
+
+
+Histogram = list[tuple[float, float]]
+"""(upper bound s, cumulative count) of a Prometheus histogram"""
+
+
+def flow_seconds(port: int) -> Histogram:
+    """The buckets of the flow's ``smartcomms_flow_seconds``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return [
+        (float(sample.labels["le"]), sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "smartcomms_flow_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket")
+    ]
+
+
+def bucket_percentile(buckets: Histogram, p: float) -> float:
+    """The upper bound of the bucket holding the p-th percentile."""
+    total = buckets[-1][1]
+    return next(bound for bound, count in buckets if count >= total * p / 100)
 
 
 def main() -> None:
@@ -163,12 +193,18 @@ def main() -> None:
         print(f"(a) baseline  Bytewax Kafka->Kafka passthrough: {base:9,.0f} ev/s")
         print(f"(b) smartcomms live flow (1 process, 1 worker): {engine:9,.0f} ev/s")
         print(f"ratio smartcomms / passthrough: {engine / base:.2f}")
-        samples = latency(settings, args.rate, args.latency_seconds)
+        samples, own = latency(settings, args.rate, args.latency_seconds)
         if samples:
             print(
                 f"receipt->notice latency at {args.rate:,.0f} ev/s over {len(samples)} "
                 f"notices: p50 {percentile(samples, 50) * 1000:.1f} ms, "
                 f"p99 {percentile(samples, 99) * 1000:.1f} ms"
+            )
+        if own and own[-1][1]:
+            print(
+                f"the flow's own time (consumed -> produce acknowledged) over {own[-1][1]:,.0f} "
+                f"notices: p50 <= {bucket_percentile(own, 50) * 1000:.1f} ms, "
+                f"p99 <= {bucket_percentile(own, 99) * 1000:.1f} ms (histogram bucket bounds)"
             )
 
 

@@ -11,6 +11,8 @@ class RawInput:
 
     value: bytes
     origin: str
+    consumed_at: float = 0.0
+    """wall time it was consumed (live; 0: a file)"""
 
 
 @dataclass(frozen=True, slots=True)

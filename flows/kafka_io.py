@@ -7,6 +7,7 @@ so a lost write turns into a crash and a replay from the last snapshot, not a ga
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
@@ -108,7 +109,7 @@ def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
     origin = f"{item.topic}:{item.partition}@{item.offset}"
     if item.value is None:
         return DeadLetter(b"", origin, "empty message", "empty")
-    return RawInput(item.value, origin)
+    return RawInput(item.value, origin, time.time())
 
 
 def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:

@@ -21,6 +21,7 @@ from bytewax.inputs import Source
 
 from flows.clock import WallClock
 from flows.dataflow import build_flow as build_dataflow
+from flows.flowtime import FLOW_TIMES
 from flows.kafka_io import (
     KafkaRecord,
     ReliableKafkaSink,
@@ -48,12 +49,14 @@ def encode_notice(item: tuple[str, EmittedNotice]) -> KafkaRecord:
 
 
 def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]], None]:
-    """Sink hook: notices Kafka acknowledged leave the outbox."""
+    """Sink hook: notices Kafka acknowledged leave the outbox (and the flow's own time of
+    each is observed: flows.flowtime)."""
 
     def confirm(items: list[tuple[str, EmittedNotice]]) -> None:
         by_shard: dict[str, list[bytes]] = {}
         for shard, (_customer, notice) in items:
             by_shard.setdefault(shard, []).append(notice)
+        FLOW_TIMES.acknowledged(notice for _shard, (_customer, notice) in items)
         outbox.confirm(by_shard)
 
     return confirm

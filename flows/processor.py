@@ -31,6 +31,7 @@ from channels.caps import record_sent
 from channels.policy import Policy, build_notice, decide
 from flows.clock import AdmissionWindow, Clock, ClockTick
 from flows.crashpoints import crash_point
+from flows.flowtime import FLOW_TIMES
 from flows.inputs import DeadLetter, RawInput
 from flows.recommendations import CoPurchaseBatch
 from flows.stats import Stats
@@ -43,6 +44,7 @@ from smartcomms.observability import (
     TIMER_LATENESS,
 )
 from state.backend import CoPurchaseTable, Documents, DueIndex
+from state.cache import StateCache
 from state.connection import REFUSED
 from state.fence import LostWrites
 from state.outbox import Outbox
@@ -114,6 +116,10 @@ class _Batch:
         """this batch's counts, added to the process's once it is committed"""
         self.lateness: list[float] = []
         self.latency: list[float] = []
+        self.consumed_at = 0.0
+        """when the event at hand was consumed (live; 0: unknown)"""
+        self.flow_times: list[tuple[bytes, float]] = []
+        """(notice, when its event was consumed), for flows.flowtime once committed"""
         self.copurchases: CoPurchaseBatch | None = None
         """co-purchases counted and read (where steps show recommendations)"""
 
@@ -128,7 +134,7 @@ class _Batch:
         """What to go back to when the next item fails (careful passes only)."""
         return _RestorePoint(
             {s: (to_bytes(self.states[s]), s in self.touched) for s in subjects},
-            len(self.emitted),
+            (len(self.emitted), len(self.flow_times)),
             self.stats.copy(),
         )
 
@@ -141,7 +147,9 @@ class _Batch:
                 self.touch(subject, state)
             else:
                 self.touched.pop(subject, None)
-        del self.emitted[point.emitted :]
+        emitted, timed = point.emitted
+        del self.emitted[emitted:]
+        del self.flow_times[timed:]
         self.stats = point.stats
 
     def timer_changes(self) -> dict[str, float | None]:
@@ -156,9 +164,12 @@ class _Batch:
 class _RestorePoint:
     __slots__ = ("emitted", "states", "stats")
 
-    def __init__(self, states: dict[str, tuple[bytes, bool]], emitted: int, stats: Stats) -> None:
+    def __init__(
+        self, states: dict[str, tuple[bytes, bool]], emitted: tuple[int, int], stats: Stats
+    ) -> None:
         self.states = states
         self.emitted = emitted
+        """how many notices, and flow times of notices, the batch had"""
         self.stats = stats
 
 
@@ -180,6 +191,7 @@ class BatchProcessor:
         timers_per_tick: int | None = None,
         window: AdmissionWindow | None = None,
         copurchases: CoPurchaseTable | None = None,
+        cache: StateCache | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
@@ -191,7 +203,8 @@ class BatchProcessor:
         that fire the mass in chunks (a 10:00-local step of a million customers must not
         load them all at once).
         ``window``: the event times accepted (others are dead letters; None: all).
-        ``copurchases``: where co-purchases are counted (steps show recommendations)."""
+        ``copurchases``: where co-purchases are counted (steps show recommendations).
+        ``cache``: decoded states kept between batches (state.cache; None: read every time)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -206,6 +219,7 @@ class BatchProcessor:
         self._timers_per_tick = timers_per_tick
         self._window = window or AdmissionWindow()
         self._copurchases = copurchases
+        self._cache = cache
         self._started = time.time()
         self._swept: set[str] = set()
         self._unanswered: dict[str, list[Output]] = {}
@@ -343,6 +357,8 @@ class BatchProcessor:
                 if batch.emitted:
                     crash_point("after_state_write")
             del self._unanswered[shard]
+            if self._cache is not None:
+                self._cache.written(shard, batch.touched)
             REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
             self._committed(batch)
             return outputs
@@ -351,6 +367,8 @@ class BatchProcessor:
 
     def _committed(self, batch: _Batch) -> None:
         self._stats.add(batch.stats)
+        for notice, consumed_at in batch.flow_times:
+            FLOW_TIMES.emitted(notice, consumed_at)
         for lateness in batch.lateness:
             TIMER_LATENESS.observe(lateness)
         for latency in batch.latency:
@@ -375,7 +393,11 @@ class BatchProcessor:
                 linked = linked_subject(item)
                 if linked is not None:
                     subjects.add(linked)
-        batch = _Batch(self._store.load(subjects), horizon, careful)
+        if self._cache is not None:
+            states = self._cache.take(shard, subjects, self._store.load)
+        else:
+            states = self._store.load(subjects)
+        batch = _Batch(states, horizon, careful)
         if self._copurchases is not None:
             events = [item for item in items if not isinstance(item, ClockTick)]
             window_days = int(self._dedup_window_s // DAY) + 1
@@ -402,6 +424,7 @@ class BatchProcessor:
         linked_key = linked_subject(event)
         subjects = [subject] if linked_key is None else [subject, linked_key]
         point = batch.restore_point(subjects) if batch.careful else None
+        batch.consumed_at = source.consumed_at if source is not None else 0.0
         try:
             self._apply_one(batch, event, at, state, subject, linked_key)
             if point is not None:
@@ -590,16 +613,19 @@ class BatchProcessor:
                 candidate, decision.channels, rfc3339_utc(time.time()), self._policy.templates
             )
             self._stage = "encode"
-            batch.emitted.append((candidate.customer_id, orjson.dumps(notice)))
+            encoded = orjson.dumps(notice)
+            batch.emitted.append((candidate.customer_id, encoded))
             if instant and self._clock.ticking:
                 batch.latency.append(time.time() - due)
+                if batch.consumed_at:
+                    batch.flow_times.append((encoded, batch.consumed_at))
             batch.stats.notices[trigger, candidate.kind, decision.channels[0]] += 1
             self._decided(
                 state,
                 due,
                 trigger,
                 decisions.EMITTED,
-                candidate.notice_id,
+                notice["notice_id"],
                 list(decision.channels),
                 step,
             )

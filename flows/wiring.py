@@ -20,6 +20,7 @@ from smartcomms.config import Settings
 from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
 from state.backend import CoPurchaseTable, Documents, DueIndex
+from state.cache import StateCache
 from state.connection import connect
 from state.copurchases import CoPurchases
 from state.customers import CustomerStore
@@ -103,11 +104,17 @@ def processor_factory(
                     timers_per_tick=engine.timers_per_tick,
                     window=admission_window(settings, live),
                     copurchases=copurchases if rules.program.recommends else None,
+                    cache=_cache(engine.state_cache, engine.shards if live else 1),
                 )
             )
         return built[0]
 
     return get
+
+
+def _cache(states: int, shards: int) -> StateCache | None:
+    """At most ``states`` decoded states over ``shards`` (replay has one shard)."""
+    return StateCache(-(-states // shards)) if states else None
 
 
 def _stores(

@@ -164,6 +164,11 @@ class EngineSettings(_Section):
     to 3.7 GB RSS and stalled its input for 3.5 min in the soak). Replay: a batch with
     more customers due splits, down to chunks of this many (README, "Timers")."""
 
+    state_cache: int = Field(default=50_000, ge=0)
+    """Decoded customer states a process keeps between batches, at most (split evenly
+    over the shards; ~3 KB each): a customer seen again skips the Redis read and the
+    decoding (state.cache). 0: every batch reads Redis."""
+
     event_time: EventTimeWindow = EventTimeWindow()
 
     @field_validator("default_timezone")

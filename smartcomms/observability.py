@@ -28,6 +28,11 @@ RECEIPT_TO_NOTICE = Histogram(
     "From the event's ts to the notice it caused (live, event-caused notices)",
     buckets=LATENCY_BUCKETS,
 )
+FLOW_SECONDS = Histogram(
+    "smartcomms_flow_seconds",
+    "From consuming an event to the broker acknowledging the notice it caused (live)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
 TIMER_LATENESS = Histogram(
     "smartcomms_timer_lateness_seconds",
     "From a timer's due time to the moment it fired (live)",

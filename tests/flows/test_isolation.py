@@ -17,6 +17,7 @@ from flows.inputs import DeadLetter, RawInput
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
+from state.cache import StateCache
 from tests.backends import Backend
 from tests.events import customer, receipt
 from triggers import decisions, engine
@@ -46,6 +47,7 @@ def build(
         stats,
         keep_decisions_s=WEEK,
         window=window,
+        cache=StateCache(100),  # as live: a careful pass must not start from a cached state
     )
 
 
@@ -96,6 +98,9 @@ def test_a_failing_event_is_rolled_back_dead_lettered_and_remembered(
     assert state_of(backend, "C1").balance == 150
     assert stats.poisoned == {"apply": 1}
     assert stats.events["receipt"] == 2 and stats.events["customer"] == 1  # counted once
+    later = receipt("r3", "C1", 1000, ts="2026-11-22T10:30:00+03:00")
+    [(_c, next_notice)] = proc.process("0", *parsed(later))
+    assert orjson.loads(next_notice)["vars"]["balance"] == 200  # from what was stored
     # a replay of the same input after a restart: the poison is a duplicate, not retried
     again = build(backend, stats).process("0", items, sources)
     assert again == [] and stats.duplicates == 4 and stats.poisoned == {"apply": 1}

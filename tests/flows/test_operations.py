@@ -78,7 +78,14 @@ def test_metrics_health_and_a_graceful_stop(
     produce(kafka_brokers, topics.receipts, [b"{oops", receipt("r1", "C1", 2000)])
     consume(kafka_brokers, topics.notices, expected=1)
 
+    acknowledged = time.monotonic() + 10  # the sink observes right after the broker's ack
+    while not samples(base).get(("smartcomms_flow_seconds_count", ())) and (
+        time.monotonic() < acknowledged
+    ):
+        time.sleep(0.05)
     got = samples(base)
+    assert got["smartcomms_flow_seconds_count", ()] == 1  # consumed -> acknowledged
+    assert 0 < got["smartcomms_flow_seconds_sum", ()] < 5
     assert got["smartcomms_events_total", (("type", "receipt"),)] == 1
     assert got["smartcomms_events_total", (("type", "customer"),)] == 1
     assert got["smartcomms_dead_letters_total", (("kind", "not_json"),)] == 1

@@ -14,6 +14,7 @@ from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.backend import Documents
+from state.cache import StateCache
 from state.outbox import Outbox
 from tests.backends import Backend
 from tests.events import customer, receipt
@@ -41,6 +42,7 @@ def processor(
     clock: EventTimeClock | None = None,
     timers_per_tick: int | None = None,
     store: Documents | None = None,
+    cache: StateCache | None = None,
 ) -> BatchProcessor:
     """``outbox``: notices tracked until Kafka confirms them (live, Redis only)."""
     return BatchProcessor(
@@ -53,6 +55,7 @@ def processor(
         stats,
         Outbox(backend.client, "t") if outbox and backend.client else None,
         timers_per_tick=timers_per_tick,
+        cache=cache,
     )
 
 

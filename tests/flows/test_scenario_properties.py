@@ -19,6 +19,7 @@ from flows.clock import ClockTick, EventTimeClock
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import Settings
+from state.cache import StateCache
 from tests.backends import Backend
 from triggers.engine import Rules
 from triggers.events import epoch_of, parse_event
@@ -110,6 +111,7 @@ def run(
     batch_size: int,
     ticking: bool,
     timers_per_tick: int | None = None,
+    cache: StateCache | None = None,
 ) -> list[dict]:
     """Notices of ``events`` in batches; ``ticking``: timers fire on clock ticks only, one
     tick at every event's time (the live code path), else as replay fires them;
@@ -127,6 +129,7 @@ def run(
         clock,
         Stats(),
         timers_per_tick=timers_per_tick,
+        cache=cache,
     )
     items: list[Any] = []
     for event in events:
@@ -199,6 +202,8 @@ def test_the_same_notices_whatever_the_batching_and_live_or_replay(
     assert strip(run(backend, events, batch_size, ticking=True)) == replayed
     chunked = strip(run(backend, events, batch_size, ticking=False, timers_per_tick=1))
     assert by_customer(chunked) == by_customer(replayed)  # due masses fired in chunks
+    cached = run(backend, events, batch_size, ticking=False, cache=StateCache(1))
+    assert strip(cached) == replayed  # states kept between batches (one per shard)
 
 
 def by_customer(notices: list[dict]) -> dict[str, list[dict]]:

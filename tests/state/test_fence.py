@@ -8,10 +8,11 @@ import redis
 
 from flows.stats import Stats
 from state.batch import BatchWrite
+from state.cache import StateCache
 from state.customers import CustomerStore
 from state.fence import LostWrites, WriteFence
 from tests.events import customer, receipt
-from tests.flows.test_processor import events, processor
+from tests.flows.test_processor import events, on_redis, processor
 
 
 def commit(fence: WriteFence, client: redis.Redis, shard: str, value: bytes) -> None:
@@ -65,7 +66,7 @@ def test_an_attempt_that_did_not_commit_is_simply_done_again(redis_client: redis
 
 
 def test_the_processor_stops_rather_than_build_on_lost_writes(redis_client: redis.Redis) -> None:
-    engine = processor(redis_client, Stats())
+    engine = processor(on_redis(redis_client), Stats(), cache=StateCache(10))
     engine.process("0", events(customer("C1", contacts={"phone": "+7999"})))
     redis_client.delete(WriteFence(redis_client, "t").key("0"))  # that batch is gone
     with pytest.raises(LostWrites):
