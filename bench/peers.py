@@ -89,8 +89,8 @@ def synthetic_mix(count: int) -> Iterator[Message]:
 
 
 def history(customers: int) -> Iterator[Message]:
-    """Profiles, then ~4 purchases per customer over 18 months in time order, gaps drawn
-    so that about half of them are longer than the 30 days of a win-back."""
+    """Profiles, then ~4 purchases per customer over 18 months in time order (gaps drawn
+    with a mean of 120 days: most are longer than the 30 days of a win-back)."""
     generator = TrafficGenerator(customers, seed=23, start=datetime(2025, 1, 1, tzinfo=UTC))
     yield from generator.events(customers)
     rng = random.Random(23)
@@ -102,7 +102,7 @@ def history(customers: int) -> Iterator[Message]:
         event = generator.receipt(n)
         event["ts"] = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
         yield "receipts", str(event["customer_id"]).encode(), orjson.dumps(event)
-        gap = rng.expovariate(1 / (45 * 86_400))
+        gap = rng.expovariate(1 / (120 * 86_400))
         if at + gap < start + end:
             heapq.heappush(queue, (at + gap, n))
 
