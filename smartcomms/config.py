@@ -166,8 +166,9 @@ class EngineSettings(_Section):
 
     state_cache: int = Field(default=50_000, ge=0)
     """Decoded customer states a process keeps between batches, at most (split evenly
-    over the shards; ~3 KB each): a customer seen again skips the Redis read and the
-    decoding (state.cache). 0: every batch reads Redis."""
+    over the shards; ~4 KB each, so 50k take ~200 MB of the process): a customer seen
+    again skips the Redis read and the decoding (state.cache). 0: every batch reads
+    Redis."""
 
     event_time: EventTimeWindow = EventTimeWindow()
 
