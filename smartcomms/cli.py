@@ -45,7 +45,10 @@ def _settings(args: argparse.Namespace, quiet: bool = False) -> Settings:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the trigger logic over a JSONL file with event time as the clock."""
-    from flows.replay import replay  # Bytewax loads only for the commands that run it
+    from flows.replay import (
+        replay,
+        replay_prefix,
+    )  # Bytewax loads only for the commands that run it
 
     settings = _settings(args, quiet=True)  # stderr is for dead letters and the summary
     events = Path(args.events)
@@ -63,6 +66,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if settings.redis.url is not None:
             ping(settings.redis.url)
         stats = replay(settings, events, settings.redis.url, out, err, until)
+    if settings.redis.url is not None:
+        kept = replay_prefix(settings)
+        err.write(
+            f"state: kept in Redis under {kept}:* (SMARTCOMMS_REDIS__PREFIX={kept})\n".encode()
+        )
     err.write(b"summary: " + orjson.dumps(stats.summary()) + b"\n")
     return 0
 

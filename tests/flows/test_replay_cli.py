@@ -136,6 +136,9 @@ def test_a_given_redis_keeps_the_state_and_gives_the_same_notices_every_run(
     stable = [without_created_at(r.stdout) for r in (first, second, in_memory)]
     assert stable[0] == stable[1] == stable[2] and len(stable[0]) == 2
     assert redis_client.get("sc:c:{C1}") == b"live state"
+    assert b"state: kept in Redis under sc-replay:* (SMARTCOMMS_REDIS__PREFIX=sc-replay)" in (
+        first.stderr
+    )
     kept = sorted(key.decode() for key in redis_client.scan_iter("sc-replay:c:*"))
     assert kept == ["sc-replay:c:{C1}", "sc-replay:c:{C2}"]
     shown = subprocess.run(
