@@ -164,11 +164,12 @@ class EngineSettings(_Section):
     to 3.7 GB RSS and stalled its input for 3.5 min in the soak). Replay: a batch with
     more customers due splits, down to chunks of this many (README, "Timers")."""
 
-    state_cache: int = Field(default=50_000, ge=0)
-    """Decoded customer states a process keeps between batches, at most (split evenly
-    over the shards; ~4 KB each, so 50k take ~200 MB of the process): a customer seen
-    again skips the Redis read and the decoding (state.cache). 0: every batch reads
-    Redis."""
+    state_cache: int = Field(default=0, ge=0)
+    """Live mode: decoded customer states a process keeps between batches, at most (split
+    evenly over the shards; ~4 KB each): a customer seen again skips the Redis read and
+    the decoding (state.cache). Off by default: on this project's benchmark machine it
+    bought nothing measurable live (BENCHMARKS.md, "Issue 15, continued"); replay always
+    keeps up to 50k."""
 
     event_time: EventTimeWindow = EventTimeWindow()
 

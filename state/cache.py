@@ -2,12 +2,14 @@
 customer seen again skips the read and the decoding (write-through: what is cached is what
 the last committed batch wrote).
 
-A shard is worked on by one worker at a time, and the fence (state.fence) makes sure no
-other process wrote it meanwhile (an engine that finds a foreign token stops), so a cached
-state is the stored one. A batch takes the states it uses out of the cache: when it fails
-(bad data, a lost connection) nothing it changed is left behind, and the retry reads the
-store. Only the states a committed batch wrote come back. Anonymous devices are not kept
-(their documents expire in Redis; a cached copy could outlive its key).
+A customer's state is only ever used by its own shard (the engine's stateful step is
+keyed by the subject's shard). A shard is worked on by one worker at a time, and the
+fence (state.fence) makes sure no other process wrote it meanwhile (an engine that finds
+a foreign token stops), so a cached state is the stored one. A batch takes the states it
+uses out of the cache: when it fails (bad data, a lost connection) nothing it changed is
+left behind, and the retry reads the store. Only the states a committed batch wrote come
+back. Anonymous devices are not kept (a login reads them from the customer's shard, and
+their documents expire in Redis: a cached copy could outlive its key).
 """
 
 from __future__ import annotations
