@@ -45,10 +45,8 @@ def _settings(args: argparse.Namespace, quiet: bool = False) -> Settings:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the trigger logic over a JSONL file with event time as the clock."""
-    from flows.replay import (
-        replay,
-        replay_prefix,
-    )  # Bytewax loads only for the commands that run it
+    # Bytewax loads only for the commands that run it
+    from flows.replay import replay, replay_prefix
 
     settings = _settings(args, quiet=True)  # stderr is for dead letters and the summary
     events = Path(args.events)

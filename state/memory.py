@@ -51,9 +51,6 @@ class MemoryDocuments:
         self._documents: dict[str, bytes] = {}
         self.fence = MemoryFence()
 
-    def exists(self, subject: str) -> bool:
-        return subject in self._documents
-
     def load(self, subjects: Iterable[str]) -> dict[str, CustomerState]:
         documents = self._documents
         return {
@@ -78,10 +75,6 @@ class MemoryDocuments:
         self._documents.update(documents)
         writes.apply()
         return True
-
-    def save(self, states: Mapping[str, CustomerState]) -> bool:
-        """`encode` and `write` ``states``."""
-        return self.write(self.encode(states))
 
 
 class MemoryTimerIndex:
