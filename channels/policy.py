@@ -91,7 +91,7 @@ def build_notice(
     candidate: Candidate, channels: list[str], created_at: str, templates: TemplateSet
 ) -> dict[str, Any]:
     """The contract's notice for a candidate routed to ``channels`` (non-empty)."""
-    return {
+    notice = {
         "notice_id": candidate.notice_id,
         "trigger": candidate.trigger,
         "kind": candidate.kind,
@@ -106,3 +106,6 @@ def build_notice(
         "created_at": created_at,
         "step": candidate.step,
     }
+    if candidate.variant is not None:
+        notice["variant"] = candidate.variant
+    return notice

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -41,9 +41,10 @@ from smartcomms.observability import (
     HEALTH,
     RECEIPT_TO_NOTICE,
     REDIS_SECONDS,
+    SCENARIO_FIGURES,
     TIMER_LATENESS,
 )
-from state.backend import CoPurchaseTable, Documents, DueIndex
+from state.backend import CoPurchaseTable, Documents, DueIndex, ReportStore
 from state.cache import StateCache
 from state.connection import REFUSED
 from state.fence import LostWrites
@@ -63,8 +64,10 @@ from triggers.engine import (
 )
 from triggers.events import Event, Receipt, epoch_of, subject_of
 from triggers.notices import (
+    WITHHELD,
     Anomaly,
     Candidate,
+    Converted,
     Decision,
     Emit,
     Entered,
@@ -75,6 +78,7 @@ from triggers.notices import (
     Suppression,
     rfc3339_utc,
 )
+from triggers.scenarios.report import ReportKey, cents, encode_key
 from triggers.timers import due_timers, earliest_due, take
 
 EmittedNotice = tuple[str, bytes]
@@ -114,6 +118,8 @@ class _Batch:
         self.rejected: list[DeadLetter] = []
         self.stats = Stats()
         """this batch's counts, added to the process's once it is committed"""
+        self.report: Counter[ReportKey] = Counter()
+        """this batch's scenario report counts (triggers.scenarios.report), written with it"""
         self.lateness: list[float] = []
         self.latency: list[float] = []
         self.consumed_at = 0.0
@@ -136,6 +142,7 @@ class _Batch:
             {s: (to_bytes(self.states[s]), s in self.touched) for s in subjects},
             (len(self.emitted), len(self.flow_times)),
             self.stats.copy(),
+            self.report.copy(),
         )
 
     def restore(self, point: _RestorePoint) -> None:
@@ -151,6 +158,7 @@ class _Batch:
         del self.emitted[emitted:]
         del self.flow_times[timed:]
         self.stats = point.stats
+        self.report = point.report
 
     def timer_changes(self) -> dict[str, float | None]:
         changes = {}
@@ -162,15 +170,20 @@ class _Batch:
 
 
 class _RestorePoint:
-    __slots__ = ("emitted", "states", "stats")
+    __slots__ = ("emitted", "report", "states", "stats")
 
     def __init__(
-        self, states: dict[str, tuple[bytes, bool]], emitted: tuple[int, int], stats: Stats
+        self,
+        states: dict[str, tuple[bytes, bool]],
+        emitted: tuple[int, int],
+        stats: Stats,
+        report: Counter[ReportKey],
     ) -> None:
         self.states = states
         self.emitted = emitted
         """how many notices, and flow times of notices, the batch had"""
         self.stats = stats
+        self.report = report
 
 
 class BatchProcessor:
@@ -192,6 +205,7 @@ class BatchProcessor:
         window: AdmissionWindow | None = None,
         copurchases: CoPurchaseTable | None = None,
         cache: StateCache | None = None,
+        report: ReportStore | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
@@ -204,7 +218,8 @@ class BatchProcessor:
         load them all at once).
         ``window``: the event times accepted (others are dead letters; None: all).
         ``copurchases``: where co-purchases are counted (steps show recommendations).
-        ``cache``: decoded states kept between batches (state.cache; None: read every time)."""
+        ``cache``: decoded states kept between batches (state.cache; None: read every time).
+        ``report``: where the scenario report is counted (None: it is not)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -220,6 +235,7 @@ class BatchProcessor:
         self._window = window or AdmissionWindow()
         self._copurchases = copurchases
         self._cache = cache
+        self._report = report
         self._started = time.time()
         self._swept: set[str] = set()
         self._unanswered: dict[str, list[Output]] = {}
@@ -227,6 +243,10 @@ class BatchProcessor:
         self._stage = ""
         """what the engine is doing to the item at hand (named in a dead letter's reason)"""
         self._failures = Throttled(log, 60.0)
+
+    def report_counts(self) -> Counter[str]:
+        """The scenario report's counts so far, every shard's (none when not counted)."""
+        return self._report.totals() if self._report is not None else Counter()
 
     def process(
         self,
@@ -367,6 +387,9 @@ class BatchProcessor:
 
     def _committed(self, batch: _Batch) -> None:
         self._stats.add(batch.stats)
+        for (scenario, figure, step, variant), count in batch.report.items():
+            amount = count / 100 if figure.endswith("revenue") else count
+            SCENARIO_FIGURES.labels(scenario, step, variant, figure).inc(amount)
         for notice, consumed_at in batch.flow_times:
             FLOW_TIMES.emitted(notice, consumed_at)
         for lateness in batch.lateness:
@@ -541,24 +564,41 @@ class BatchProcessor:
         return len(notes)
 
     def _count(self, batch: _Batch, state: CustomerState, outcome: Action | Note) -> None:
-        stats = batch.stats
+        stats, report = batch.stats, batch.report
         if isinstance(outcome, Entered):
             stats.entered[outcome.trigger] += 1
+            group = "control" if outcome.control else "entered"
+            report[outcome.trigger, group, "", outcome.variant or ""] += 1
+        elif isinstance(outcome, Converted):
+            self._converted(report, outcome)
         elif isinstance(outcome, Suppression):
             self._suppressed(batch, state, outcome)
         elif isinstance(outcome, Anomaly):
             stats.anomalies[outcome.kind] += 1
         elif isinstance(outcome, Skipped):
             stats.skipped[outcome.trigger, outcome.step] += 1
+            report[outcome.trigger, "skipped", outcome.step, ""] += 1
             self._decided(
                 state, outcome.at, outcome.trigger, decisions.SKIPPED, None, "if", outcome.step
             )
         elif isinstance(outcome, Exited):
             stats.exited[outcome.trigger, outcome.reason] += 1
+            report[outcome.trigger, f"exited:{outcome.reason}", "", ""] += 1
             if outcome.notable:
                 self._decided(
                     state, outcome.at, outcome.trigger, decisions.EXITED, None, outcome.reason
                 )
+
+    @staticmethod
+    def _converted(report: Counter[ReportKey], outcome: Converted) -> None:
+        trigger, step = outcome.trigger, outcome.step
+        if outcome.control:
+            report[trigger, "control_converted", step, ""] += 1
+            report[trigger, "control_revenue", step, ""] += cents(outcome.revenue)
+        else:
+            variant = outcome.variant or ""
+            report[trigger, "converted", step, variant] += 1
+            report[trigger, "revenue", step, variant] += cents(outcome.revenue)
 
     def _drop_timer(
         self,
@@ -582,7 +622,8 @@ class BatchProcessor:
     def _route(
         self, batch: _Batch, candidate: Candidate, state: CustomerState, instant: bool
     ) -> Decision:
-        """Decide a candidate (emit, hold, suppress), emit its notice, count and log it."""
+        """Decide a candidate (emit, hold, suppress), emit its notice, count and log it. A
+        control customer's candidate the policy would send is withheld (counted only)."""
         self._stage = "decide"
         due = candidate.due
         decision = decide(candidate, state, due, self._policy)
@@ -592,6 +633,7 @@ class BatchProcessor:
             self._decided(state, due, trigger, decisions.HELD, None, decision.release, step)
         elif isinstance(decision, Suppress):
             batch.stats.suppressed[decision.reason] += 1
+            batch.report[trigger, f"suppressed:{decision.reason}", step, ""] += 1
             self._decided(
                 state,
                 due,
@@ -601,6 +643,10 @@ class BatchProcessor:
                 decision.reason,
                 step,
             )
+        elif candidate.control:  # the policy would send: counted, nothing emitted
+            batch.report[trigger, "control", step, ""] += 1
+            self._decided(state, due, trigger, decisions.CONTROL, None, None, step)
+            return WITHHELD
         elif isinstance(decision, Emit):
             if candidate.kind == "marketing":
                 record_sent(state, due, trigger, decision.channels)
@@ -620,6 +666,7 @@ class BatchProcessor:
                 if batch.consumed_at:
                     batch.flow_times.append((encoded, batch.consumed_at))
             batch.stats.notices[trigger, candidate.kind, decision.channels[0]] += 1
+            batch.report[trigger, "sent", step, candidate.variant or ""] += 1
             self._decided(
                 state,
                 due,
@@ -633,6 +680,7 @@ class BatchProcessor:
 
     def _suppressed(self, batch: _Batch, state: CustomerState, outcome: Suppression) -> None:
         batch.stats.suppressed[outcome.reason] += 1
+        batch.report[outcome.trigger, f"suppressed:{outcome.reason}", outcome.step, ""] += 1
         log.debug(
             "notice suppressed",
             trigger=outcome.trigger,
@@ -672,7 +720,9 @@ class BatchProcessor:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
         copurchases = batch.copurchases if batch.copurchases and batch.copurchases.changed else None
-        if not timer_changes and not new and copurchases is None:
+        report = self._report
+        counts = {encode_key(k): n for k, n in batch.report.items() if n} if report else {}
+        if not timer_changes and not new and copurchases is None and not counts:
             return None
         outbox, timers = self._outbox, self._timers
         written_at = time.time()
@@ -683,6 +733,8 @@ class BatchProcessor:
                 outbox.add(writes, shard, (n for _c, n in new), written_at)
             if copurchases is not None:
                 copurchases.write(writes)
+            if counts and report is not None:
+                report.add(writes, shard, counts)
 
         return write
 

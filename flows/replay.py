@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -135,8 +136,11 @@ def replay(
     out: IO[bytes],
     err: IO[bytes],
     until: float | None = None,
+    report: Counter[str] | None = None,
 ) -> Stats:
-    """Run the engine over ``events``; notices to ``out``, dead letters to ``err``.
+    """Run the engine over ``events``; notices to ``out``, dead letters to ``err``;
+    ``report``, when given, gets the scenario report's counts at the end
+    (triggers.scenarios.report).
 
     At the end of the input the event-time clock moves on to ``until`` (epoch s), if given.
     ``redis_url`` None: the state lives in this process's memory and goes with it. Given a
@@ -162,17 +166,20 @@ def replay(
         stats.dead_letters.update(letter.kind for letter in items)
         dead_letters.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
 
+    processor = processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False)
     flow = build_flow(
         "smartcomms_replay",
         JsonLinesSource(events, until, stop),
         lambda item: item,
-        processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False),
+        processor,
         1,  # one shard: notices come out in input order, timers fire in event-time order
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),
         guard_clock=settings.engine.event_time.max_ahead,
     )
     run_main(flow)
+    if report is not None:
+        report.update(processor().report_counts())
     for what, writer in (("notices", notices), ("dead letters", dead_letters)):
         if writer.failure is not None:
             raise OutputFailed(f"cannot write {what}: {writer.failure.strerror}")

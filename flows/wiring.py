@@ -19,13 +19,19 @@ from flows.stats import Stats, StatsCollector
 from smartcomms.config import Settings
 from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
-from state.backend import CoPurchaseTable, Documents, DueIndex
+from state.backend import CoPurchaseTable, Documents, DueIndex, ReportStore
 from state.cache import StateCache
 from state.connection import connect
 from state.copurchases import CoPurchases
 from state.customers import CustomerStore
-from state.memory import MemoryCoPurchases, MemoryDocuments, MemoryTimerIndex
+from state.memory import (
+    MemoryCoPurchases,
+    MemoryDocuments,
+    MemoryReportCounters,
+    MemoryTimerIndex,
+)
 from state.outbox import Outbox
+from state.report import ReportCounters
 from state.timers import TimerIndex
 from triggers.customer import DAY
 from triggers.engine import Rules
@@ -39,6 +45,7 @@ def configured(settings: Settings) -> tuple[Rules, Policy]:
         scenarios=settings.scenarios,
         template_vars=policy.templates.variables,
         default_timezone=settings.engine.default_timezone,
+        global_control_percent=settings.experiments.global_control_percent,
     )
     return rules, policy
 
@@ -88,7 +95,7 @@ def processor_factory(
         if not built:
             tune_gc()
             engine = settings.engine
-            store, timers, outbox, copurchases = _stores(settings, redis_url, live)
+            store, timers, outbox, copurchases, report = _stores(settings, redis_url, live)
             built.append(
                 BatchProcessor(
                     store,
@@ -109,6 +116,7 @@ def processor_factory(
                         if live
                         else _cache(REPLAY_STATE_CACHE, 1)
                     ),
+                    report=report,
                 )
             )
         return built[0]
@@ -128,10 +136,16 @@ def _cache(states: int, shards: int) -> StateCache | None:
 
 def _stores(
     settings: Settings, redis_url: str | None, live: bool
-) -> tuple[Documents, DueIndex, Outbox | None, CoPurchaseTable]:
+) -> tuple[Documents, DueIndex, Outbox | None, CoPurchaseTable, ReportStore]:
     """The engine's store: in Redis at ``redis_url``, or in memory (None)."""
     if redis_url is None:
-        return MemoryDocuments(), MemoryTimerIndex(), None, MemoryCoPurchases()
+        return (
+            MemoryDocuments(),
+            MemoryTimerIndex(),
+            None,
+            MemoryCoPurchases(),
+            MemoryReportCounters(),
+        )
     client = connect(redis_url, settings.redis.retry_for_s)
     prefix = settings.redis.prefix
     return (
@@ -139,6 +153,7 @@ def _stores(
         TimerIndex(client, prefix),
         Outbox(client, prefix) if live else None,
         CoPurchases(client, prefix),
+        ReportCounters(client, prefix),
     )
 
 

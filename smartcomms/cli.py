@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -59,11 +60,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ConfigError(f"--until {args.until!r}: {exc}") from None
     err = sys.stderr.buffer
+    counts: Counter[str] = Counter()
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(_output_file(args.out)) if args.out else sys.stdout.buffer
+        report = stack.enter_context(_output_file(args.report, "--report")) if args.report else None
         if settings.redis.url is not None:
             ping(settings.redis.url)
-        stats = replay(settings, events, settings.redis.url, out, err, until)
+        stats = replay(settings, events, settings.redis.url, out, err, until, counts)
+        if report is not None:
+            _write_report(settings, counts, report, err)
     if settings.redis.url is not None:
         kept = replay_prefix(settings)
         err.write(
@@ -73,13 +78,38 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_file(path: str) -> BinaryIO:
-    """``--out``, opened now so that a bad path fails before anything runs (unbuffered:
-    a failing write fails once, not again when the file is closed)."""
+def _write_report(
+    settings: Settings, counts: Mapping[str, int], out: BinaryIO, err: BinaryIO
+) -> None:
+    """The scenario report as JSON to ``out``, its uplift lines to ``err``."""
+    from triggers.scenarios.report import build_report, uplift_lines
+
+    report = build_report(counts, settings.scenarios)
+    out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    for line in uplift_lines(report):
+        err.write(f"{line}\n".encode())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The scenario report, live from Redis."""
+    from state.report import ReportCounters
+
+    settings = _settings(args, quiet=True)
+    if not settings.redis.url:
+        raise ConfigError("report needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    with one_shot(settings.redis.url) as client:
+        counts = ReportCounters(client, settings.redis.prefix).totals()
+    _write_report(settings, counts, sys.stdout.buffer, sys.stderr.buffer)
+    return 0
+
+
+def _output_file(path: str, option: str = "--out") -> BinaryIO:
+    """``--out`` or ``--report``, opened now so that a bad path fails before anything runs
+    (unbuffered: a failing write fails once, not again when the file is closed)."""
     try:
         return open(path, "wb", buffering=0)
     except OSError as exc:
-        raise ConfigError(f"--out {path}: {exc.strerror}") from None
+        raise ConfigError(f"{option} {path}: {exc.strerror}") from None
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -341,6 +371,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url",
         help="keep the state in this Redis, under <prefix>-replay (default: in memory)",
     )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the scenario report (JSON) here at the end; uplift lines to stderr",
+    )
+
+    p = add(
+        "report",
+        cmd_report,
+        "The scenario report, live from Redis: entered, steps sent/skipped/suppressed/"
+        "control, conversions and revenue per scenario, step and variant (JSON to stdout), "
+        "uplift over the control group with its 95 % confidence interval (stderr).",
+    )
+    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
     p = add(
         "up",

@@ -475,6 +475,14 @@ class SenderSettings(_Section):
         return value
 
 
+class ExperimentSettings(_Section):
+    """Experiments across scenarios (each scenario has its own variants and control)."""
+
+    global_control_percent: float = Field(default=0.0, ge=0, le=100)
+    """this share of customers gets no marketing scenario's notices (they are counted as
+    each scenario's control group); transactional scenarios still reach them"""
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -492,6 +500,7 @@ class Settings(_Section):
     gateways: dict[str, GatewaySettings] = {}
     """channel -> the gateway that delivers it"""
     dispatch: DispatchSettings = DispatchSettings()
+    experiments: ExperimentSettings = ExperimentSettings()
 
     @field_validator("gateways")
     @classmethod

@@ -66,6 +66,13 @@ DISPATCH_FAILURES = Counter(
     ["stage"],
 )
 
+SCENARIO_FIGURES = Counter(
+    "smartcomms_scenario_figures",
+    "What the scenario report counts (triggers.scenarios.report), as this process "
+    "committed it, by scenario, step, variant and figure (revenue in currency units)",
+    ["scenario", "step", "variant", "figure"],
+)
+
 
 Probe = Callable[[], object]
 """Raises when the dependency does not answer."""

@@ -83,3 +83,15 @@ class CoPurchaseTable(Protocol):
         categories: Mapping[str, str],
         anonymous: tuple[str, int, Sequence[str], float] | None = None,
     ) -> None: ...
+
+
+class ReportStore(Protocol):
+    """The scenario report's counters (state.report)."""
+
+    def add(self, writes: Any, shard: str, counts: Mapping[str, int]) -> None:
+        """Queue a batch's counts (field -> increment) with its other writes."""
+        ...
+
+    def totals(self) -> Counter[str]:
+        """Every shard's counts added up."""
+        ...

@@ -174,6 +174,23 @@ class MemoryCoPurchases:
                 del self._anonymous[key]  # what Redis would have expired
 
 
+class MemoryReportCounters:
+    """The report's counters (state.report), per shard."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, Counter[str]] = {}
+
+    def add(self, writes: MemoryWrites, shard: str, counts: Mapping[str, int]) -> None:
+        counts = dict(counts)
+        writes.queue(lambda: self._counts.setdefault(shard, Counter()).update(counts))
+
+    def totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for counts in self._counts.values():
+            total.update(counts)
+        return total
+
+
 def _space_saving_add(counts: dict[str, int], partner: str, count: int) -> None:
     """Count a partner (the Lua script of state.copurchases, the same tie rule): a new
     partner of a full product takes the place and the count of the weakest, plus its own."""

@@ -19,9 +19,9 @@ KEEP_S = 30 * DAY
 """and by default none older than this, counted back from the newest"""
 
 EMITTED, HELD, SUPPRESSED = "emitted", "held", "suppressed"
-SKIPPED, EXITED, DROPPED = "skipped", "exited", "dropped"
+SKIPPED, EXITED, DROPPED, CONTROL = "skipped", "exited", "dropped", "control"
 """a step whose ``if`` was false; an instance ended early (exit_on, restart); a due timer
-the engine failed on"""
+the engine failed on; a step a control customer would have been sent"""
 REASONED = frozenset((SUPPRESSED, SKIPPED, EXITED, DROPPED))
 
 

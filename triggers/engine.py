@@ -73,6 +73,8 @@ class Rules:
     template_vars: Callable[[str], Collection[str]] = field(default=lambda _template: ())
     """the vars a template uses (channels.templates): steps showing recommendations"""
     default_timezone: str = "Europe/Moscow"
+    global_control_percent: float = 0.0
+    """customers kept out of every marketing scenario (experiments.global_control_percent)"""
     interpreter: Interpreter = field(init=False, repr=False, compare=False)
     changing: Mapping[tuple[str, bool], bool] = field(init=False, repr=False, compare=False)
     """(event type, known customer) -> whether it can change a state (`changes_state`)"""
@@ -89,7 +91,7 @@ class Rules:
                 self.win_back_offer,
             )
             specs = {sid: ScenarioSpec.model_validate(d) for sid, d in raw.items()}
-        program = compile_program(specs, self.template_vars)
+        program = compile_program(specs, self.template_vars, self.global_control_percent)
         object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
         object.__setattr__(self, "changing", _changing(program))
 
@@ -146,10 +148,11 @@ def apply_event(
     ``linked`` is the state of `linked_subject(event)`, changed in place too.
     """
     actions: list[Action] = []
+    notes = [] if notes is None else notes
     if isinstance(event, Receipt):
-        signals = _receipt(state, event, at, rules, actions)
+        signals = _receipt(state, event, at, rules, actions, notes)
     elif isinstance(event, Click):
-        signals = _click(state, event, at, rules, linked)
+        signals = _click(state, event, at, rules, linked, notes)
     elif isinstance(event, CustomerUpdate):
         signals = _customer(state, event, at, rules)
     else:
@@ -163,7 +166,6 @@ def apply_event(
     interpreter = rules.interpreter
     if interpreter.program.birthdays:
         interpreter.arm_birthdays(state, at)
-    notes = [] if notes is None else notes
     for signal in signals:
         actions += interpreter.signal(state, customer_id, signal, notes)
     return actions
@@ -202,7 +204,12 @@ def _products(lines: Collection[ReceiptLine]) -> dict[str, set[str]]:
 
 
 def _receipt(
-    state: CustomerState, receipt: Receipt, at: float, rules: Rules, actions: list[Action]
+    state: CustomerState,
+    receipt: Receipt,
+    at: float,
+    rules: Rules,
+    actions: list[Action],
+    notes: list[Note],
 ) -> list[Signal]:
     earned, spent, anomalies = apply_bonus(state, receipt, rules.accrual_percent)
     actions += anomalies
@@ -210,7 +217,7 @@ def _receipt(
     name = receipt.type if receipt.type == "return" else "purchase"
     sign = -1 if name == "return" else 1
     latest = record_purchase(state, receipt.total, receipt.lines, at, sign)
-    rules.interpreter.count_purchase(state, sign, receipt.total, at)
+    rules.interpreter.count_purchase(state, sign, receipt.total, at, notes)
     skus = _skus(receipt.lines) if program.recommends else ()
     if skus and sign > 0:
         record_bought(state, skus)
@@ -257,7 +264,12 @@ def _receipt_lines(lines: Collection[ReceiptLine]) -> list[dict[str, Any]]:
 
 
 def _click(
-    state: CustomerState, click: Click, at: float, rules: Rules, linked: CustomerState | None
+    state: CustomerState,
+    click: Click,
+    at: float,
+    rules: Rules,
+    linked: CustomerState | None,
+    notes: list[Note],
 ) -> list[Signal]:
     program = rules.program
     signals: list[Signal] = []
@@ -271,7 +283,7 @@ def _click(
         if change_cart(state, click, at):
             signals += _cart_signals(state, click.event_id, at, click.ts, click, program)
     elif click.type == "order":
-        signals += _order(state, click, at, rules)
+        signals += _order(state, click, at, rules, notes)
     elif click.type == "login" and linked is not None:
         merge_views(state, linked)
         if merge_cart(state, linked) and state.cart_cause and state.cart_changed_ts:
@@ -319,7 +331,9 @@ def _cart_signals(
     return [Signal(name, event_id, at, ts, fields, {}, skus)]
 
 
-def _order(state: CustomerState, click: Click, at: float, rules: Rules) -> list[Signal]:
+def _order(
+    state: CustomerState, click: Click, at: float, rules: Rules, notes: list[Note]
+) -> list[Signal]:
     if click.customer_id is None:  # an anonymous order empties the device's cart
         empty_cart(state)
         return []
@@ -327,7 +341,7 @@ def _order(state: CustomerState, click: Click, at: float, rules: Rules) -> list[
     total = click.total or 0.0
     program = rules.program
     latest = record_purchase(state, total, lines, at, 1)
-    rules.interpreter.count_purchase(state, 1, total, at)
+    rules.interpreter.count_purchase(state, 1, total, at, notes)
     skus = _skus(lines) if program.recommends else ()
     if skus:
         record_bought(state, skus)

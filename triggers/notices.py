@@ -61,6 +61,10 @@ class Candidate:
     """the step's own cascade order (None: the global one)"""
     recommend_from: tuple[str, ...] | None = None
     """products to recommend others for (None: the notice shows no recommendations)"""
+    variant: str | None = None
+    """the customer's A/B variant of the scenario (None: it has no variants)"""
+    control: bool = False
+    """the customer is in a control group: what would be sent is only counted"""
 
     @property
     def notice_id(self) -> str:
@@ -92,7 +96,14 @@ class Suppress:
     reason: str
 
 
-Decision = Emit | Hold | Suppress
+@dataclass(frozen=True, slots=True)
+class Withhold:
+    """The engine's answer for a control customer: the policy would send, nothing is."""
+
+
+WITHHELD = Withhold()
+
+Decision = Emit | Hold | Suppress | Withhold
 
 
 @dataclass(slots=True)
@@ -103,6 +114,7 @@ class Suppression:
     customer_id: str
     reason: str
     at: float
+    step: str = ""
 
 
 @dataclass(slots=True)
@@ -116,9 +128,23 @@ class Skipped:
 
 @dataclass(slots=True)
 class Entered:
-    """An instance of a scenario started."""
+    """An instance of a scenario started (its customer's variant and control group)."""
 
     trigger: str
+    variant: str | None = None
+    control: bool = False
+
+
+@dataclass(slots=True)
+class Converted:
+    """A purchase converted an instance: it came within the attribution window after
+    ``step``'s notice (or, for a control customer, after the step would have sent)."""
+
+    trigger: str
+    step: str
+    variant: str | None
+    control: bool
+    revenue: float
 
 
 @dataclass(slots=True)

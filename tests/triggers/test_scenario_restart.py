@@ -66,10 +66,14 @@ def test_reentry_zero_is_at_once_after_the_end() -> None:
 
 
 def test_an_ended_instance_is_kept_only_while_a_rule_needs_it() -> None:
-    at_once = Customer(rules(chain(reentry_days=0)))  # nothing reads the ended instance
-    kept = Customer(rules(chain(reentry_days=10)))  # re-entry counts from its entry
-    for customer in (at_once, kept):
+    at_once = Customer(rules(chain(reentry_days=0, attribution_days=0)))  # nothing reads it
+    kept = Customer(rules(chain(reentry_days=10, attribution_days=0)))  # re-entry counts
+    converts = Customer(rules(chain(reentry_days=0, attribution_days=7)))  # a purchase may
+    for customer in (at_once, kept, converts):
         customer.event("receipt", "2026-11-01T10:00:00+03:00")
         customer.until("2026-11-05T00:00:00+03:00")
     assert "chain" not in at_once.state.instances
     assert Instance(kept.state.instances["chain"]).ended == "done"
+    assert Instance(converts.state.instances["chain"]).outcomes  # whole: its notices count
+    converts.until("2026-11-10T10:00:01+03:00")  # 7 days after it ended (step b, 3 Nov)
+    assert "chain" not in converts.state.instances

@@ -11,9 +11,11 @@ JSON and counted in bytes), read through `Instance`:
 
 ``outcomes`` has one ``[step_id, code, at]`` per decided step: code ``s`` (sent) followed by
 the receipts it got (``d`` delivered, ``o`` opened, ``c`` clicked, ``f`` a failed
-channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed). ``extra``
-holds what only some scenarios need (``sk``: the entry's products, ``ev``: the entry's
-vars for later steps).
+channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed), ``n``
+(control: it would have sent). ``extra`` holds what only some scenarios need (``sk``: the
+entry's products, ``ev``: the entry's vars for later steps; ``v``: the customer's
+variant, ``n``: in a control group, ``cv``: converted, ``pw``: ``[at, step]`` the latest
+notice of the instance this one replaced, while it may still convert: see `last_touch`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 ENTRY_ID, ENTRY_AT, ENTRY_TS, NEXT, ENDED, PURCHASES, SPEND, OUTCOMES, EXTRA = range(9)
-SENT, SKIPPED, SUPPRESSED = "s", "k", "x"
+SENT, SKIPPED, SUPPRESSED, CONTROL = "s", "k", "x", "n"
+TOUCHES = frozenset((SENT, CONTROL))
+"""outcomes a purchase can be attributed to: a notice, or a step that would have sent"""
 DONE, EXIT_ON, RESTART, REMOVED = "done", "exit_on", "restart", "removed"
 """why an instance ended: its last step was decided, an exit_on event, a new entry, its
 scenario (or its next step) is no longer configured"""
@@ -88,6 +92,63 @@ class Instance:
     @property
     def extra(self) -> dict[str, Any]:
         return self.raw[EXTRA]
+
+    @property
+    def variant(self) -> str | None:
+        return self.raw[EXTRA].get("v")
+
+    @property
+    def control(self) -> bool:
+        return "n" in self.raw[EXTRA]
+
+    def assign(self, variant: str | None, control: bool) -> None:
+        """Keep the customer's variant and control group with the instance."""
+        extra = self.raw[EXTRA]
+        if variant is not None:
+            extra["v"] = variant
+        if control:
+            extra["n"] = 1
+
+    def latest_touch(self) -> tuple[float, str] | None:
+        """(when, step) of the instance's latest notice or control step, else the one
+        it carried over; None once converted or when there is none."""
+        extra = self.raw[EXTRA]
+        if "cv" in extra:
+            return None
+        latest = None
+        for step, code, at in self.outcomes:
+            if code[0] in TOUCHES:
+                latest = (float(at), str(step))
+        if latest is None and "pw" in extra:
+            at, step = extra["pw"]
+            latest = (float(at), str(step))
+        return latest
+
+    def convert(self, at: float, window_s: float) -> str | None:
+        """Attribute a purchase at ``at``: the step of the latest notice (or control step)
+        released before it, when the purchase comes within ``window_s`` after it (the
+        window's end included); None when nothing converts. The instance then converted
+        and no later purchase converts it again; failing its own notices, the window it
+        carried over converts (once) the instance it replaced."""
+        extra = self.raw[EXTRA]
+        if "cv" in extra:
+            return None
+        touched = None
+        for step, code, when in self.outcomes:
+            if code[0] in TOUCHES and when < at <= when + window_s:
+                touched = str(step)
+        if touched is not None:
+            extra["cv"] = 1
+            extra.pop("pw", None)
+        elif "pw" in extra and extra["pw"][0] < at <= extra["pw"][0] + window_s:
+            touched = str(extra.pop("pw")[1])
+        return touched
+
+    def carry(self, predecessor: Instance) -> None:
+        """Take over the attribution window of the instance this one replaces."""
+        touch = predecessor.latest_touch()
+        if touch is not None:
+            self.raw[EXTRA]["pw"] = [touch[0], touch[1]]
 
     def advance(self, next_step: str | None) -> None:
         """Go on to ``next_step``; None: the last step was decided, the instance is done."""

@@ -24,6 +24,7 @@ from typing import Any
 from triggers.customer import CustomerState
 from triggers.notices import (
     Candidate,
+    Converted,
     Decision,
     Emit,
     Entered,
@@ -31,10 +32,12 @@ from triggers.notices import (
     Hold,
     Skipped,
     Suppression,
+    Withhold,
     rfc3339_utc,
 )
 from triggers.scenarios.conditions import Facts, always
 from triggers.scenarios.instances import (
+    CONTROL,
     ENDED,
     ENTRY_AT,
     ENTRY_ID,
@@ -57,7 +60,7 @@ from triggers.timers import QUIET_HOURS_THEN_CANCELLED, arm, hold, take
 
 Action = Candidate | Suppression
 """what the engine acts on: a notice to decide, a notice that will not be sent"""
-Note = Entered | Exited | Skipped
+Note = Entered | Exited | Skipped | Converted
 """how an instance went: counted and logged"""
 BIRTHDAY = "birthday:"
 """prefix of the timer of a birthday scenario's next entry"""
@@ -140,7 +143,12 @@ class Interpreter:
             hold(state, scenario.id, decision.release)
             return run.actions
         instance = Instance(raw)
-        code = SENT if isinstance(decision, Emit) else f"{SUPPRESSED}:{decision.reason}"
+        if isinstance(decision, Emit):
+            code = SENT
+        elif isinstance(decision, Withhold):
+            code = CONTROL
+        else:
+            code = f"{SUPPRESSED}:{decision.reason}"
         instance.decided(candidate.step, code, candidate.due)
         self._advance(run, scenario, instance, candidate.step, candidate.due)
         return run.actions
@@ -152,11 +160,27 @@ class Interpreter:
             return None
         return Instance(raw)
 
-    def count_purchase(self, state: CustomerState, sign: int, total: float, at: float) -> None:
-        """A purchase (+1) or return (-1) at ``at`` counts for every instance entered before."""
-        for raw in state.instances.values():
+    def count_purchase(
+        self, state: CustomerState, sign: int, total: float, at: float, notes: list[Note]
+    ) -> None:
+        """A purchase (+1) or return (-1) at ``at`` counts for every instance entered
+        before; a purchase converts each instance it comes within the attribution window
+        of (before it starts or ends any: a purchase that restarts a chain converts the
+        instance it ends)."""
+        scenarios = self.program.scenarios
+        for sid, raw in state.instances.items():
             if raw[ENDED] is None and raw[ENTRY_AT] <= at:
                 Instance(raw).count_purchase(sign, total)
+            scenario = scenarios.get(sid)
+            if sign > 0 and scenario is not None and scenario.attribution_s > 0:
+                self._attribute(scenario, Instance(raw), total, at, notes)
+
+    def _attribute(
+        self, scenario: Scenario, instance: Instance, total: float, at: float, notes: list[Note]
+    ) -> None:
+        step = instance.convert(at, scenario.attribution_s)
+        if step is not None:
+            notes.append(Converted(scenario.id, step, instance.variant, instance.control, total))
 
     def arm_birthdays(self, state: CustomerState, now: float, again: bool = False) -> None:
         """Make sure every birthday scenario has its next entry armed (``again``: the
@@ -201,15 +225,23 @@ class Interpreter:
                 self._end(run, scenario, Instance(raw), RESTART, signal.at)
             elif scenario.reentry_s is None or signal.at < raw[ENTRY_AT] + scenario.reentry_s:
                 return
-            else:  # the ended one's attribution window closes with it
+            else:  # the ended one's window goes on in the new one (`Instance.carry`)
                 take(state, scenario.id)
         instance = Instance.start(signal.event_id, signal.at, signal.ts, scenario.first)
+        if raw is not None and scenario.attribution_s > 0:
+            instance.carry(Instance(raw))
         if scenario.keeps_entry:
             instance.extra["ev"] = entry_snapshot(scenario, signal.vars)
         if signal.skus and scenario.recommends:
             instance.extra["sk"] = list(signal.skus[:KEPT_SKUS])
         state.instances[scenario.id] = instance.raw
-        run.notes.append(scenario.entered)
+        experiment = scenario.experiment
+        if experiment is None:
+            run.notes.append(scenario.entered)
+        else:
+            assigned = experiment.assign(run.customer_id)
+            instance.assign(assigned.variant, assigned.control)
+            run.notes.append(Entered(scenario.id, assigned.variant, assigned.control))
         first = scenario.steps[scenario.first]
         due = self._due(state, instance, first, signal.at)
         if due <= signal.at:
@@ -242,12 +274,13 @@ class Interpreter:
             self._advance(run, scenario, instance, step.id, due)
             return
         entry_ts = instance.entry_ts
+        variant = instance.variant
         run.actions.append(
             Candidate(
                 trigger=scenario.id,
                 kind=scenario.kind,  # type: ignore[arg-type]
                 customer_id=run.customer_id,
-                template=_template(step),
+                template=_template(step, variant),
                 vars=step_vars(scenario, step, state, instance, due, entry_vars),
                 caused_by=instance.entry_id,
                 event_ts=entry_ts,
@@ -257,6 +290,8 @@ class Interpreter:
                 due=due,
                 channels=step.channels,
                 recommend_from=recommendation_seeds(state, instance) if step.recommends else None,
+                variant=variant,
+                control=instance.control,
             )
         )
 
@@ -268,7 +303,7 @@ class Interpreter:
         following = scenario.steps[decided].next
         instance.advance(following)
         if following is None:
-            self._ended(run.state, scenario, at)
+            self._ended(run.state, scenario, instance, at)
             return
         step = scenario.steps[following]
         due = self._due(run.state, instance, step, at)
@@ -277,13 +312,16 @@ class Interpreter:
         else:
             arm(run.state, scenario.id, due)
 
-    def _ended(self, state: CustomerState, scenario: Scenario, at: float) -> None:
+    def _ended(
+        self, state: CustomerState, scenario: Scenario, instance: Instance, at: float
+    ) -> None:
         """An instance ended at ``at`` (its last step, or exit_on). Where delivery receipts
-        matter it stays whole for the scenario's ``attribution_days`` (its notices' late
-        receipts still find their steps), on the scenario's own timer; else it is tidied
-        at once."""
-        if self.program.engagement and scenario.linger_s > 0:
-            arm(state, scenario.id, at + scenario.linger_s)
+        matter, or a purchase may still convert it, it stays whole for the scenario's
+        ``attribution_days`` (its notices' late receipts still find their steps), on the
+        scenario's own timer; else it is tidied at once."""
+        window = scenario.attribution_s
+        if window > 0 and (self.program.engagement or instance.latest_touch() is not None):
+            arm(state, scenario.id, at + window)
         else:
             self._tidy(state, scenario.id, scenario, at)
 
@@ -307,19 +345,20 @@ class Interpreter:
     ) -> None:
         """End a running instance early (exit_on, or a restart, which starts another)."""
         was_held = take(run.state, scenario.id)
+        held_step = instance.next_step or ""
         instance.end(reason)
         notable = reason == EXIT_ON or bool(instance.outcomes) or was_held
         run.notes.append(Exited(scenario.id, reason, at, notable))
         if was_held:
             run.actions.append(
-                Suppression(scenario.id, run.customer_id, QUIET_HOURS_THEN_CANCELLED, at)
+                Suppression(scenario.id, run.customer_id, QUIET_HOURS_THEN_CANCELLED, at, held_step)
             )
         if reason == EXIT_ON:
-            self._ended(run.state, scenario, at)
+            self._ended(run.state, scenario, instance, at)
 
 
-def _template(step: Step) -> str:
-    """The step's template (a map by variant: experiments pick one; see its docs)."""
+def _template(step: Step, variant: str | None) -> str:
+    """The step's template: its own, or the customer's variant's."""
     if isinstance(step.template, str):
         return step.template
-    return next(iter(step.template.values()))
+    return step.template[variant or ""]

@@ -12,6 +12,7 @@ from typing import Any
 from triggers.customer import DAY
 from triggers.notices import Entered
 from triggers.scenarios.conditions import Predicate, Scope, compile_condition, keys_of
+from triggers.scenarios.experiments import Experiment
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.signals import ENGAGEMENT, TRIGGER_EVENTS
 
@@ -73,12 +74,15 @@ class Scenario:
     """later steps need the entry event's vars (kept in the instance)"""
     keeps_ended: bool
     """an ended instance is kept (for re-entry: ``reentry_days`` other than 0)"""
-    linger_s: float
-    """how long an ended instance stays whole where receipts matter (``attribution_days``)"""
+    attribution_s: float
+    """the conversion window after each notice (``attribution_days``); an ended instance
+    stays whole this long where receipts or conversions can still come"""
     recommends: bool
     """some step shows recommendations (the entry's products are kept)"""
     entered: Entered
-    """the note of an entry (one for all: nothing changes it)"""
+    """the note of an entry without an experiment (one for all: nothing changes it)"""
+    experiment: Experiment | None
+    """its variants and control groups (None: everyone gets the one version)"""
 
 
 @dataclass(frozen=True)
@@ -112,13 +116,18 @@ class Program:
 
 
 def compile_program(
-    specs: Mapping[str, ScenarioSpec], template_vars: Callable[[str], Collection[str]]
+    specs: Mapping[str, ScenarioSpec],
+    template_vars: Callable[[str], Collection[str]],
+    global_control_percent: float = 0.0,
 ) -> Program:
     """Compile the enabled scenarios; ``template_vars(template)`` names the vars a
     template uses (channels.templates), so that only steps that show recommendations
-    look them up."""
+    look them up. ``global_control_percent`` of customers are a control group of every
+    marketing scenario."""
     scenarios = {
-        sid: _scenario(sid, spec, template_vars) for sid, spec in specs.items() if spec.enabled
+        sid: _scenario(sid, spec, template_vars, global_control_percent)
+        for sid, spec in specs.items()
+        if spec.enabled
     }
     entered: dict[str, list[Scenario]] = {}
     exited: dict[str, list[tuple[Scenario, Predicate]]] = {}
@@ -160,7 +169,10 @@ def _conditions(spec: ScenarioSpec) -> list[Any]:
 
 
 def _scenario(
-    sid: str, spec: ScenarioSpec, template_vars: Callable[[str], Collection[str]]
+    sid: str,
+    spec: ScenarioSpec,
+    template_vars: Callable[[str], Collection[str]],
+    global_control_percent: float,
 ) -> Scenario:
     ids = [step.id for step in spec.steps]
     on = spec.entry.on
@@ -212,6 +224,12 @@ def _scenario(
         spec.attribution_days * DAY,
         any(step.recommends for step in steps.values()),
         Entered(sid),
+        Experiment.of(
+            sid,
+            [(v.id, v.weight) for v in spec.variants],
+            spec.control_percent,
+            global_control_percent if spec.kind == "marketing" else 0.0,
+        ),
     )
 
 
