@@ -13,7 +13,17 @@ from smartcomms.config import Settings
 from triggers.customer import CustomerState
 from triggers.engine import Rules, apply_event, conclude, fire_timer
 from triggers.events import Event, epoch_of, parse_event
-from triggers.notices import Candidate, Decision, Emit, Entered, Exited, Skipped, Suppression
+from triggers.notices import (
+    WITHHELD,
+    Candidate,
+    Converted,
+    Decision,
+    Emit,
+    Entered,
+    Exited,
+    Skipped,
+    Suppression,
+)
 from triggers.timers import due_timers
 
 Policy = Callable[[Candidate], Decision]
@@ -23,7 +33,11 @@ def rules(scenarios: dict[str, Any], **settings: Any) -> Rules:
     """Rules of a configuration with these scenarios (built-ins off unless asked for)."""
     off = {sid: {"enabled": False} for sid in ("bonus_earned", "abandoned_cart", "win_back")}
     validated = Settings.model_validate({"scenarios": {**off, **scenarios}, **settings})
-    return Rules(scenarios=validated.scenarios, template_vars=_template_vars)
+    return Rules(
+        scenarios=validated.scenarios,
+        template_vars=_template_vars,
+        global_control_percent=validated.experiments.global_control_percent,
+    )
 
 
 def _template_vars(template: str) -> set[str]:
@@ -44,8 +58,10 @@ class Customer:
         self.state = CustomerState()
         self.now = float("-inf")
         self.sent: list[Candidate] = []
-        self.notes: list[Entered | Exited | Skipped] = []
+        self.notes: list[Entered | Exited | Skipped | Converted] = []
         self.suppressed: list[Suppression] = []
+        self.withheld: list[Candidate] = []
+        """candidates of a control customer the policy would have sent"""
         self._ids = 0
 
     def event(self, kind: str, ts: str, **fields: Any) -> list[Candidate]:
@@ -67,10 +83,14 @@ class Customer:
         at = epoch_of(event.ts)
         before = len(self.sent)
         self.until_epoch(max(self.now, at))
-        notes: list[Entered | Exited | Skipped] = []
+        notes: list[Entered | Exited | Skipped | Converted] = []
         self._settle(apply_event(self.state, event, at, self.rules, None, notes), notes)
         self.until_epoch(self.now)
         return self.sent[before:]
+
+    @property
+    def converted(self) -> list[Converted]:
+        return [note for note in self.notes if isinstance(note, Converted)]
 
     def until(self, ts: str) -> list[Candidate]:
         before = len(self.sent)
@@ -84,7 +104,7 @@ class Customer:
             if not due:
                 return
             at, name = due[0]
-            notes: list[Entered | Exited | Skipped] = []
+            notes: list[Entered | Exited | Skipped | Converted] = []
             actions = fire_timer(self.state, name, at, self.customer_id, self.rules, notes)
             self._settle(actions, notes)
 
@@ -95,9 +115,12 @@ class Customer:
             outcome = work.pop(0)
             if isinstance(outcome, Candidate):
                 decision = self.policy(outcome)
-                if isinstance(decision, Emit):
+                if isinstance(decision, Emit) and outcome.control:
+                    decision = WITHHELD  # as flows.processor does
+                    self.withheld.append(outcome)
+                elif isinstance(decision, Emit):
                     self.sent.append(outcome)
-                more: list[Entered | Exited | Skipped] = []
+                more: list[Entered | Exited | Skipped | Converted] = []
                 work += conclude(self.state, outcome, decision, self.rules, more)
                 self.notes += more
             elif isinstance(outcome, Suppression):

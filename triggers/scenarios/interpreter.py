@@ -65,6 +65,9 @@ Note = Entered | Exited | Skipped | Converted
 BIRTHDAY = "birthday:"
 """prefix of the timer of a birthday scenario's next entry"""
 KEPT_SKUS = 10
+WINDOW_END_S = 0.001
+"""an ended instance is tidied this long after its window (a purchase at the window's
+very end still converts it: event times have milliseconds)"""
 
 
 class _Run:
@@ -321,7 +324,7 @@ class Interpreter:
         scenario's own timer; else it is tidied at once."""
         window = scenario.attribution_s
         if window > 0 and (self.program.engagement or instance.latest_touch() is not None):
-            arm(state, scenario.id, at + window)
+            arm(state, scenario.id, at + window + WINDOW_END_S)
         else:
             self._tidy(state, scenario.id, scenario, at)
 
