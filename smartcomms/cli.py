@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_report,
         "The scenario report, live from Redis: entered, steps sent/skipped/suppressed/"
         "control, conversions and revenue per scenario, step and variant (JSON to stdout), "
-        "uplift over the control group with its 95 % confidence interval (stderr).",
+        "uplift over the control group with its 95 percent confidence interval (stderr).",
     )
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 

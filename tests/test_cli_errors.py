@@ -175,3 +175,14 @@ def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm(
     assert lines and any("Kafka does not answer" in line for line in lines)
     assert len(lines) <= 6, stderr  # once per interval, not ~20 times a second
     assert "Traceback" not in stderr
+
+
+def test_every_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from smartcomms.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in [None, *commands]:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([*([name] if name else []), "--help"])
+        assert done.value.code == 0 and "usage:" in capsys.readouterr().out, name

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import orjson
 
+from state.connection import connect
+from state.report import ReportCounters
 from tests.faults.harness import (
     Supervised,
     flow_env,
@@ -40,6 +42,11 @@ from tests.live import recovery_args
 
 CRASH_POINTS = ["while_timers_fire@10", "after_state_write@10"]
 """the first runs' deaths (the carts of the first cycle come due after ~36 s)"""
+EXPERIMENT = {
+    "SMARTCOMMS_SCENARIOS__ABANDONED_CART__CONTROL_PERCENT": "20",
+    "SMARTCOMMS_SCENARIOS__ABANDONED_CART__VARIANTS": "[{id: a, weight: 1}, {id: b, weight: 1}]",
+}
+"""the cart nudge as an A/B test with a control group: its report must come out exact"""
 
 
 def test_sigkilled_worker_loses_and_doubles_nothing(
@@ -52,10 +59,12 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
     clean_topics = topics_for(kafka_brokers)
     chaos_topics = topics_for(kafka_brokers, inputs=clean_topics)
     clean = Supervised(
-        flow_env(kafka_brokers, redis_url, clean_topics, clean_prefix), ["-w", "1"], tmp_path / "c"
+        flow_env(kafka_brokers, redis_url, clean_topics, clean_prefix, **EXPERIMENT),
+        ["-w", "1"],
+        tmp_path / "c",
     )
     chaos = Supervised(
-        flow_env(kafka_brokers, redis_url, chaos_topics, chaos_prefix),
+        flow_env(kafka_brokers, redis_url, chaos_topics, chaos_prefix, **EXPERIMENT),
         ["-w", "1", *recovery_args(tmp_path / "recovery", partitions=2)],
         tmp_path / "k",
         crashes=CRASH_POINTS,
@@ -114,6 +123,15 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
         assert all(dict(m.headers())["reason"] for m in letters)
 
     assert states(redis_url, chaos_prefix) == states(redis_url, clean_prefix)
+    report = report_counts(redis_url, clean_prefix)
+    assert report_counts(redis_url, chaos_prefix) == report  # every figure counted once
+    cart = {k: v for k, v in report.items() if k.startswith("abandoned_cart|")}
+    assert cart["abandoned_cart|sent|abandoned_cart|a"] > 20, cart
+    assert cart["abandoned_cart|control|abandoned_cart|"] > 5, cart
+    bonus = {k: v for k, v in report.items() if k.startswith("bonus_earned|")}
+    assert bonus["bonus_earned|sent|bonus_earned|"] == triggers["bonus_earned"]
+    decided = sum(v for k, v in bonus.items() if k.split("|")[1].startswith(("sent", "supp")))
+    assert bonus["bonus_earned|entered||"] == decided, bonus  # one step each: sent or not
 
     sent = dispatch_once_each(
         kafka_brokers, redis_url, chaos_topics.notices, chaos_prefix, tmp_path
@@ -124,6 +142,14 @@ def test_sigkilled_worker_loses_and_doubles_nothing(
         f"\n{events} events in {seconds} s, {kills} random kills + {len(CRASH_POINTS)} at "
         f"crash points, {len(clean_notices)} notices, {repeats} repeated on the topic"
     )
+
+
+def report_counts(redis_url: str, prefix: str) -> Counter[str]:
+    client = connect(redis_url)
+    try:
+        return ReportCounters(client, prefix).totals()
+    finally:
+        client.close()
 
 
 def dispatch_once_each(

@@ -44,7 +44,12 @@ CONFIG: dict[str, Any] = {
             "attribution_days": 5,
             "steps": [
                 {"id": "d1", "after": 0, "template": {"a": "hello_a", "b": "hello_b"}},
-                {"id": "d3", "after": "2d", "if": {"purchases_since_entry": 0}, "template": "later"},
+                {
+                    "id": "d3",
+                    "after": "2d",
+                    "if": {"purchases_since_entry": 0},
+                    "template": "later",
+                },
             ],
         },
         "thanks": {  # transactional: the global control group still gets it
@@ -121,9 +126,7 @@ def hand_count(evts: list[dict[str, Any]], notices: list[dict[str, Any]]) -> dic
         )
     for cid, entered in entry.items():
         variant = "a" if draw("variant", "welcome", cid) < 0.6 else "b"
-        control = (
-            draw("control", "welcome", cid) < 0.25 or draw("global_control", "", cid) < 0.10
-        )
+        control = draw("control", "welcome", cid) < 0.25 or draw("global_control", "", cid) < 0.10
         bought = sorted(purchases.get(cid, []))
         figures["entered"] += 1
         if control:  # what would have been sent: d1 at entry, d3 two days on if no purchase
@@ -207,9 +210,7 @@ def test_redelivered_events_change_no_figure(tmp_path: Path) -> None:
     assert once["scenarios"]["welcome"]["converted"] > 0
 
 
-def test_smartcomms_report_live_from_redis_is_the_replays(
-    redis_url: str, tmp_path: Path
-) -> None:
+def test_smartcomms_report_live_from_redis_is_the_replays(redis_url: str, tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl(events(seed=3)))  # type: ignore[arg-type]
     config = tmp_path / "config.yaml"

@@ -38,9 +38,7 @@ def test_the_control_group_is_its_percent_and_independent_of_the_variant() -> No
     # weights inside the control group
     for variant, share in (("a", 0.5), ("b", 0.3), ("c", 0.2)):
         of_variant = [a for a in assigned if a.variant == variant]
-        assert sum(a.control for a in of_variant) / len(of_variant) == pytest.approx(
-            0.10, abs=0.01
-        )
+        assert sum(a.control for a in of_variant) / len(of_variant) == pytest.approx(0.10, abs=0.01)
         in_control = sum(a.variant == variant for a in control) / len(control)
         assert in_control == pytest.approx(share, abs=0.02)
 
@@ -49,7 +47,8 @@ def test_draws_are_fixed_by_scenario_and_customer_and_differ_between_scenarios()
     assert draw("variant", "promo", "C1") == draw("variant", "promo", "C1")
     again = Experiment.of("promo", [("a", 50), ("b", 30), ("c", 20)], 10, 0)
     assert [experiment(control=10).assign(c) for c in CUSTOMERS[:1000]] == [
-        again.assign(c) for c in CUSTOMERS[:1000]  # type: ignore[union-attr]
+        again.assign(c)
+        for c in CUSTOMERS[:1000]  # type: ignore[union-attr]
     ]
     other = Experiment.of("other", [("a", 50), ("b", 30), ("c", 20)], 0, 0)
     assert other is not None
