@@ -94,6 +94,8 @@ def test_metrics_health_and_a_graceful_stop(
     assert got["smartcomms_receipt_to_notice_seconds_count", ()] == 1
     assert got["smartcomms_redis_seconds_count", (("op", "save"),)] >= 2
     assert got["smartcomms_batch_items_count", (("flow", "engine"),)] >= 2
+    figure = (("figure", "sent"), ("scenario", "bonus_earned"), ("step", "bonus_earned"))
+    assert got["smartcomms_scenario_figures_total", (*figure, ("variant", ""))] == 1
 
     stop_flow(proc)
     # the stop was clean: a restart from the snapshot applies nothing twice
