@@ -42,7 +42,9 @@ from triggers.scenarios.instances import (
     ENTRY_AT,
     ENTRY_ID,
     EXIT_ON,
+    EXTRA,
     NEXT,
+    OUTCOMES,
     REMOVED,
     RESTART,
     SENT,
@@ -174,8 +176,10 @@ class Interpreter:
         for sid, raw in state.instances.items():
             if raw[ENDED] is None and raw[ENTRY_AT] <= at:
                 Instance(raw).count_purchase(sign, total)
+            if sign < 0 or not (raw[OUTCOMES] or raw[EXTRA]):
+                continue  # nothing it could convert on
             scenario = scenarios.get(sid)
-            if sign > 0 and scenario is not None and scenario.attribution_s > 0:
+            if scenario is not None and scenario.attribution_s > 0:
                 self._attribute(scenario, Instance(raw), total, at, notes)
 
     def _attribute(
