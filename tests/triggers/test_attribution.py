@@ -106,3 +106,28 @@ def test_a_return_converts_nothing_and_no_window_means_no_attribution() -> None:
     returned.until("2026-11-02T10:00:00+03:00")
     returned.event("return", "2026-11-03T10:00:00+03:00")
     assert customer.converted == returned.converted == []
+
+
+def test_a_transactional_notice_converts_nothing_and_keeps_its_receipts() -> None:
+    scenarios = {
+        "bonus_earned": {"enabled": True},
+        "rescue": {  # reads the delivery receipts of the bonus message
+            "kind": "transactional",
+            "entry": {"on": "delivery_failed", "where": {"scenario": "bonus_earned"}},
+            "reentry_days": 0,
+            "steps": [{"id": "sms", "channels": ["sms"], "template": "t"}],
+        },
+    }
+    customer = Customer(rules(scenarios))
+    customer.event("customer", "2026-11-22T10:00:00+03:00", contacts={"phone": "+79990000000"})
+    [bonus] = customer.event("receipt", "2026-11-22T11:00:00+03:00", total=1000.0)
+    failed = customer.event(
+        "delivery",
+        "2026-11-22T11:05:00+03:00",
+        notice_id=bonus.notice_id,
+        channel="sms",
+        status="failed",
+    )
+    assert [n.trigger for n in failed] == ["rescue"]
+    customer.event("receipt", "2026-11-23T11:00:00+03:00", total=500.0)
+    assert customer.converted == []

@@ -133,3 +133,28 @@ def test_a_template_map_must_name_every_variant() -> None:
     bad = {"promo": {**promo()["promo"], "steps": [{"id": "d1", "template": {"a": "t"}}]}}
     with pytest.raises(ConfigError, match=r"variants without a template \['b', 'c'\]"):
         load_settings(overrides={"scenarios": bad})
+
+
+def welcome(variants: list, template: object) -> dict:
+    steps = [{"id": "d1", "template": "t"}, {"id": "d2", "after": "1d", "template": template}]
+    return {"welcome": {"entry": {"on": "registered"}, "variants": variants, "steps": steps}}
+
+
+REGISTERED = {"registered_at": "2026-11-22T10:00:00+03:00"}
+
+
+def test_variants_changed_while_a_chain_runs_draw_again_among_the_current_ones() -> None:
+    added = Customer(rules(welcome([], "t")))  # entered without variants
+    added.event("customer", "2026-11-22T10:00:00+03:00", **REGISTERED)
+    added.rules = rules(welcome([{"id": "a"}, {"id": "b"}], {"a": "ta", "b": "tb"}))
+    added.until("2026-11-24T10:00:00+03:00")
+    [later] = [n for n in added.sent if n.step == "d2"]
+    assert later.template == {"a": "ta", "b": "tb"}[later.variant or ""]
+    for cid in ("C1", "C2", "C3", "C4"):  # some of them drew b, which then goes
+        removed = Customer(
+            rules(welcome([{"id": "a"}, {"id": "b"}], {"a": "ta", "b": "tb"})), customer_id=cid
+        )
+        removed.event("customer", "2026-11-22T10:00:00+03:00", **REGISTERED)
+        removed.rules = rules(welcome([{"id": "a"}], {"a": "ta"}))
+        removed.until("2026-11-24T10:00:00+03:00")
+        assert [(n.step, n.template, n.variant) for n in removed.sent][1:] == [("d2", "ta", "a")]

@@ -36,8 +36,6 @@ def builtin_definitions(
                 "where": {"any": [{"earned": {"gt": 0}}, {"spent": {"gt": 0}}]},
             },
             "reentry_days": 0,
-            # the purchase is its cause: no later purchase is the bonus message's doing
-            "attribution_days": 0,
             "steps": [{"id": BONUS_EARNED, "after": 0, "template": bonus_template or BONUS_EARNED}],
             "notice_vars": [
                 "first_name",

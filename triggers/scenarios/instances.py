@@ -1,8 +1,8 @@
 """Scenario instances: one customer's run through one scenario, as kept in the state.
 
 At most one instance per scenario and customer. After it ended, where delivery receipts
-matter, it stays whole for the scenario's ``attribution_days`` (late receipts still find its
-notices); then only what its re-entry rule reads is kept (`Instance.prune`: the entry and
+matter or a purchase may still convert it, it stays whole for the scenario's
+``attribution_days`` (late receipts still find its notices); then only what its re-entry rule reads is kept (`Instance.prune`: the entry and
 why it ended; nothing at all for ``reentry_days: 0``), so a customer's document does not
 grow with every chain they went through. Stored as a plain list (the customer document is
 JSON and counted in bytes), read through `Instance`:
@@ -15,7 +15,7 @@ channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed), ``
 (control: it would have sent). ``extra`` holds what only some scenarios need (``sk``: the
 entry's products, ``ev``: the entry's vars for later steps; ``v``: the customer's
 variant, ``n``: in a control group, ``cv``: converted, ``pw``: ``[at, step]`` the latest
-notice of the instance this one replaced, while it may still convert: see `last_touch`).
+notice of the instance this one replaced, while it may still convert: see `convert`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Instance:
 
     @property
     def control(self) -> bool:
-        return "n" in self.raw[EXTRA]
+        return "ctl" in self.raw[EXTRA]
 
     def assign(self, variant: str | None, control: bool) -> None:
         """Keep the customer's variant and control group with the instance."""
@@ -107,7 +107,7 @@ class Instance:
         if variant is not None:
             extra["v"] = variant
         if control:
-            extra["n"] = 1
+            extra["ctl"] = 1
 
     def latest_touch(self) -> tuple[float, str] | None:
         """(when, step) of the instance's latest notice or control step, else the one

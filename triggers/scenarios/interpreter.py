@@ -6,7 +6,8 @@ The engine asks three questions:
 - `Interpreter.signal`: a trigger event happened (exits first, then entries and restarts);
 - `Interpreter.fire`: a timer of the customer came due (a step, or a birthday entry);
 - `Interpreter.conclude`: what the delivery policy decided about a step's candidate
-  (emitted, held for quiet hours, suppressed); the chain goes on to its next step.
+  (emitted, held for quiet hours, suppressed, withheld from a control customer); the
+  chain goes on to its next step.
 
 Each returns what to act on (candidate notices to decide, notices that will not be sent)
 and adds to ``notes`` how instances went (entered, skipped a step, exited: counted and
@@ -179,7 +180,7 @@ class Interpreter:
             if sign < 0 or not (raw[OUTCOMES] or raw[EXTRA]):
                 continue  # nothing it could convert on
             scenario = scenarios.get(sid)
-            if scenario is not None and scenario.attribution_s > 0:
+            if scenario is not None and scenario.converts:
                 self._attribute(scenario, Instance(raw), total, at, notes)
 
     def _attribute(
@@ -235,7 +236,7 @@ class Interpreter:
             else:  # the ended one's window goes on in the new one (`Instance.carry`)
                 take(state, scenario.id)
         instance = Instance.start(signal.event_id, signal.at, signal.ts, scenario.first)
-        if raw is not None and scenario.attribution_s > 0:
+        if raw is not None and scenario.converts:
             instance.carry(Instance(raw))
         if scenario.keeps_entry:
             instance.extra["ev"] = entry_snapshot(scenario, signal.vars)
@@ -281,7 +282,7 @@ class Interpreter:
             self._advance(run, scenario, instance, step.id, due)
             return
         entry_ts = instance.entry_ts
-        variant = instance.variant
+        variant = _variant(scenario, instance, run.customer_id)
         run.actions.append(
             Candidate(
                 trigger=scenario.id,
@@ -327,7 +328,9 @@ class Interpreter:
         ``attribution_days`` (its notices' late receipts still find their steps), on the
         scenario's own timer; else it is tidied at once."""
         window = scenario.attribution_s
-        if window > 0 and (self.program.engagement or instance.latest_touch() is not None):
+        if window > 0 and (
+            self.program.engagement or (scenario.converts and instance.latest_touch() is not None)
+        ):
             arm(state, scenario.id, at + window + WINDOW_END_S)
         else:
             self._tidy(state, scenario.id, scenario, at)
@@ -362,6 +365,18 @@ class Interpreter:
             )
         if reason == EXIT_ON:
             self._ended(run.state, scenario, instance, at)
+
+
+def _variant(scenario: Scenario, instance: Instance, customer_id: str) -> str | None:
+    """The instance's variant; when the scenario's variants changed since its entry, the
+    customer's draw among the current ones (a removed variant has no templates left)."""
+    variant = instance.variant
+    experiment = scenario.experiment
+    if experiment is None or not experiment.variants:
+        return None
+    if variant not in experiment.variants:
+        variant = experiment.assign(customer_id).variant
+    return variant
 
 
 def _template(step: Step, variant: str | None) -> str:

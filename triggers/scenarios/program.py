@@ -77,6 +77,10 @@ class Scenario:
     attribution_s: float
     """the conversion window after each notice (``attribution_days``); an ended instance
     stays whole this long where receipts or conversions can still come"""
+    converts: bool
+    """purchases are attributed to its instances: a marketing scenario with a window
+    (a transactional notice, the bonus message after checkout, is a purchase's effect,
+    not the cause of the next one)"""
     recommends: bool
     """some step shows recommendations (the entry's products are kept)"""
     entered: Entered
@@ -222,6 +226,7 @@ def _scenario(
         keeps,
         spec.reentry_days != 0,
         spec.attribution_days * DAY,
+        spec.kind == "marketing" and spec.attribution_days > 0,
         any(step.recommends for step in steps.values()),
         Entered(sid),
         Experiment.of(

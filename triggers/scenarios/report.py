@@ -8,7 +8,7 @@ causes them (flows.processor; state.report keeps them). Figures:
     entered         an instance of a treatment customer started (by variant)
     control         a control customer's instance started (step ""), or a step of one
                     that would have sent (by step)
-    exited:<why>    an instance ended early (exit_on, restart, removed)
+    exited:<why>    an instance ended early (exit_on, restart)
     sent            a step's notice was emitted (by step and variant)
     skipped         a step's ``if`` was false
     suppressed:<why>  a step's notice was suppressed (capped, unreachable, cancelled)
