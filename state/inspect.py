@@ -7,7 +7,7 @@ from typing import Any
 from state.customers import CustomerStore
 from triggers.customer import purchase_totals
 from triggers.notices import rfc3339_utc
-from triggers.scenarios.instances import SENT, SKIPPED, SUPPRESSED, Instance
+from triggers.scenarios.instances import CONTROL, SENT, SKIPPED, SUPPRESSED, Instance
 
 WINDOWS_DAYS = (30, 90, 365)
 
@@ -60,6 +60,12 @@ def describe_instance(raw: list[Any]) -> dict[str, Any]:
         "steps": steps,
         "purchases_since_entry": instance.purchases,
     }
+    if instance.variant is not None:
+        view["variant"] = instance.variant
+    if instance.control:
+        view["control_group"] = True
+    if "cv" in instance.extra:
+        view["converted"] = True
     if instance.running:
         view["next_step"] = instance.next_step
     else:
@@ -67,5 +73,5 @@ def describe_instance(raw: list[Any]) -> dict[str, Any]:
     return view
 
 
-OUTCOME_NAMES = {SENT: "sent", SKIPPED: "skipped", SUPPRESSED: "suppressed"}
+OUTCOME_NAMES = {SENT: "sent", SKIPPED: "skipped", SUPPRESSED: "suppressed", CONTROL: "control"}
 RECEIPT_NAMES = {"d": "delivered", "o": "opened", "c": "clicked", "f": "failed"}

@@ -158,3 +158,15 @@ def test_variants_changed_while_a_chain_runs_draw_again_among_the_current_ones()
         removed.rules = rules(welcome([{"id": "a"}], {"a": "ta"}))
         removed.until("2026-11-24T10:00:00+03:00")
         assert [(n.step, n.template, n.variant) for n in removed.sent][1:] == [("d2", "ta", "a")]
+
+
+def test_a_control_customers_profile_shows_the_chain_that_ran_for_it() -> None:
+    from state.inspect import describe_instance
+
+    cid = customer_in("a", control=True, percent=20)
+    customer = Customer(rules(promo(control_percent=20)), customer_id=cid)
+    customer.event("receipt", "2026-11-01T10:00:00+03:00")
+    customer.event("receipt", "2026-11-01T12:00:00+03:00")  # converts it
+    view = describe_instance(customer.state.instances["promo"])
+    assert view["variant"] == "a" and view["control_group"] and view["converted"]
+    assert [(s["step"], s["outcome"]) for s in view["steps"]] == [("d1", "control")]

@@ -2,10 +2,11 @@
 
 At most one instance per scenario and customer. After it ended, where delivery receipts
 matter or a purchase may still convert it, it stays whole for the scenario's
-``attribution_days`` (late receipts still find its notices); then only what its re-entry rule reads is kept (`Instance.prune`: the entry and
-why it ended; nothing at all for ``reentry_days: 0``), so a customer's document does not
-grow with every chain they went through. Stored as a plain list (the customer document is
-JSON and counted in bytes), read through `Instance`:
+``attribution_days`` (late receipts still find its notices); then only what its
+re-entry rule reads is kept (`Instance.prune`: the entry and why it ended; nothing at
+all for ``reentry_days: 0``), so a customer's document does not grow with every chain
+they went through. Stored as a plain list (the customer document is JSON and counted in
+bytes), read through `Instance`:
 
     [entry_id, entry_at, entry_ts, next_step, ended, purchases, spend, outcomes, extra]
 
