@@ -1,10 +1,11 @@
 """Replay keeps its state in Redis or in its own memory: for any input, the same notices,
-dead letters and summary from both (hypothesis)."""
+dead letters, summary and report counts from both (hypothesis)."""
 
 from __future__ import annotations
 
 import io
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +28,23 @@ CONFIGS = {
             "retention": {"recipe": "retention"},
         }
     },
+    "experiments": {
+        "scenarios": {
+            "abandoned_cart": {"variants": [{"id": "a"}, {"id": "b"}], "control_percent": 30},
+            "browse": {"recipe": "browse_abandonment", "control_percent": 50},
+        },
+        "experiments": {"global_control_percent": 10},
+    },
 }
 
 
 def outcome(redis_url: str | None, path: Path, config: dict[str, Any], until: float) -> Any:
-    out, err = io.BytesIO(), io.BytesIO()
-    stats = replay(Settings.model_validate(config), path, redis_url, out, err, until)
+    out, err, report = io.BytesIO(), io.BytesIO(), Counter[str]()
+    stats = replay(Settings.model_validate(config), path, redis_url, out, err, until, report)
     notices = [orjson.loads(line) for line in out.getvalue().splitlines()]
     for notice in notices:
         del notice["created_at"]
-    return notices, err.getvalue(), stats.summary()
+    return notices, err.getvalue(), stats.summary(), report
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

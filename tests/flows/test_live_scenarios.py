@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 import redis
 
 from smartcomms.config import TopicNames
@@ -83,4 +84,8 @@ def test_a_chain_fires_on_the_wall_clock_across_a_sigkill(
     for state in states.values():  # each step decided once, in the state too
         decided = [(entry[5], entry[2]) for entry in state.log if entry[1] == "chain"]
         assert decided == [(step, "emitted") for step in STEPS]
-        assert Instance(state.instances["chain"]).ended == "done" and not state.timers
+        assert Instance(state.instances["chain"]).ended == "done"
+        # left: its attribution window (7 days after the last step), nothing else
+        [(name, until)] = state.timers.items()
+        last = max(at for _step, _code, at in Instance(state.instances["chain"]).outcomes)
+        assert name == "chain" and until == pytest.approx(last + 7 * 86_400, abs=1)
