@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import orjson
@@ -18,7 +17,15 @@ from smartcomms.config import TopicNames
 from state.customers import CustomerStore
 from tests.events import customer, receipt
 from tests.flows.test_poison import extreme
-from tests.live import consume, env_for, produce, recovery_args, start_flow, stop_flow
+from tests.live import (
+    consume,
+    env_for,
+    produce,
+    recovery_args,
+    start_flow,
+    stop_flow,
+    wait_for_profiles,
+)
 from triggers.dedup import event_digest
 from triggers.engine import Rules, changes_state
 from triggers.events import Rejection, parse_event, subject_of
@@ -46,7 +53,7 @@ def test_a_poison_event_is_one_dead_letter_also_across_a_restart(
     poison = receipt("poison", "C0", 100)
     first = start_flow(env, recovery)
     produce(kafka_brokers, topics.customers, PROFILES)
-    time.sleep(1)  # topics are not ordered with each other: the profiles first
+    wait_for_profiles(redis_url, prefix, len(PROFILES))  # topics are not ordered
     produce(kafka_brokers, topics.receipts, [poison, *good_receipts("a")])
     [letter] = consume(kafka_brokers, topics.dead_letters, expected=1)
     assert caused_by(consume(kafka_brokers, topics.notices, expected=3)) == {"a0", "a1", "a2"}
@@ -92,7 +99,7 @@ def test_extreme_valid_events_never_stop_the_live_flow(
     proc = start_flow(env_for(kafka_brokers, redis_url, topics, prefix))
     try:
         produce(kafka_brokers, topics.customers, PROFILES)
-        time.sleep(1)
+        wait_for_profiles(redis_url, prefix, len(PROFILES))  # under load, 1 s was not always
         topic_of = {"receipt": topics.receipts, "return": topics.receipts}
         topic_of["customer"] = topics.customers
         for raw in bad:
