@@ -33,9 +33,6 @@ class Assignment:
     """in the control group: the instance runs and is counted, nothing is sent"""
 
 
-NO_EXPERIMENT = Assignment(None, False)
-
-
 @dataclass(frozen=True, slots=True)
 class Experiment:
     """A scenario's variants and control groups, compiled for quick assignment."""

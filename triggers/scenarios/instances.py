@@ -15,7 +15,7 @@ the receipts it got (``d`` delivered, ``o`` opened, ``c`` clicked, ``f`` a faile
 channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed), ``n``
 (control: it would have sent). ``extra`` holds what only some scenarios need (``sk``: the
 entry's products, ``ev``: the entry's vars for later steps; ``v``: the customer's
-variant, ``n``: in a control group, ``cv``: converted, ``pw``: ``[at, step]`` the latest
+variant, ``ctl``: in a control group, ``cv``: converted, ``pw``: ``[at, step]`` the latest
 notice of the instance this one replaced, while it may still convert: see `convert`).
 """
 
@@ -116,14 +116,13 @@ class Instance:
         extra = self.raw[EXTRA]
         if "cv" in extra:
             return None
-        latest = None
-        for step, code, at in self.outcomes:
+        for step, code, at in reversed(self.outcomes):
             if code[0] in TOUCHES:
-                latest = (float(at), str(step))
-        if latest is None and "pw" in extra:
+                return float(at), str(step)
+        if "pw" in extra:
             at, step = extra["pw"]
-            latest = (float(at), str(step))
-        return latest
+            return float(at), str(step)
+        return None
 
     def convert(self, at: float, window_s: float) -> str | None:
         """Attribute a purchase at ``at``: the step of the latest notice (or control step)
