@@ -80,6 +80,8 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
         inputs=kafka.topics.inputs(),
         shards=settings.engine.shards,
     )
+    for gap in settings.standing_gaps():
+        structlog.get_logger().warning("scenario never enters", gap=gap)
     topics = kafka.topics
     engine = settings.engine
     kafka_source = input_source(kafka, topics.inputs(), stop_at_end, settings.redis.loss_window_s)

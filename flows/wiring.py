@@ -19,6 +19,7 @@ from flows.stats import Stats, StatsCollector
 from smartcomms.config import Settings
 from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
+from smartcomms.standing_settings import loyalty_of
 from state.backend import CoPurchaseTable, Documents, DueIndex, ReportStore
 from state.cache import StateCache
 from state.connection import connect
@@ -46,6 +47,7 @@ def configured(settings: Settings) -> tuple[Rules, Policy]:
         template_vars=policy.templates.variables,
         default_timezone=settings.engine.default_timezone,
         global_control_percent=settings.experiments.global_control_percent,
+        loyalty=loyalty_of(settings.segments, settings.loyalty),
     )
     return rules, policy
 

@@ -317,6 +317,8 @@ def cmd_scenarios_check(args: argparse.Namespace) -> int:
         f"{len(running)} scenarios ok: {', '.join(running)}"
         + (f"; off: {', '.join(off)}" if off else "")
     )
+    for gap in settings.standing_gaps():
+        print(f"warning: {gap}", file=sys.stderr)
     return 0
 
 

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from smartcomms.standing_settings import LoyaltySettings, SegmentSettings
 from triggers.durations import Duration
 from triggers.scenarios.builtin import builtin_definitions
 from triggers.scenarios.library import expand
@@ -41,6 +42,15 @@ CHANNELS: tuple[str, ...] = ("push", "web_push", "telegram", "viber", "whatsapp"
 """Every channel the product knows, in the contract's default order (cheapest first)."""
 
 ENV_PREFIX = "SMARTCOMMS_"
+STANDING_NEEDS = {
+    "segment_changed": "segments.rfm",
+    "segment": "segments.rfm",
+    "rfm": "segments.rfm",
+    "tier_changed": "loyalty.tiers",
+    "tier": "loyalty.tiers",
+    "points_expiring": "loyalty.expiry_days",
+}
+"""trigger events and conditions of a customer's standing -> the setting they need"""
 
 
 def known_channels(names: Iterable[str]) -> None:
@@ -501,6 +511,9 @@ class Settings(_Section):
     """channel -> the gateway that delivers it"""
     dispatch: DispatchSettings = DispatchSettings()
     experiments: ExperimentSettings = ExperimentSettings()
+    segments: SegmentSettings = SegmentSettings()
+    loyalty: LoyaltySettings | None = None
+    """absent: the flat accrual of ``bonus.accrual_percent``, no tiers, no expiry"""
 
     @field_validator("gateways")
     @classmethod
@@ -541,6 +554,24 @@ class Settings(_Section):
             except ValueError as exc:
                 raise ValueError(f"scenarios.{sid}.recipe: {exc}") from None
         return {**data, "scenarios": merged}
+
+    def standing_gaps(self) -> list[str]:
+        """Scenarios that use segments, tiers or expiring points not configured: they
+        never enter (or their condition never holds); said by ``scenarios check`` and at
+        start, not refused (a recipe may be set up before the programme)."""
+        loyalty = self.loyalty or LoyaltySettings()
+        missing = {
+            "segments.rfm": self.segments.rfm is None,
+            "loyalty.tiers": not loyalty.tiers,
+            "loyalty.expiry_days": loyalty.expiry_days is None,
+        }
+        gaps = []
+        for sid, spec in self.scenarios.items():
+            for used in sorted(spec.names_used() & STANDING_NEEDS.keys()):
+                needs = STANDING_NEEDS[used]
+                if spec.enabled and missing[needs]:
+                    gaps.append(f"scenarios.{sid}: uses {used!r}, but {needs} is not configured")
+        return gaps
 
     @model_validator(mode="after")
     def _caps_of_known_triggers(self) -> Settings:

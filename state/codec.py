@@ -43,7 +43,7 @@ STORED_AS: dict[str, str] = {
     "consents": "o",
     "balance": "B",
     "last_purchase_at": "p",
-    "purchase_days": "d",
+    "purchases": "d",
     "category_spend": "g",
     "seen": "s",
     "cart": "k",
@@ -57,6 +57,9 @@ STORED_AS: dict[str, str] = {
     "instances": "i",
     "viewed": "w",
     "bought": "u",
+    "rfm": "R",
+    "tier": "T",
+    "lots": "L",
 }
 """field -> key in the stored document (every field of CustomerState; a test checks it)"""
 

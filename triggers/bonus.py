@@ -3,28 +3,51 @@ scenarios.builtin)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 
 from triggers.customer import CustomerState
 from triggers.events import Receipt
 from triggers.notices import BALANCE_BELOW_ZERO, Anomaly
+from triggers.points import accrue, cap_to_balance, spend_oldest, take_newest
+
+ONE = Decimal(1)
 
 
-def bonus_of(receipt: Receipt, accrual_percent: Decimal) -> tuple[float, float, float | None]:
+def bonus_of(
+    receipt: Receipt, percent: Decimal, multipliers: Mapping[str, Decimal] | None = None
+) -> tuple[float, float, float | None]:
     """(earned, spent, balance reported by the POS or None).
 
-    When the POS sent no ``bonus``, earned = total * accrual_percent / 100 rounded down to
-    whole bonuses and spent = 0 (the contract's default accrual).
+    When the POS sent no ``bonus``: spent = 0 and earned rounded down to whole bonuses
+    of ``total * percent / 100`` (the contract's default accrual), or, with loyalty
+    configured (``multipliers`` given), of the sum over the lines of ``amount * percent *
+    the category's multiplier / 100`` (a receipt without lines: of its total).
     """
     if receipt.bonus is not None:
         return receipt.bonus.earned, receipt.bonus.spent, receipt.bonus.balance
     # repr() is the shortest exact decimal form of the float: 1990.1 stays 1990.1
-    earned = (Decimal(repr(receipt.total)) * accrual_percent / 100).to_integral_value(ROUND_FLOOR)
+    if multipliers is None or not receipt.lines:
+        base = Decimal(repr(receipt.total))
+    else:
+        base = sum(
+            (
+                Decimal(repr(line.amount)) * multipliers.get(line.category or "", ONE)
+                for line in receipt.lines
+            ),
+            Decimal(0),
+        )
+    earned = (base * percent / 100).to_integral_value(ROUND_FLOOR)
     return float(earned), 0.0, None
 
 
 def apply_bonus(
-    state: CustomerState, receipt: Receipt, accrual_percent: Decimal
+    state: CustomerState,
+    receipt: Receipt,
+    at: float,
+    percent: Decimal,
+    multipliers: Mapping[str, Decimal] | None = None,
+    expiring: bool = False,
 ) -> tuple[float, float, list[Anomaly]]:
     """Apply a receipt's or return's bonus to the balance: (earned, spent, anomalies).
 
@@ -33,8 +56,22 @@ def apply_bonus(
     below zero (a return reverses bonuses already spent: a debt the next accruals pay
     off), counted as an `Anomaly`; what a customer reads never does (`shown_balance`): a
     return of more than was bought must not tell anybody «на счёте -4 945».
+
+    ``expiring``: our own accruals are lots that expire (triggers.points): a receipt adds
+    one, a return takes its points back from the newest, spent points go from the oldest.
     """
-    earned, spent, pos_balance = bonus_of(receipt, accrual_percent)
-    delta = spent - earned if receipt.type == "return" else earned - spent
+    earned, spent, pos_balance = bonus_of(receipt, percent, multipliers)
+    returned = receipt.type == "return"
+    delta = spent - earned if returned else earned - spent
     state.balance = pos_balance if pos_balance is not None else round(state.balance + delta, 2)
+    if expiring:
+        lots = state.lots
+        if receipt.bonus is None:
+            if returned:
+                take_newest(lots, earned)
+            else:
+                accrue(lots, earned, at)
+        elif spent and not returned:
+            spend_oldest(lots, spent)
+        cap_to_balance(lots, state.balance)
     return earned, spent, [Anomaly(BALANCE_BELOW_ZERO)] if state.balance < 0 else []

@@ -6,6 +6,7 @@ customer, so every field here is plain JSON (str, float, list, dict).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,11 @@ import orjson
 from triggers.events import CONTACT_CHANNEL, CustomerUpdate, ReceiptLine
 
 DAY = 86_400.0
-HISTORY_DAYS = 365
-"""Purchase history is kept per day for this long: enough for 30/90/365-day aggregates."""
+HISTORY_S = 365 * DAY
+"""Purchase history is kept this long by default (the 30/90/365-day aggregates, RFM);
+longer where a loyalty tier window needs it (triggers.engine.Rules.history_s)."""
+MAX_PURCHASES = 400
+"""purchase times kept per customer: beyond, the two oldest merge (at the later time)"""
 TOP_CATEGORIES = 20
 CHANNELS = frozenset(CONTACT_CHANNEL.values())
 
@@ -37,8 +41,9 @@ class CustomerState:
     """bonus balance: the POS figure when it sends one, else our running sum"""
     last_purchase_at: float | None = None
     """event time (epoch s) of the latest receipt or order"""
-    purchase_days: list[list[float]] = field(default_factory=list)
-    """``[day_number, purchases, spend]`` per day with purchases, oldest first, 365 days"""
+    purchases: list[list[float]] = field(default_factory=list)
+    """``[at, purchases, spend]`` per purchase (or return) time, oldest first, as long as
+    a window needs them: windows are exact, (now - N days, now]"""
     category_spend: dict[str, float] = field(default_factory=dict)
     """lifetime spend per category, the top categories only"""
     seen: dict[str, float] = field(default_factory=dict)
@@ -67,6 +72,13 @@ class CustomerState:
     log: list[list[Any]] = field(default_factory=list)
     """recent decisions ``[at, trigger, outcome, notice_id, detail]``, oldest first (live
     mode only; see triggers.decisions)"""
+    rfm: str | None = None
+    """the RFM scores as last scored, ``"543"`` (segments.rfm configured; triggers.rfm)"""
+    tier: str | None = None
+    """the loyalty tier as last scored (loyalty.tiers configured; triggers.tiers)"""
+    lots: list[list[float]] = field(default_factory=list)
+    """bonus lots of our own accrual that will expire: ``[earned_at, points]`` (a third
+    item, 1: its expiry warning was given), oldest first (triggers.points)"""
 
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""
@@ -133,25 +145,28 @@ def record_bought(state: CustomerState, skus: Sequence[str]) -> None:
 
 
 def record_purchase(
-    state: CustomerState, total: float, lines: Sequence[ReceiptLine], at: float, sign: int
+    state: CustomerState,
+    total: float,
+    lines: Sequence[ReceiptLine],
+    at: float,
+    sign: int,
+    keep_s: float = HISTORY_S,
 ) -> bool:
-    """Add a purchase (sign +1) or take a return (sign -1) into the purchase aggregates.
+    """Add a purchase (sign +1) or take a return (sign -1) into the purchase aggregates;
+    purchases older than ``keep_s`` are let go.
 
     Returns True when this is now the customer's latest purchase.
     """
-    day = float(int(at // DAY))
-    days = state.purchase_days
-    spend = sign * total
-    if days and days[-1][0] == day:
-        days[-1][1] += sign
-        days[-1][2] = round(days[-1][2] + spend, 2)
-    elif days and days[-1][0] > day:  # a late receipt: find or insert its day
-        _add_to_past_day(days, day, sign, spend)
-    else:
-        days.append([day, float(sign), round(spend, 2)])
-    horizon = day - HISTORY_DAYS
-    while days and days[0][0] <= horizon:
-        days.pop(0)
+    history = state.purchases
+    spend = round(sign * total, 2)
+    if not history or history[-1][0] < at:
+        history.append([at, float(sign), spend])
+    else:  # the same time, or a late receipt: find or insert its time
+        _add_to_past(history, at, sign, spend)
+    forget_purchases(state, at, keep_s)
+    if len(history) > MAX_PURCHASES:
+        oldest, second = history[0], history[1]
+        history[:2] = [[second[0], oldest[1] + second[1], round(oldest[2] + second[2], 2)]]
     for line in lines:
         if line.category:
             cat = state.category_spend
@@ -165,22 +180,33 @@ def record_purchase(
     return False
 
 
-def _add_to_past_day(days: list[list[float]], day: float, sign: int, spend: float) -> None:
-    for entry in days:
-        if entry[0] == day:
-            entry[1] += sign
-            entry[2] = round(entry[2] + spend, 2)
-            return
-    days.append([day, float(sign), round(spend, 2)])
-    days.sort(key=lambda entry: entry[0])
+def forget_purchases(state: CustomerState, now: float, keep_s: float) -> None:
+    """Let go of the purchases no window of ``keep_s`` holds at ``now`` any more."""
+    history = state.purchases
+    gone = 0
+    while gone < len(history) and history[gone][0] + keep_s <= now:
+        gone += 1
+    if gone:
+        del history[:gone]
+
+
+def _add_to_past(history: list[list[float]], at: float, sign: int, spend: float) -> None:
+    place = bisect.bisect_left(history, at, key=lambda entry: entry[0])
+    if place < len(history) and history[place][0] == at:
+        entry = history[place]
+        entry[1] += sign
+        entry[2] = round(entry[2] + spend, 2)
+    else:
+        history.insert(place, [at, float(sign), spend])
 
 
 def purchase_totals(state: CustomerState, now: float, window_days: int) -> tuple[int, float]:
-    """Number of purchases (net of returns) and spend over the last ``window_days``."""
-    first_day = int(now // DAY) - window_days + 1
+    """Number of purchases (net of returns) and spend in the window (now - N days, now]: a
+    purchase leaves it at exactly its time + N days."""
+    window_s = window_days * DAY
     count, spend = 0.0, 0.0
-    for day, purchases, amount in state.purchase_days:
-        if day >= first_day:
+    for at, purchases, amount in state.purchases:
+        if at + window_s > now:
             count += purchases
             spend += amount
     return int(count), round(spend, 2)

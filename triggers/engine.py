@@ -46,6 +46,8 @@ from triggers.scenarios.interpreter import Interpreter, Note
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.program import Program, compile_program
 from triggers.scenarios.signals import PRODUCT, Signal
+from triggers.standing import NEXT_CHANGE, Loyalty
+from triggers.timers import take
 
 Action = ScenarioAction | Anomaly
 """what the engine acts on or counts: notices to decide, notices that will not be sent,
@@ -75,6 +77,8 @@ class Rules:
     default_timezone: str = "Europe/Moscow"
     global_control_percent: float = 0.0
     """customers kept out of every marketing scenario (experiments.global_control_percent)"""
+    loyalty: Loyalty = field(default_factory=Loyalty)
+    """segments and loyalty: RFM, tiers, accrual by lines, expiring lots"""
     interpreter: Interpreter = field(init=False, repr=False, compare=False)
     changing: Mapping[tuple[str, bool], bool] = field(init=False, repr=False, compare=False)
     """(event type, known customer) -> whether it can change a state (`changes_state`)"""
@@ -163,12 +167,23 @@ def apply_event(
     customer_id = getattr(event, "customer_id", None)
     if customer_id is None:
         return actions
+    loyalty = rules.loyalty
+    if loyalty.active and _moves_standing(event, state, loyalty):
+        signals += loyalty.refresh(state, at, event.event_id, event.ts)
     interpreter = rules.interpreter
     if interpreter.program.birthdays:
         interpreter.arm_birthdays(state, at)
     for signal in signals:
         actions += interpreter.signal(state, customer_id, signal, notes)
     return actions
+
+
+def _moves_standing(event: Event, state: CustomerState, loyalty: Loyalty) -> bool:
+    """Whether the event can change the customer's standing: a purchase or return; the
+    first event of a customer who holds no tier yet; any, where quantile bounds move."""
+    if isinstance(event, Receipt) or event.type == "order":
+        return True
+    return bool(loyalty.tiers) and state.tier is None
 
 
 def fire_timer(
@@ -179,10 +194,17 @@ def fire_timer(
     rules: Rules,
     notes: list[Note] | None = None,
 ) -> list[Action]:
-    """A due timer of the customer: the step (or birthday entry) it stands for, now."""
-    return list(
-        rules.interpreter.fire(state, customer_id, name, due, [] if notes is None else notes)
-    )
+    """A due timer of the customer: the step (or birthday entry) it stands for, now; or
+    the next change of its standing (triggers.standing)."""
+    notes = [] if notes is None else notes
+    interpreter = rules.interpreter
+    if name != NEXT_CHANGE:
+        return list(interpreter.fire(state, customer_id, name, due, notes))
+    take(state, name)
+    actions: list[Action] = []
+    for signal in rules.loyalty.refresh(state, due):
+        actions += interpreter.signal(state, customer_id, signal, notes)
+    return actions
 
 
 def conclude(
@@ -211,12 +233,21 @@ def _receipt(
     actions: list[Action],
     notes: list[Note],
 ) -> list[Signal]:
-    earned, spent, anomalies = apply_bonus(state, receipt, rules.accrual_percent)
+    loyalty = rules.loyalty
+    percent = loyalty.accrual_percent(state)
+    earned, spent, anomalies = apply_bonus(
+        state,
+        receipt,
+        at,
+        rules.accrual_percent if percent is None else percent,
+        loyalty.multipliers,
+        loyalty.expiry_s is not None,
+    )
     actions += anomalies
     program = rules.program
     name = receipt.type if receipt.type == "return" else "purchase"
     sign = -1 if name == "return" else 1
-    latest = record_purchase(state, receipt.total, receipt.lines, at, sign)
+    latest = record_purchase(state, receipt.total, receipt.lines, at, sign, loyalty.history_s)
     rules.interpreter.count_purchase(state, sign, receipt.total, at, notes)
     skus = _skus(receipt.lines) if program.recommends else ()
     if skus and sign > 0:
@@ -340,7 +371,7 @@ def _order(
     lines = click.lines or ()
     total = click.total or 0.0
     program = rules.program
-    latest = record_purchase(state, total, lines, at, 1)
+    latest = record_purchase(state, total, lines, at, 1, rules.loyalty.history_s)
     rules.interpreter.count_purchase(state, 1, total, at, notes)
     skus = _skus(lines) if program.recommends else ()
     if skus:

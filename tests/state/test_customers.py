@@ -42,7 +42,7 @@ FULL = CustomerState(
     consents={"sms": True, "email": False},
     balance=120.5,
     last_purchase_at=1795358706.342,
-    purchase_days=[[20779.0, 2.0, 1990.0]],
+    purchases=[[1795358706.342, 2.0, 1990.0]],
     category_spend={"чай": 1990.0, "посуда": 10.5},
     seen={"jQm5hf2HTe/O": 1795358706},
     cart={"kettle": [1, 1990.0, "кухня"]},
@@ -61,6 +61,9 @@ FULL = CustomerState(
     },
     viewed=[["kettle", "кухня", 1795358000.0]],
     bought=["kettle"],
+    rfm="543",
+    tier="silver",
+    lots=[[1795358706.342, 99.0, 1.0], [1795458706.0, 12.0]],
 )
 
 
@@ -108,6 +111,20 @@ def test_documents_of_the_earlier_formats_still_read(redis_client: redis.Redis) 
             50.0,
             {"чай": 5.0},
         )
+
+
+def test_a_purchase_history_of_day_buckets_reads_as_times(redis_client: redis.Redis) -> None:
+    """Up to exact windows, purchases were kept per day (day number); each day reads as
+    its start, in both earlier document formats."""
+    days = [[20779.0, 2.0, 1990.0], [20780.0, -1.0, -10.0]]
+    times = [[20779 * 86_400.0, 2.0, 1990.0], [20780 * 86_400.0, -1.0, -10.0]]
+    redis_client.set("t:c:{C0}", orjson.dumps({"purchase_days": days, "balance": 1.0}))
+    redis_client.set("t:c:{C1}", orjson.dumps({"v": 1, "d": days}))
+    store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
+    for state in store.load(["c:C0", "c:C1"]).values():
+        assert state.purchases == times
+    store.save({"c:C2": CustomerState(purchases=times)})
+    assert store.load(["c:C2"])["c:C2"].purchases == times  # times stay times
 
 
 def test_a_state_from_before_scenarios_keeps_its_pending_timers(

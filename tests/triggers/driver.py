@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from smartcomms.config import Settings
+from smartcomms.standing_settings import loyalty_of
 from triggers.customer import CustomerState
 from triggers.engine import Rules, apply_event, conclude, fire_timer
 from triggers.events import Event, epoch_of, parse_event
@@ -34,9 +35,11 @@ def rules(scenarios: dict[str, Any], **settings: Any) -> Rules:
     off = {sid: {"enabled": False} for sid in ("bonus_earned", "abandoned_cart", "win_back")}
     validated = Settings.model_validate({"scenarios": {**off, **scenarios}, **settings})
     return Rules(
+        accrual_percent=validated.bonus.accrual_percent,
         scenarios=validated.scenarios,
         template_vars=_template_vars,
         global_control_percent=validated.experiments.global_control_percent,
+        loyalty=loyalty_of(validated.segments, validated.loyalty),
     )
 
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.events import customer, receipt
-from triggers.customer import CustomerState, purchase_totals
+from triggers.customer import DAY, CustomerState, purchase_totals
 from triggers.engine import Rules, apply_event
 from triggers.events import epoch_of, parse_event
 
@@ -86,7 +86,7 @@ def test_switched_off_trigger_still_keeps_the_balance() -> None:
     assert state.balance == 100
 
 
-def test_rolling_aggregates_count_by_day() -> None:
+def test_rolling_aggregates_are_exact_half_open_windows() -> None:
     state = CustomerState()
     apply(state, receipt("old", "C1", 100, ts="2026-01-10T12:00:00+03:00"))
     apply(state, receipt("mid", "C1", 200, ts="2026-10-01T12:00:00+03:00"))
@@ -95,6 +95,9 @@ def test_rolling_aggregates_count_by_day() -> None:
     assert purchase_totals(state, now, 30) == (1, 300.0)
     assert purchase_totals(state, now, 90) == (2, 500.0)
     assert purchase_totals(state, now, 365) == (3, 600.0)
+    mid = epoch_of("2026-10-01T12:00:00+03:00")
+    assert purchase_totals(state, mid + 90 * DAY - 0.001, 90) == (2, 500.0)
+    assert purchase_totals(state, mid + 90 * DAY, 90) == (1, 300.0)  # left at exactly +90 d
     assert state.last_purchase_at == epoch_of("2026-11-20T12:00:00+03:00")
     assert state.category_spend == {"dairy": 600.0}
 

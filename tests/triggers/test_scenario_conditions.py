@@ -22,7 +22,7 @@ STATE = CustomerState(
     consents={"email": True},
     balance=-5.0,
     last_purchase_at=NOW - 10 * DAY,
-    purchase_days=[[(NOW - 10 * DAY) // DAY, 1.0, 500.0], [(NOW - 100 * DAY) // DAY, 2.0, 900.0]],
+    purchases=[[NOW - 100 * DAY, 2.0, 900.0], [NOW - 10 * DAY, 1.0, 500.0]],
     cart={"tea": [2, 100.0, "чай"], "mug": [1, 50.0, None]},
 )
 INSTANCE = Instance.start("e1", NOW - DAY, "ts", "a")

@@ -20,6 +20,7 @@ from typing import Any
 
 from triggers.customer import DAY, CustomerState, purchase_totals, shown_balance
 from triggers.events import CONTACT_CHANNEL
+from triggers.rfm import segment_of
 from triggers.scenarios.instances import Instance
 from triggers.scenarios.signals import Signal
 
@@ -113,6 +114,9 @@ FACTS: dict[str, Fact] = {
     "opened": Fact(_step_has("o"), str, "instance", "step"),
     "clicked": Fact(_step_has("c"), str, "instance", "step"),
     "has_channel": Fact(_channels, str, "state", "channel"),
+    "segment": Fact(lambda f: segment_of(f.state.rfm), str),
+    "tier": Fact(lambda f: f.state.tier, str),
+    "rfm": Fact(lambda f: f.state.rfm, str),
     # the trigger event's own fields (signals.TRIGGER_EVENTS says which event has which)
     "category": Fact(_event_field("category"), str, "event"),
     "sku": Fact(_event_field("sku"), str, "event"),

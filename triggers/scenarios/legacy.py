@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from triggers.customer import DAY
 from triggers.scenarios.builtin import ABANDONED_CART, WIN_BACK
 from triggers.scenarios.instances import Instance
 
-LEGACY_FIELDS = ("last_purchase_event", "last_purchase_ts")
-"""fields of the old state that are no longer kept"""
+LEGACY_FIELDS = ("last_purchase_event", "last_purchase_ts", "purchase_days")
+"""fields of the old state that are no longer kept (or kept under a new name)"""
+DAY_NUMBERS_BELOW = 10_000_000
+"""purchase history entries of day buckets (day numbers) rather than times (epoch s)"""
 _CAUSES = {
     WIN_BACK: ("last_purchase_event", "last_purchase_ts", "last_purchase_at"),
     ABANDONED_CART: ("cart_cause", "cart_changed_ts", "cart_changed_at"),
@@ -22,7 +25,9 @@ _CAUSES = {
 
 
 def upgrade(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a stored state, with legacy timers turned into instances."""
+    """The fields of a stored state, with legacy timers turned into instances and a
+    purchase history of day buckets turned into times (each day's start)."""
+    _purchase_times(fields)
     if "instances" in fields or "timers" not in fields:  # written by now, or nothing pending
         for name in LEGACY_FIELDS:
             fields.pop(name, None)
@@ -37,3 +42,11 @@ def upgrade(fields: dict[str, Any]) -> dict[str, Any]:
     if instances:
         fields["instances"] = instances
     return fields
+
+
+def _purchase_times(fields: dict[str, Any]) -> None:
+    history = fields.pop("purchase_days", None) or fields.get("purchases")
+    if history and history[0][0] < DAY_NUMBERS_BELOW:
+        history = [[day * DAY, count, spend] for day, count, spend in history]
+    if history:
+        fields["purchases"] = history

@@ -21,7 +21,7 @@ from pydantic import (
 
 from triggers.durations import Duration
 from triggers.events import Channel
-from triggers.scenarios.conditions import ConditionError, Scope, compile_condition
+from triggers.scenarios.conditions import ConditionError, Scope, compile_condition, keys_of
 from triggers.scenarios.signals import TRIGGER_EVENTS
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
@@ -203,3 +203,10 @@ class ScenarioSpec(_Spec):
             for name in names:
                 used.setdefault(name, []).append(step.id)
         return used
+
+    def names_used(self) -> set[str]:
+        """Every trigger event and condition key it uses."""
+        conditions = [self.entry.where, *(e.where for e in self.exit_on)]
+        conditions += [step.if_ for step in self.steps]
+        used = {self.entry.on, *(e.on for e in self.exit_on)}
+        return used.union(*(keys_of(c) for c in conditions))

@@ -14,6 +14,7 @@ from typing import Any
 
 from triggers.customer import DAY, CustomerState, shown_balance
 from triggers.notices import plain_number
+from triggers.rfm import segment_of
 from triggers.scenarios.instances import Instance
 from triggers.scenarios.program import (
     CART_VARS,
@@ -60,8 +61,8 @@ _STATE_VARS: dict[str, Callable[[CustomerState, float], Any]] = {
     "first_name": lambda state, _due: state.first_name,
     "balance": lambda state, _due: plain_number(shown_balance(state)),
     "days_since_purchase": _days_since_purchase,
-    "tier": lambda _state, _due: None,  # no loyalty tiers configured (segments and loyalty)
-    "segment": lambda _state, _due: None,  # no RFM segments configured
+    "tier": lambda state, _due: state.tier,  # None: no loyalty tiers configured
+    "segment": lambda state, _due: segment_of(state.rfm),  # None: no RFM, or no purchase
     "viewed": viewed,
     "lines": lambda state, _due: cart_lines(state),
     "total": lambda state, _due: plain_number(

@@ -1,0 +1,131 @@
+"""Segments and loyalty end to end through replay: tier_changed up at the receipt that
+crosses and down at the exact time old purchases leave the window, segment_changed at the
+exact time recency drops, points_expiring before an expiry and the balance after it, the
+accrual by tier and category; in memory, on Redis and on a Redis Cluster."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.events import customer, receipt
+from tests.scenario import of, run
+
+T0 = datetime.fromisoformat("2026-01-10T12:00:00+03:00")
+LOYALTY = {
+    "tiers": [
+        {"name": "base", "from_spend": 0, "accrual_percent": 3},
+        {"name": "silver", "from_spend": 20000, "accrual_percent": 5},
+    ],
+    "category_multipliers": {"электроника": 2},
+    "expiry_days": 30,
+    "expiry_warning_days": 7,
+}
+TEMPLATES = {
+    "moved": {"default": {"text": "{{ from }} -> {{ to }}"}},
+}
+
+
+def moved(on: str, where: dict[str, Any], kind: str = "transactional") -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "entry": {"on": on, "where": where},
+        "reentry_days": 0,
+        "steps": [{"id": "s1", "template": "moved"}],
+    }
+
+
+CONFIG = {
+    "segments": {"rfm": {}},
+    "loyalty": LOYALTY,
+    "templates": TEMPLATES,
+    "scenarios": {
+        "abandoned_cart": {"enabled": False},
+        "win_back": {"enabled": False},
+        "tier_up": {"recipe": "tier_up"},
+        "points_expiry": {"recipe": "points_expiry"},
+        "tier_down": moved("tier_changed", {"direction": "down"}),
+        "cooling": moved("segment_changed", {"from": "new"}),
+    },
+}
+
+
+def ts(days: float) -> str:
+    return (T0 + timedelta(days=days)).isoformat()
+
+
+def utc(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def line(amount: float, category: str = "молочка") -> dict[str, Any]:
+    return {"sku": category[:3], "category": category, "qty": 1, "price": amount, "amount": amount}
+
+
+ANNA = customer(
+    "C1",
+    ts=ts(-1),
+    first_name="Анна",
+    contacts={"phone": "+79990000001"},
+    consents={"sms": True},
+)
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def url(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "memory":
+        return None
+    if request.param == "cluster":
+        return str(request.getfixturevalue("redis_cluster_url"))
+    return str(request.getfixturevalue("redis_url"))
+
+
+def test_tiers_accrual_and_expiry_end_to_end(url: str | None, tmp_path: Path) -> None:
+    events = [
+        ANNA,
+        receipt("r1", "C1", 15000, ts=ts(0), lines=[line(10000), line(5000)]),
+        # crosses 20000: earns at base (the tier before it), 2x for electronics
+        receipt("r2", "C1", 6000, ts=ts(1), lines=[line(1000, "электроника"), line(5000)]),
+        receipt("r3", "C1", 1000, ts=ts(2), lines=[]),  # silver, no lines: 5 % of the total
+        receipt("r4", "C1", 100, ts=ts(2.5), type="return", lines=[line(100)]),
+        receipt("r5", "C1", 1000, ts=ts(40), lines=[line(1000)]),
+    ]
+    notices, _stats = run(url, tmp_path, events, ts(400), CONFIG)
+    bonuses = [
+        (n["caused_by"], n["vars"]["earned"], n["vars"]["balance"])
+        for n in of(notices, "bonus_earned")
+    ]
+    # r1 450 (3 %); r2 (2000 + 5000) * 3 % = 210; r3 5 %: 50; r4 returns 5 % of 100: 5;
+    # r1's 450 expired at day 30, r2's 210 at day 31, r3's 50 at day 32 (r4 took 5 of it)
+    assert bonuses == [("r1", 450, 450), ("r2", 210, 660), ("r3", 50, 710), ("r5", 50, 50)]
+    [up] = of(notices, "tier_up")
+    assert (up["caused_by"], up["vars"]["to"], utc(up["due_ts"])) == ("r2", "silver", utc(ts(1)))
+    [down] = of(notices, "tier_down")
+    # r1 leaves the 365-day window at exactly its time + 365 days: 7000 + 1000 - 100 left
+    assert utc(down["due_ts"]) == T0 + timedelta(days=365)
+    assert (down["vars"]["from"], down["vars"]["to"]) == ("silver", "base")
+    expiring = of(notices, "points_expiry")
+    assert [
+        (utc(n["due_ts"]), n["vars"]["points"], utc(n["vars"]["expires_at"])) for n in expiring
+    ][:3] == [
+        (T0 + timedelta(days=23), 450, T0 + timedelta(days=30)),
+        (T0 + timedelta(days=24), 210, T0 + timedelta(days=31)),
+        (T0 + timedelta(days=25), 45, T0 + timedelta(days=32)),
+    ]
+    assert "сгорят" in expiring[0]["text"]
+
+
+def test_the_segment_changes_at_the_exact_moment_recency_drops(
+    url: str | None, tmp_path: Path
+) -> None:
+    events = [ANNA, receipt("r1", "C1", 1000, ts=ts(0), lines=[])]
+    notices, _stats = run(url, tmp_path, events, ts(20), CONFIG)
+    [cooling] = of(notices, "cooling")
+    assert utc(cooling["due_ts"]) == T0 + timedelta(days=14)  # R 5 -> 4: new -> promising
+    assert cooling["text"] == "new -> promising"
+    assert cooling["caused_by"].startswith("segment_changed:")
+    again, _stats = run(url, tmp_path, events, ts(20), CONFIG)
+    assert [n["notice_id"] for n in again] == [n["notice_id"] for n in notices]
