@@ -186,15 +186,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Print what the engine knows of one customer."""
+    from smartcomms.standing_settings import loyalty_of
     from state.customers import CustomerStore
     from state.inspect import describe_customer
 
     settings = _settings(args)
     if not settings.redis.url:
         raise ConfigError("profile needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    loyalty = loyalty_of(settings.segments, settings.loyalty)
     with one_shot(settings.redis.url) as client:
         store = CustomerStore(client, settings.redis.prefix, 0)
-        view = describe_customer(store, args.customer_id, time.time())
+        view = describe_customer(store, args.customer_id, time.time(), loyalty)
     if view is None:
         print(f"no customer {args.customer_id!r} in {settings.redis.prefix}:*", file=sys.stderr)
         return 1

@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from state.customers import CustomerStore
-from triggers.customer import purchase_totals
-from triggers.notices import rfc3339_utc
+from triggers.customer import CustomerState, purchase_totals
+from triggers.notices import plain_number, rfc3339_utc
+from triggers.rfm import segment_of
 from triggers.scenarios.instances import CONTROL, SENT, SKIPPED, SUPPRESSED, Instance
+from triggers.standing import NEXT_CHANGE, Loyalty
 
 WINDOWS_DAYS = (30, 90, 365)
 
 
-def describe_customer(store: CustomerStore, customer_id: str, now: float) -> dict[str, Any] | None:
-    """Profile, balance, rolling purchase aggregates, timers and cap window; None if unknown."""
+def describe_customer(
+    store: CustomerStore, customer_id: str, now: float, loyalty: Loyalty | None = None
+) -> dict[str, Any] | None:
+    """Profile, balance, standing, rolling purchase aggregates, timers and cap window; None
+    if unknown. ``loyalty``: the configured programme (the lots' expiry dates)."""
     subject = "c:" + customer_id
     if not store.exists(subject):
         return None
@@ -29,6 +34,7 @@ def describe_customer(store: CustomerStore, customer_id: str, now: float) -> dic
         "channels": sorted(state.reachable_channels()),
         "consents": state.consents,
         "balance": state.balance,
+        **describe_standing(state, loyalty or Loyalty()),
         "last_purchase": None
         if state.last_purchase_at is None
         else rfc3339_utc(state.last_purchase_at),
@@ -40,6 +46,30 @@ def describe_customer(store: CustomerStore, customer_id: str, now: float) -> dic
         "marketing_sent_7d": [[rfc3339_utc(due), trigger, ch] for due, trigger, ch in state.sent],
         "scenarios": {name: describe_instance(raw) for name, raw in state.instances.items()},
     }
+
+
+def describe_standing(state: CustomerState, loyalty: Loyalty) -> dict[str, Any]:
+    """R, F, M, segment and tier as last scored, the bonus lots and the next change."""
+    view: dict[str, Any] = {}
+    if state.rfm is not None:
+        r, f, m = (int(digit) for digit in state.rfm)
+        view.update(rfm=state.rfm, r=r, f=f, m=m, segment=segment_of(state.rfm))
+    if state.tier is not None:
+        view["tier"] = state.tier
+    if state.lots:
+        view["lots"] = [_lot(lot, loyalty) for lot in state.lots]
+    if NEXT_CHANGE in state.timers:
+        view["next_change"] = rfc3339_utc(state.timers[NEXT_CHANGE])
+    return view
+
+
+def _lot(lot: list[float], loyalty: Loyalty) -> dict[str, Any]:
+    view: dict[str, Any] = {"earned_at": rfc3339_utc(lot[0]), "points": plain_number(lot[1])}
+    if loyalty.expiry_s is not None:
+        view["expires_at"] = rfc3339_utc(lot[0] + loyalty.expiry_s)
+    if len(lot) > 2:
+        view["warned"] = True
+    return view
 
 
 def describe_instance(raw: list[Any]) -> dict[str, Any]:

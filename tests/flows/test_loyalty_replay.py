@@ -5,15 +5,20 @@ accrual by tier and category; in memory, on Redis and on a Redis Cluster."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.events import customer, receipt
 from tests.scenario import of, run
 
+SMARTCOMMS = [sys.executable, "-m", "smartcomms.cli"]
 T0 = datetime.fromisoformat("2026-01-10T12:00:00+03:00")
 LOYALTY = {
     "tiers": [
@@ -129,3 +134,42 @@ def test_the_segment_changes_at_the_exact_moment_recency_drops(
     assert cooling["caused_by"].startswith("segment_changed:")
     again, _stats = run(url, tmp_path, events, ts(20), CONFIG)
     assert [n["notice_id"] for n in again] == [n["notice_id"] for n in notices]
+
+
+def test_profile_shows_the_standing(redis_url: str, tmp_path: Path) -> None:
+    """`smartcomms profile` after a replay on Redis: R/F/M, segment, tier, lots with their
+    expiry and the next change."""
+    events = [ANNA, receipt("r1", "C1", 21000, ts=ts(0), lines=[line(21000)])]
+    config = tmp_path / "config.yaml"
+    config.write_text(orjson.dumps({**CONFIG, "redis": {"prefix": "prof"}}).decode())
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    env = {**os.environ, "SMARTCOMMS_REDIS__URL": redis_url}
+    common = ["--config", str(config), "--redis-url", redis_url]
+    replayed = subprocess.run(
+        [*SMARTCOMMS, "replay", str(path), *common, "--out", str(tmp_path / "out.jsonl")],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    shown = subprocess.run(
+        [*SMARTCOMMS, "profile", "C1", *common],
+        env={**env, "SMARTCOMMS_REDIS__PREFIX": "prof-replay"},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    view = orjson.loads(shown.stdout)
+    assert (view["rfm"], view["r"], view["f"], view["m"]) == ("513", 5, 1, 3)
+    assert (view["segment"], view["tier"]) == ("new", "silver")
+    assert view["lots"] == [
+        {
+            "earned_at": "2026-01-10T09:00:00.000+00:00",
+            "points": 630,  # 3 % of 21000: the tier before the receipt was base
+            "expires_at": "2026-02-09T09:00:00.000+00:00",
+        }
+    ]
+    assert view["next_change"] == "2026-01-24T09:00:00.000+00:00"  # R 5 -> 4 at 14 days
