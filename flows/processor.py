@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -78,6 +79,7 @@ from triggers.notices import (
     Suppression,
     rfc3339_utc,
 )
+from triggers.rfm_quantiles import Sketched, quintile_bounds
 from triggers.scenarios.report import ReportKey, cents, encode_key
 from triggers.timers import due_timers, earliest_due, take
 
@@ -120,6 +122,8 @@ class _Batch:
         """this batch's counts, added to the process's once it is committed"""
         self.report: Counter[ReportKey] = Counter()
         """this batch's scenario report counts (triggers.scenarios.report), written with it"""
+        self.sketch: Counter[str] = Counter()
+        """this batch's moves in the RFM histograms (triggers.rfm_quantiles)"""
         self.lateness: list[float] = []
         self.latency: list[float] = []
         self.consumed_at = 0.0
@@ -143,6 +147,7 @@ class _Batch:
             (len(self.emitted), len(self.flow_times)),
             self.stats.copy(),
             self.report.copy(),
+            self.sketch.copy(),
         )
 
     def restore(self, point: _RestorePoint) -> None:
@@ -159,6 +164,7 @@ class _Batch:
         del self.flow_times[timed:]
         self.stats = point.stats
         self.report = point.report
+        self.sketch = point.sketch
 
     def timer_changes(self) -> dict[str, float | None]:
         changes = {}
@@ -170,7 +176,7 @@ class _Batch:
 
 
 class _RestorePoint:
-    __slots__ = ("emitted", "report", "states", "stats")
+    __slots__ = ("emitted", "report", "sketch", "states", "stats")
 
     def __init__(
         self,
@@ -178,12 +184,14 @@ class _RestorePoint:
         emitted: tuple[int, int],
         stats: Stats,
         report: Counter[ReportKey],
+        sketch: Counter[str],
     ) -> None:
         self.states = states
         self.emitted = emitted
         """how many notices, and flow times of notices, the batch had"""
         self.stats = stats
         self.report = report
+        self.sketch = sketch
 
 
 class BatchProcessor:
@@ -206,6 +214,7 @@ class BatchProcessor:
         copurchases: CoPurchaseTable | None = None,
         cache: StateCache | None = None,
         report: ReportStore | None = None,
+        sketches: ReportStore | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
@@ -219,7 +228,8 @@ class BatchProcessor:
         ``window``: the event times accepted (others are dead letters; None: all).
         ``copurchases``: where co-purchases are counted (steps show recommendations).
         ``cache``: decoded states kept between batches (state.cache; None: read every time).
-        ``report``: where the scenario report is counted (None: it is not)."""
+        ``report``: where the scenario report is counted (None: it is not).
+        ``sketches``: where the RFM histograms are counted (quantile bounds; None: not)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -236,6 +246,7 @@ class BatchProcessor:
         self._copurchases = copurchases
         self._cache = cache
         self._report = report
+        self._sketches = sketches
         self._started = time.time()
         self._swept: set[str] = set()
         self._unanswered: dict[str, list[Output]] = {}
@@ -346,6 +357,7 @@ class BatchProcessor:
                 for index, (item, at) in enumerate(zip(items, ats, strict=True)):
                     if isinstance(item, ClockTick):
                         now = self._clock.observe(at)
+                        self._take_daily_bounds(batch, now)
                         self._fire_due_timers(batch, now)
                         continue
                     source = sources[index] if sources is not None else None
@@ -355,6 +367,7 @@ class BatchProcessor:
                         batch.stats.poisoned["admission"] += 1
                         continue
                     now = self._clock.observe(at)
+                    self._take_daily_bounds(batch, now)
                     self._fire_due_timers(batch, now)
                     self._apply(batch, item, at, now, source)
                     self._fire_due_timers(batch, now)  # steps a late event armed in the past
@@ -384,6 +397,22 @@ class BatchProcessor:
             return outputs
         finally:
             fenced.close()
+
+    def _take_daily_bounds(self, batch: _Batch, now: float) -> None:
+        """Quantile RFM bounds: when the clock enters a new day (event time, UTC), the
+        quintiles of every shard's histograms as they are then, this batch's moves
+        included (triggers.rfm_quantiles). Each process takes them itself: processes
+        that cross midnight a moment apart may differ by what was counted in between."""
+        daily = self._rules.loyalty.daily
+        if daily is None or self._sketches is None or not daily.due(now):
+            return
+        if not math.isfinite(now):
+            return
+        day_start = now // DAY * DAY
+        counts = self._sketches.totals()
+        counts.update(batch.sketch)
+        daily.taken(now, quintile_bounds(counts, day_start))
+        log.info("RFM quantile bounds taken", day=rfc3339_utc(day_start), bounds=daily.bounds)
 
     def _committed(self, batch: _Batch) -> None:
         self._stats.add(batch.stats)
@@ -571,6 +600,8 @@ class BatchProcessor:
             report[outcome.trigger, group, "", outcome.variant or ""] += 1
         elif isinstance(outcome, Converted):
             self._converted(report, outcome)
+        elif isinstance(outcome, Sketched):
+            batch.sketch.update(dict(outcome.fields()))
         elif isinstance(outcome, Suppression):
             self._suppressed(batch, state, outcome)
         elif isinstance(outcome, Anomaly):
@@ -720,9 +751,10 @@ class BatchProcessor:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
         copurchases = batch.copurchases if batch.copurchases and batch.copurchases.changed else None
-        report = self._report
+        report, sketches = self._report, self._sketches
         counts = {encode_key(k): n for k, n in batch.report.items() if n} if report else {}
-        if not timer_changes and not new and copurchases is None and not counts:
+        moves = {cell: n for cell, n in batch.sketch.items() if n} if sketches else {}
+        if not timer_changes and not new and copurchases is None and not counts and not moves:
             return None
         outbox, timers = self._outbox, self._timers
         written_at = time.time()
@@ -735,6 +767,8 @@ class BatchProcessor:
                 copurchases.write(writes)
             if counts and report is not None:
                 report.add(writes, shard, counts)
+            if moves and sketches is not None:
+                sketches.add(writes, shard, moves)
 
         return write
 

@@ -97,7 +97,9 @@ def processor_factory(
         if not built:
             tune_gc()
             engine = settings.engine
-            store, timers, outbox, copurchases, report = _stores(settings, redis_url, live)
+            store, timers, outbox, copurchases, report, sketches = _stores(
+                settings, redis_url, live
+            )
             built.append(
                 BatchProcessor(
                     store,
@@ -119,6 +121,7 @@ def processor_factory(
                         else _cache(REPLAY_STATE_CACHE, 1)
                     ),
                     report=report,
+                    sketches=sketches if rules.loyalty.quantiles else None,
                 )
             )
         return built[0]
@@ -138,7 +141,7 @@ def _cache(states: int, shards: int) -> StateCache | None:
 
 def _stores(
     settings: Settings, redis_url: str | None, live: bool
-) -> tuple[Documents, DueIndex, Outbox | None, CoPurchaseTable, ReportStore]:
+) -> tuple[Documents, DueIndex, Outbox | None, CoPurchaseTable, ReportStore, ReportStore]:
     """The engine's store: in Redis at ``redis_url``, or in memory (None)."""
     if redis_url is None:
         return (
@@ -146,6 +149,7 @@ def _stores(
             MemoryTimerIndex(),
             None,
             MemoryCoPurchases(),
+            MemoryReportCounters(),
             MemoryReportCounters(),
         )
     client = connect(redis_url, settings.redis.retry_for_s)
@@ -156,6 +160,7 @@ def _stores(
         Outbox(client, prefix) if live else None,
         CoPurchases(client, prefix),
         ReportCounters(client, prefix),
+        ReportCounters(client, prefix, "rfm-sketch"),
     )
 
 

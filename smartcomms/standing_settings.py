@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from triggers.customer import DAY
 from triggers.rfm import RfmBounds
+from triggers.rfm_quantiles import DailyBounds
 from triggers.standing import Loyalty
 from triggers.tiers import Tier, cents
 
@@ -93,10 +94,12 @@ def loyalty_of(segments: SegmentSettings, loyalty: LoyaltySettings | None) -> Lo
     bounds = None
     if rfm is not None:
         bounds = RfmBounds.of_days(rfm.recency_days, rfm.frequency, rfm.monetary)
+    daily = DailyBounds(bounds) if rfm is not None and bounds and rfm.quantiles else None
     if loyalty is None:
-        return Loyalty(rfm=bounds)
+        return Loyalty(rfm=bounds, daily=daily)
     return Loyalty(
         rfm=bounds,
+        daily=daily,
         tiers=tuple(
             Tier(tier.name, cents(tier.from_spend), tier.accrual_percent) for tier in loyalty.tiers
         ),

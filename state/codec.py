@@ -60,6 +60,7 @@ STORED_AS: dict[str, str] = {
     "rfm": "R",
     "tier": "T",
     "lots": "L",
+    "sketched": "K",
 }
 """field -> key in the stored document (every field of CustomerState; a test checks it)"""
 

@@ -25,13 +25,16 @@ from state.connection import RedisClient
 class ReportCounters:
     """The report's counters of every shard."""
 
-    def __init__(self, client: RedisClient, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str, name: str = "report") -> None:
+        """``name``: which counters (``report``; ``rfm-sketch``: the RFM histograms of
+        triggers.rfm_quantiles, kept the same way)."""
         self._client = client
         self._prefix = prefix
-        self._shards = f"{prefix}:report-shards"
+        self._name = name
+        self._shards = f"{prefix}:{name}-shards"
 
     def key(self, shard: str) -> str:
-        return f"{self._prefix}:report:{{{shard}}}"
+        return f"{self._prefix}:{self._name}:{{{shard}}}"
 
     def add(self, writes: BatchWrite, shard: str, counts: Mapping[str, int]) -> None:
         """Queue a batch's counts (field -> increment)."""

@@ -76,6 +76,8 @@ class CustomerState:
     """the RFM scores as last scored, ``"543"`` (segments.rfm configured; triggers.rfm)"""
     tier: str | None = None
     """the loyalty tier as last scored (loyalty.tiers configured; triggers.tiers)"""
+    sketched: list[int] | None = None
+    """its cell in the RFM histograms, quantile bounds only (triggers.rfm_quantiles)"""
     lots: list[list[float]] = field(default_factory=list)
     """bonus lots of our own accrual that will expire: ``[earned_at, points]`` (a third
     item, 1: its expiry warning was given), oldest first (triggers.points)"""

@@ -169,7 +169,7 @@ def apply_event(
         return actions
     loyalty = rules.loyalty
     if loyalty.active and _moves_standing(event, state, loyalty):
-        signals += loyalty.refresh(state, at, event.event_id, event.ts)
+        signals += loyalty.refresh(state, at, event.event_id, event.ts, notes)
     interpreter = rules.interpreter
     if interpreter.program.birthdays:
         interpreter.arm_birthdays(state, at)
@@ -181,7 +181,7 @@ def apply_event(
 def _moves_standing(event: Event, state: CustomerState, loyalty: Loyalty) -> bool:
     """Whether the event can change the customer's standing: a purchase or return; the
     first event of a customer who holds no tier yet; any, where quantile bounds move."""
-    if isinstance(event, Receipt) or event.type == "order":
+    if isinstance(event, Receipt) or event.type == "order" or loyalty.quantiles:
         return True
     return bool(loyalty.tiers) and state.tier is None
 
@@ -202,7 +202,7 @@ def fire_timer(
         return list(interpreter.fire(state, customer_id, name, due, notes))
     take(state, name)
     actions: list[Action] = []
-    for signal in rules.loyalty.refresh(state, due):
+    for signal in rules.loyalty.refresh(state, due, sketched=notes):
         actions += interpreter.signal(state, customer_id, signal, notes)
     return actions
 

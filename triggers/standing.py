@@ -12,8 +12,9 @@ when that timer fires (with quantile bounds, at every event: the bounds may have
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from triggers.customer import DAY, HISTORY_S, CustomerState, forget_purchases
 from triggers.notices import plain_number, rfc3339_utc
@@ -26,6 +27,7 @@ from triggers.rfm import (
     rfm_code,
     segment_of,
 )
+from triggers.rfm_quantiles import DailyBounds, Sketched, cell, money_bin
 from triggers.scenarios.signals import Signal
 from triggers.tiers import Tier, cents, direction, tier_of
 from triggers.timers import arm, take
@@ -56,6 +58,8 @@ class Loyalty:
     of ``total`` (the contract's default)"""
     expiry_s: float | None = None
     warning_s: float = 14 * DAY
+    daily: DailyBounds | None = field(default=None, compare=False)
+    """quantile bounds (``quantiles: true``), taken anew each day; None: ``rfm`` fixed"""
 
     @property
     def active(self) -> bool:
@@ -77,15 +81,24 @@ class Loyalty:
         return None
 
     def refresh(
-        self, state: CustomerState, now: float, cause: str | None = None, ts: str | None = None
+        self,
+        state: CustomerState,
+        now: float,
+        cause: str | None = None,
+        ts: str | None = None,
+        sketched: list[Any] | None = None,
     ) -> list[Signal]:
         """Bring the standing to ``now``; the trigger events it makes. ``cause``/``ts``:
-        the event behind it (None: a change of time alone, named by its time)."""
+        the event behind it (None: a change of time alone, named by its time). With
+        quantile bounds, a move of the customer's histogram cell goes to ``sketched``."""
         signals: list[Signal] = []
         if self.expiry_s is not None:
             self._settle_lots(state, now, signals)
         forget_purchases(state, now, self.history_s)
-        rfm, tier = self.scores(state, now)
+        sums = self._sums(state, now)
+        rfm, tier = self._scored(state, sums, now)
+        if self.daily is not None and sketched is not None:
+            self._sketch(state, sums, sketched)
         if self.rfm is not None and rfm != state.rfm:
             before, after = segment_of(state.rfm), segment_of(rfm)
             state.rfm = rfm
@@ -104,6 +117,20 @@ class Loyalty:
         else:
             arm(state, NEXT_CHANGE, due)
         return signals
+
+    @staticmethod
+    def _sketch(state: CustomerState, sums: _Sums, sketched: list[Sketched]) -> None:
+        last = state.last_purchase_at
+        now_in = None if last is None else cell(last, sums.count, sums.rfm_cents / 100)
+        before = None if state.sketched is None else tuple(state.sketched)
+        if now_in != before:
+            sketched.append(Sketched(before, now_in))  # type: ignore[arg-type]
+            state.sketched = None if now_in is None else list(now_in)
+
+    @property
+    def quantiles(self) -> bool:
+        """Whether the RFM bounds are the customers' quintiles (they move every day)."""
+        return self.daily is not None
 
     def _settle_lots(self, state: CustomerState, now: float, signals: list[Signal]) -> None:
         assert self.expiry_s is not None
@@ -137,7 +164,7 @@ class Loyalty:
         self, state: CustomerState, sums: _Sums, now: float
     ) -> tuple[str | None, str | None]:
         rfm = None
-        bounds = self.rfm
+        bounds = self.rfm if self.daily is None else self.daily.bounds
         if bounds is not None and state.last_purchase_at is not None:
             rfm = rfm_code(
                 recency_score(state.last_purchase_at, now, bounds),
@@ -177,7 +204,7 @@ class Loyalty:
             return None
         leaving.sort()
         sums = self._sums(state, now)
-        current = self._scored(state, sums, now)
+        current = self._standing(state, sums, now)
         index = 0
         while index < len(leaving):
             moment = leaving[index][0]
@@ -187,9 +214,16 @@ class Loyalty:
                 sums.rfm_cents -= rfm_cents
                 sums.tier_cents -= tier_cents
                 index += 1
-            if self._scored(state, sums, moment) != current:
+            if self._standing(state, sums, moment) != current:
                 return moment
         return None
+
+    def _standing(self, state: CustomerState, sums: _Sums, now: float) -> tuple[object, ...]:
+        """What a change of is a change: the scores; with quantiles, the F and M cells."""
+        scored = self._scored(state, sums, now)
+        if self.daily is None:
+            return scored
+        return (*scored, sums.count, money_bin(sums.rfm_cents / 100))
 
 
 def _signal(

@@ -173,3 +173,38 @@ def test_profile_shows_the_standing(redis_url: str, tmp_path: Path) -> None:
         }
     ]
     assert view["next_change"] == "2026-01-24T09:00:00.000+00:00"  # R 5 -> 4 at 14 days
+
+
+def test_quantile_bounds_rescore_a_customer_at_its_next_event(
+    url: str | None, tmp_path: Path
+) -> None:
+    """Ten customers buy 1..10 times on day 0. On day 1 the bounds are their quintiles
+    (F: 3, 5, 7, 9; R: everyone bought in the same hour); C9 is rescored at its next
+    event: champions under the fixed bounds, cant_lose under the quintiles."""
+    profiles = [
+        customer(f"C{k}", ts=ts(-1), contacts={"phone": f"+7999000000{k}"}) for k in range(10)
+    ]
+    receipts = [
+        receipt(f"r{k}-{n}", f"C{k}", 100, ts=ts(n / 1440), lines=[])
+        for k in range(10)
+        for n in range(k + 1)
+    ]
+    update = customer("C9", ts=ts(1), first_name="Девятый")
+    config = {
+        **CONFIG,
+        "segments": {"rfm": {"quantiles": True}},
+        "scenarios": {**CONFIG["scenarios"], "lost": moved("segment_changed", {"to": "cant_lose"})},
+    }
+    notices, _stats = run(url, tmp_path, [*profiles, *receipts, update], ts(1.01), config)
+    lost = of(notices, "lost")
+    assert [(n["customer_id"], n["text"], n["caused_by"]) for n in lost] == [
+        ("C9", "champions -> cant_lose", update["event_id"])
+    ]
+    fixed, _stats = run(
+        url,
+        tmp_path,
+        [*profiles, *receipts, update],
+        ts(1.01),
+        CONFIG | {"scenarios": config["scenarios"]},
+    )
+    assert of(fixed, "lost") == []  # fixed bounds: still a champion

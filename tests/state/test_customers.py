@@ -63,6 +63,7 @@ FULL = CustomerState(
     bought=["kettle"],
     rfm="543",
     tier="silver",
+    sketched=[498710, 2, 1520],
     lots=[[1795358706.342, 99.0, 1.0], [1795458706.0, 12.0]],
 )
 

@@ -36,6 +36,7 @@ from triggers.notices import (
     Withhold,
     rfc3339_utc,
 )
+from triggers.rfm_quantiles import Sketched
 from triggers.scenarios.conditions import Facts, always
 from triggers.scenarios.instances import (
     CONTROL,
@@ -63,8 +64,8 @@ from triggers.timers import QUIET_HOURS_THEN_CANCELLED, arm, hold, take
 
 Action = Candidate | Suppression
 """what the engine acts on: a notice to decide, a notice that will not be sent"""
-Note = Entered | Exited | Skipped | Converted
-"""how an instance went: counted and logged"""
+Note = Entered | Exited | Skipped | Converted | Sketched
+"""how an instance went: counted and logged (and a move in the RFM histograms: counted)"""
 BIRTHDAY = "birthday:"
 """prefix of the timer of a birthday scenario's next entry"""
 KEPT_SKUS = 10
