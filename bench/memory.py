@@ -1,6 +1,6 @@
 """Redis memory per customer for a typical profile, through the real engine.
 
-    python bench/memory.py [--customers 1000000] [--receipts 3] [--scenarios]
+    python bench/memory.py [--customers 1000000] [--receipts 3] [--scenarios] [--loyalty]
 
 Each customer gets the synthetic generator's profile (contacts, consents, timezone, ...)
 and --receipts receipts, applied by the live engine's processor on the event-time clock,
@@ -10,9 +10,13 @@ timer and its index entry, the shared category table. Two figures:
 
 - *active*: right after the purchases: the dedup window is full and every customer has
   a pending win-back timer in the index;
-- *at rest*: the clock moved on until every win-back fired (30 days; quiet-hour holds
-  released): the dedup window has expired, no timer is pending. Most of a 10^7 base
-  is in this state on any given day.
+- *at rest*: the clock moved on until every win-back fired and its attribution window
+  passed (30 + 7 days; quiet-hour holds released): the dedup window has expired, no
+  timer is pending. Most of a 10^7 base is in this state on any given day.
+
+``--loyalty``: RFM, tiers and expiring bonuses on (``LOYALTY``); each receipt is of our
+own accrual (no POS bonus) on a day of its own, so each customer keeps a lot per receipt
+(two receipts: two lots), and at rest each has its next-change timer pending.
 
 Reports Redis ``used_memory`` growth per customer and its parts (``MEMORY USAGE`` of a
 sample of documents; the timer index).
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import orjson
 import redis
@@ -52,11 +57,28 @@ from triggers.scenarios.library import recipe_names
 BATCH = 2_000
 PREFIX = "m"
 TIMER_INDEX = f"{PREFIX}:timers:{{0}}"
+LATER_DAYS = f"{PREFIX}:later-days:{{0}}"
 
 
-def fill(processor: BatchProcessor, customers: int, receipts: int, register: bool) -> float:
+LOYALTY = {
+    "segments": {"rfm": {}},
+    "loyalty": {
+        "tiers": [
+            {"name": "base", "from_spend": 0, "accrual_percent": 3},
+            {"name": "silver", "from_spend": 20000, "accrual_percent": 5},
+            {"name": "gold", "from_spend": 60000, "accrual_percent": 7},
+        ],
+        "expiry_days": 365,
+    },
+}
+
+
+def fill(
+    processor: BatchProcessor, customers: int, receipts: int, register: bool, own_days: bool
+) -> float:
     """Apply every customer's profile and receipts; returns the last event time.
-    ``register``: each profile is a fresh registration (welcome chains start)."""
+    ``register``: each profile is a fresh registration (welcome chains start).
+    ``own_days``: each receipt a day after the one before, without a POS bonus."""
     traffic = TrafficGenerator(customers=customers, anonymous_share=0.0)
     last = 0.0
     for first in range(0, customers, BATCH):
@@ -65,9 +87,13 @@ def fill(processor: BatchProcessor, customers: int, receipts: int, register: boo
             raw = [traffic.profile(n)] + [traffic.receipt() for _ in range(receipts)]
             if register:
                 raw[0]["registered_at"] = raw[0]["ts"]
-            for event in raw:
+            for number, event in enumerate(raw):
                 if event["type"] == "receipt":
                     event["customer_id"] = f"C{n:07d}"  # spread receipts over everyone
+                if own_days and number:
+                    event.pop("bonus", None)
+                    at = epoch_of(str(raw[0]["ts"])) + number * DAY
+                    event["ts"] = datetime.fromtimestamp(at, UTC).isoformat()
                 parsed = parse_event(orjson.dumps(event))
                 assert not isinstance(parsed, Rejection), parsed
                 events.append(parsed)
@@ -82,7 +108,7 @@ def rest(
     """Move the clock on in steps from ``first`` days on, until no timer is pending or
     ``days`` have passed (every chain ended; a birthday timer is yearly)."""
     at = since + first * DAY
-    while client.zcard(TIMER_INDEX) and at < since + days * DAY:
+    while (client.zcard(TIMER_INDEX) or client.zcard(LATER_DAYS)) and at < since + days * DAY:
         at += 900  # 15 minutes of timers per batch
         processor.process("0", [ClockTick(at)])
 
@@ -107,11 +133,15 @@ class Meter:
         per_customer = (self._used() - self._before) / self._customers
         docs = [client.memory_usage(key) or 0 for key in self._sample]
         stored = [client.strlen(key) for key in self._sample]
-        index = (client.memory_usage(TIMER_INDEX) or 0) / self._customers
+        index_keys = [TIMER_INDEX, *client.scan_iter(f"{PREFIX}:later*", count=1000)]
+        index = sum(client.memory_usage(key) or 0 for key in index_keys) / self._customers
         doc, value = sum(docs) / len(docs), sum(stored) / len(stored)
         print(f"{title}: {per_customer:,.0f} B per customer (Redis used_memory growth)")
         print(f"  profile document: {doc:,.0f} B (stored value {value:,.0f} B)")
-        print(f"  timer index: {index:,.0f} B; the rest (key tables, categories): ", end="")
+        print(
+            f"  timer index (sorted set and day lists): {index:,.0f} B; the rest (key tables, categories): ",
+            end="",
+        )
         print(f"{per_customer - doc - index:,.0f} B")
         parts: Counter[str] = Counter()
         for key in self._sample:
@@ -126,6 +156,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--receipts", type=int, default=3)
     parser.add_argument("--scenarios", action="store_true", help="ten scenarios configured")
+    parser.add_argument("--loyalty", action="store_true", help="RFM, tiers and expiry on")
     parser.add_argument(
         "--decision-log-days", type=float, default=30, help="engine.decision_log_days"
     )
@@ -138,6 +169,7 @@ def main() -> None:
                 "log": {"level": "warning"},
                 "scenarios": scenarios,
                 "engine": {"decision_log_days": args.decision_log_days},
+                **(LOYALTY if args.loyalty else {}),
             }
         )
         configure_logging(settings.log)  # a suppression per unreachable customer is not news
@@ -145,7 +177,7 @@ def main() -> None:
         client = redis.Redis.from_url(url)
         meter = Meter(client, args.customers)
         started = time.perf_counter()
-        last = fill(processor, args.customers, args.receipts, args.scenarios)
+        last = fill(processor, args.customers, args.receipts, args.scenarios, args.loyalty)
         filled = time.perf_counter()
         print(f"customers: {args.customers:,}, receipts each: {args.receipts}")
         print(f"scenarios: {', '.join(sorted(settings.scenarios))}")
@@ -154,8 +186,8 @@ def main() -> None:
             rest(processor, client, last, 0, 15)
             meter.report(f"running (timers {time.perf_counter() - filled:.0f} s)")
             rest(processor, client, last, 15, 60)
-        else:  # nothing but win-backs, at 30 days
-            rest(processor, client, last, 29, 31)
+        else:  # win-backs at 30 days, their attribution windows 7 days later
+            rest(processor, client, last, 29, 38)
         meter.report(f"at rest (timers {time.perf_counter() - filled:.0f} s)")
         client.close()
 

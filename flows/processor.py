@@ -132,6 +132,9 @@ class _Batch:
         """(notice, when its event was consumed), for flows.flowtime once committed"""
         self.copurchases: CoPurchaseBatch | None = None
         """co-purchases counted and read (where steps show recommendations)"""
+        self.horizon = horizon
+        self.indexed: list[str] = []
+        """subjects loaded because the timer index had them due by the horizon"""
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -167,11 +170,18 @@ class _Batch:
         self.sketch = point.sketch
 
     def timer_changes(self) -> dict[str, float | None]:
+        """New earliest dues to index: of the states changed, and of those the index had
+        due whose document says otherwise (an entry that outlived its timer)."""
         changes = {}
         for subject, state in self.touched.items():
             due = earliest_due(state)
             if due != self.timers_before.get(subject) and subject.startswith("c:"):
                 changes[subject] = due
+        for subject in self.indexed:
+            if subject not in self.touched and subject.startswith("c:"):
+                due = earliest_due(self.states[subject])
+                if due is None or due > self.horizon:
+                    changes[subject] = due
         return changes
 
 
@@ -450,6 +460,7 @@ class BatchProcessor:
         else:
             states = self._store.load(subjects)
         batch = _Batch(states, horizon, careful)
+        batch.indexed = due_subjects
         if self._copurchases is not None:
             events = [item for item in items if not isinstance(item, ClockTick)]
             window_days = int(self._dedup_window_s // DAY) + 1

@@ -162,7 +162,7 @@ def record_purchase(
     history = state.purchases
     spend = round(sign * total, 2)
     if not history or history[-1][0] < at:
-        history.append([at, float(sign), spend])
+        history.append([at, sign, spend])
     else:  # the same time, or a late receipt: find or insert its time
         _add_to_past(history, at, sign, spend)
     forget_purchases(state, at, keep_s)
@@ -199,7 +199,7 @@ def _add_to_past(history: list[list[float]], at: float, sign: int, spend: float)
         entry[1] += sign
         entry[2] = round(entry[2] + spend, 2)
     else:
-        history.insert(place, [at, float(sign), spend])
+        history.insert(place, [at, sign, spend])
 
 
 def purchase_totals(state: CustomerState, now: float, window_days: int) -> tuple[int, float]:

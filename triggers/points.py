@@ -1,6 +1,7 @@
 """Bonus lots that expire (contract: "Segments and loyalty", ``expiry_days``).
 
-Each accrual of our own rules is a lot ``[earned_at, points]``; lots earned on the same
+Each accrual of our own rules is a lot ``[earned_at, points]`` (points written as whole
+numbers where they are: the state is stored as JSON); lots earned on the same
 (UTC) day are one lot, at the day's latest accrual, so that no point expires before its
 time. Spending takes the oldest lots first; a return takes back the newest. A lot
 expires ``expiry_s`` after it was earned (the balance drops by what is left of it), and
@@ -13,10 +14,11 @@ from __future__ import annotations
 import bisect
 
 from triggers.customer import DAY
+from triggers.notices import plain_number
 
 MAX_LOTS = 64
 """lots per customer: beyond, the two oldest merge (at the later time)"""
-WARNED = 1.0
+WARNED = 1
 
 
 def accrue(lots: list[list[float]], points: float, at: float) -> None:
@@ -27,11 +29,11 @@ def accrue(lots: list[list[float]], points: float, at: float) -> None:
     place = bisect.bisect_left(lots, day, key=lambda lot: lot[0] // DAY)
     if place < len(lots) and lots[place][0] // DAY == day:
         lot = lots[place]
-        lots[place] = [max(lot[0], at), lot[1] + points]  # a new warning for the sum
+        lots[place] = [max(lot[0], at), plain_number(lot[1] + points)]  # warned anew
     else:
-        lots.insert(place, [at, points])
+        lots.insert(place, [at, plain_number(points)])
     if len(lots) > MAX_LOTS:
-        lots[:2] = [[lots[1][0], lots[0][1] + lots[1][1]]]
+        lots[:2] = [[lots[1][0], plain_number(lots[0][1] + lots[1][1])]]
 
 
 def spend_oldest(lots: list[list[float]], points: float) -> None:
@@ -39,7 +41,7 @@ def spend_oldest(lots: list[list[float]], points: float) -> None:
     while points > 0 and lots:
         lot = lots[0]
         taken = min(lot[1], points)
-        lot[1] = round(lot[1] - taken, 2)
+        lot[1] = plain_number(round(lot[1] - taken, 2))
         points = round(points - taken, 2)
         if lot[1] <= 0:
             lots.pop(0)
@@ -50,7 +52,7 @@ def take_newest(lots: list[list[float]], points: float) -> None:
     while points > 0 and lots:
         lot = lots[-1]
         taken = min(lot[1], points)
-        lot[1] = round(lot[1] - taken, 2)
+        lot[1] = plain_number(round(lot[1] - taken, 2))
         points = round(points - taken, 2)
         if lot[1] <= 0:
             lots.pop()

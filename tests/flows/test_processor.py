@@ -245,3 +245,19 @@ def test_on_event_time_a_mass_of_due_timers_fires_in_bounded_chunks_in_order(
         ("bonus_earned", "C8"),
     ]
     assert max(store.loads) <= 2
+
+
+def test_an_index_entry_that_outlived_its_timer_is_indexed_again(backend: Backend) -> None:
+    """The index says a customer is due (an entry its timer left behind: a far day's list,
+    a crash between a batch's phases), its document says later: nothing fires, and the
+    index gets the document's due, so the customer is not loaded again until then."""
+    setup = events(customer("C1", contacts={"phone": "+7999"}), receipt("r1", "C1", 1000))
+    processor(backend, Stats()).process("0", setup)  # a win-back 30 days on
+    real = backend.documents().load(["c:C1"])["c:C1"].timers["win_back"]
+    early = epoch_of("2026-11-23T10:00:00+03:00")
+    index = backend.timers()
+    backend.documents().write({}, lambda writes: index.update(writes, "0", {"c:C1": early}))
+    assert index.due("0", early) == ["c:C1"]
+    out = processor(backend, Stats()).process("0", [ClockTick(early + 60, "0")])
+    assert out == []
+    assert index.due("0", real - 1) == [] and index.due("0", real) == ["c:C1"]

@@ -3,6 +3,7 @@ answers from each."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from typing import Any
 
@@ -124,3 +125,46 @@ def test_anonymous_receipts_are_seen_within_the_dedup_window(backend: Backend) -
     assert table.seen_anonymous("0", ["d1"], 107, 7) == {"d1"}
     assert table.seen_anonymous("0", ["d1"], 108, 7) == set()
     assert table.seen_anonymous("1", ["d1"], 100, 7) == set()
+
+
+def test_far_dues_wait_in_day_lists_and_come_back_in_time(backend: Backend) -> None:
+    """Dues two or more days past the promoted day go to their day's list (Redis; memory
+    keeps one heap), and come back before they are due: `due` lists every subject due by
+    then. A subject whose timer moved later may be listed too, from an entry it left
+    behind (never one due later than it is); indexed again, it is not listed again."""
+    timers = backend.timers()
+    day = 86_400.0
+    expected: dict[str, float] = {}
+    rng = random.Random(5)
+
+    def write(changes: dict[str, float | None]) -> None:
+        backend.documents().write({}, lambda writes: timers.update(writes, "0", changes))
+        for subject, due in changes.items():
+            if due is None:
+                expected.pop(subject, None)
+            else:
+                expected[subject] = due
+
+    def due_by(until: float) -> list[str]:
+        return [s for _d, s in sorted((d, s) for s, d in expected.items() if d <= until)]
+
+    assert timers.due("0", 0.0) == []  # the process has promoted through day 1
+    for today in range(40):
+        now = today * day
+        changes: dict[str, float | None] = {}
+        for _ in range(30):
+            subject = f"c:{rng.randrange(60):02}"
+            changes[subject] = None if rng.random() < 0.15 else now + rng.uniform(0, 20 * day)
+        write(changes)
+        listed = timers.due("0", now + day)
+        truly = due_by(now + day)
+        assert set(truly) <= set(listed)
+        stale = [s for s in listed if s not in truly]
+        write({s: expected.get(s) for s in stale})  # indexed again, as the processor does
+        assert timers.due("0", now + day) == truly
+        write({s: now + rng.uniform(day, 25 * day) for s in truly})  # they fired
+    if backend.client is not None:  # most dues are far: in the lists, not the sorted set
+        assert backend.client.zcard("t:timers:{0}") < len(expected) / 2
+        assert backend.client.keys("t:later:{0}:*")
+    listed = timers.due("0", float("inf"))
+    assert set(due_by(float("inf"))) <= set(listed)
