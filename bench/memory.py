@@ -138,11 +138,9 @@ class Meter:
         doc, value = sum(docs) / len(docs), sum(stored) / len(stored)
         print(f"{title}: {per_customer:,.0f} B per customer (Redis used_memory growth)")
         print(f"  profile document: {doc:,.0f} B (stored value {value:,.0f} B)")
-        print(
-            f"  timer index (sorted set and day lists): {index:,.0f} B; the rest (key tables, categories): ",
-            end="",
-        )
-        print(f"{per_customer - doc - index:,.0f} B")
+        rest = per_customer - doc - index
+        print(f"  timer index (sorted set and day lists): {index:,.0f} B; ", end="")
+        print(f"the rest (key tables, categories): {rest:,.0f} B")
         parts: Counter[str] = Counter()
         for key in self._sample:
             for name, part in read_document(client.get(key) or b"").fields.items():
