@@ -208,3 +208,17 @@ def test_quantile_bounds_rescore_a_customer_at_its_next_event(
         CONFIG | {"scenarios": config["scenarios"]},
     )
     assert of(fixed, "lost") == []  # fixed bounds: still a champion
+
+
+def test_an_expiry_warning_held_by_quiet_hours_keeps_its_points(
+    url: str | None, tmp_path: Path
+) -> None:
+    """A warning due at 23:00 Moscow is held to 09:00 and still says how many points
+    expire when (the instance keeps its entry's vars for the release)."""
+    late = T0 + timedelta(hours=11)  # 23:00 Moscow
+    events = [ANNA, receipt("r1", "C1", 1000, ts=late.isoformat(), lines=[])]
+    notices, _stats = run(url, tmp_path, events, ts(40), CONFIG)
+    [reminder] = of(notices, "points_expiry")
+    assert utc(reminder["due_ts"]) == T0 + timedelta(days=24, hours=-3)  # 09:00 next day
+    assert reminder["vars"]["points"] == 30
+    assert utc(reminder["vars"]["expires_at"]) == late + timedelta(days=30)

@@ -207,7 +207,8 @@ def _scenario(
         (e.on, compile_condition(e.where, Scope(TRIGGER_EVENTS[e.on].fields, steps=ids)))
         for e in spec.exit_on
     )
-    later = any(not s.immediate for s in steps.values())
+    # a step decided after the entry (a later one; a marketing one held by quiet hours)
+    later = spec.kind == "marketing" or any(not s.immediate for s in steps.values())
     keeps = later and any(v in shown and v not in CART_VARS for v in entry_vars)
     return Scenario(
         sid,

@@ -1,0 +1,119 @@
+"""What segments and loyalty cost a replay of the synthetic mix.
+
+    python bench/loyalty.py [--events 500000] [--customers 50000] [--rounds 2]
+
+One input (the synthetic mix spread over 60 days, every receipt of our own accrual: the
+POS bonus is taken off, so each one earns a lot; the clock then moves on 200 days, so
+tiers go down, segments cool and lots warn and expire), replayed in memory three ways
+with the built-in scenarios: without segments and loyalty; with RFM (fixed bounds),
+three tiers, a category multiplier, expiry in 180 days and the tier_up, points_expiry
+and a segment_changed scenario; the same with quantile bounds. Rounds alternate the
+runs; the best of each is compared (machines here are noisy). The bar: with them, at
+least 0.85 of the events per second without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from common import ROOT
+
+from flows.replay import replay
+from smartcomms.config import LogSettings, Settings
+from smartcomms.logs import configure as configure_logging
+from smartcomms.synthetic import TrafficGenerator
+
+SPAN_S = 60 * 86_400.0
+RUN_ON_S = 200 * 86_400.0
+LOYALTY = {
+    "tiers": [
+        {"name": "base", "from_spend": 0, "accrual_percent": 3},
+        {"name": "silver", "from_spend": 10000, "accrual_percent": 5},
+        {"name": "gold", "from_spend": 30000, "accrual_percent": 7},
+    ],
+    "category_multipliers": {"молочка": 2},
+    "expiry_days": 180,
+    "expiry_warning_days": 14,
+}
+SCENARIOS = {
+    "tier_up": {"recipe": "tier_up"},
+    "points_expiry": {"recipe": "points_expiry"},
+    "lost": {
+        "entry": {"on": "segment_changed", "where": {"to": "hibernating"}},
+        "reentry_days": 0,
+        "steps": [{"id": "offer", "template": "win_back", "vars": {"offer": "300 бонусов"}}],
+    },
+}
+RUNS = ("without", "fixed RFM", "quantile RFM")
+
+
+def configuration(run: str) -> dict[str, Any]:
+    if run == "without":
+        return {}
+    return {
+        "segments": {"rfm": {"quantiles": run == "quantile RFM"}},
+        "loyalty": LOYALTY,
+        "scenarios": SCENARIOS,
+    }
+
+
+def write_input(path: Path, events: int, customers: int) -> float:
+    """The input file, its events spread evenly over `SPAN_S`; the last event's time."""
+    start = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    at = start
+    with path.open("wb") as out:
+        for n, (_r, _k, value) in enumerate(TrafficGenerator(customers, seed=5).events(events)):
+            event = orjson.loads(value)
+            event.pop("bonus", None)
+            at = start + n * SPAN_S / events
+            event["ts"] = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+            out.write(orjson.dumps(event) + b"\n")
+    return at
+
+
+def run(path: Path, name: str, until: float) -> tuple[float, Counter[str]]:
+    settings = Settings.model_validate(configuration(name))
+    out = io.BytesIO()
+    with open(os.devnull, "wb") as err:
+        started = time.perf_counter()
+        replay(settings, path, None, out, err, until)  # type: ignore[arg-type]
+        seconds = time.perf_counter() - started
+    triggers = Counter(orjson.loads(line)["trigger"] for line in out.getvalue().splitlines())
+    return seconds, triggers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    configure_logging(LogSettings(level="warning"))
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        until = write_input(path, args.events, args.customers) + RUN_ON_S
+        for _ in range(args.rounds):
+            for name in RUNS:
+                seconds, triggers = run(path, name, until)
+                best[name] = min(seconds, best.get(name, seconds))
+                shown = ", ".join(f"{t} {n:,}" for t, n in sorted(triggers.items()))
+                print(f"{name}: {seconds:.1f} s; notices: {shown}")
+    base = args.events / best["without"]
+    for name in RUNS:
+        rate = args.events / best[name]
+        print(f"{name}: {rate:,.0f} ev/s, {rate / base:.2f}x without (bar: >= 0.85)")
+
+
+if __name__ == "__main__":
+    main()
