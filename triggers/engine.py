@@ -9,7 +9,7 @@ delivery policy decided. The rules (accrual, the scenarios) are a `Rules`.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -97,6 +97,8 @@ class Rules:
             specs = {sid: ScenarioSpec.model_validate(d) for sid, d in raw.items()}
         program = compile_program(specs, self.template_vars, self.global_control_percent)
         object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
+        warns = program.uses("points_expiring")
+        object.__setattr__(self, "loyalty", replace(self.loyalty, warns=warns))
         object.__setattr__(self, "changing", _changing(program))
 
     @property

@@ -72,11 +72,15 @@ def warning_at(lot: list[float], expiry_s: float, warning_s: float) -> float:
     return max(lot[0], lot[0] + expiry_s - warning_s)
 
 
-def next_lot_change(lots: list[list[float]], expiry_s: float, warning_s: float) -> float | None:
-    """The next warning or expiry of the lots."""
+def next_lot_change(
+    lots: list[list[float]], expiry_s: float, warning_s: float | None
+) -> float | None:
+    """The next warning or expiry of the lots (``warning_s`` None: no warnings)."""
     if not lots:
         return None
     soonest = lots[0][0] + expiry_s
+    if warning_s is None:
+        return soonest
     for lot in lots:
         if len(lot) < 3:
             return min(soonest, warning_at(lot, expiry_s, warning_s))
@@ -84,14 +88,16 @@ def next_lot_change(lots: list[list[float]], expiry_s: float, warning_s: float) 
 
 
 def settle_lots(
-    lots: list[list[float]], at: float, expiry_s: float, warning_s: float
+    lots: list[list[float]], at: float, expiry_s: float, warning_s: float | None
 ) -> tuple[list[tuple[float, float]], float]:
     """The warnings and expiries due at ``at``: ``([(points, expires_at), ...], points
     expired)``. A warning whose lot expires by then is not given."""
     expired = 0.0
     while lots and lots[0][0] + expiry_s <= at:
         expired += lots.pop(0)[1]
-    warnings = []
+    warnings: list[tuple[float, float]] = []
+    if warning_s is None:
+        return warnings, round(expired, 2)
     for lot in lots:
         if len(lot) < 3 and warning_at(lot, expiry_s, warning_s) <= at:
             lot.append(WARNED)

@@ -12,7 +12,7 @@ when that timer fires (with quantile bounds, at every event: the bounds may have
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +58,9 @@ class Loyalty:
     of ``total`` (the contract's default)"""
     expiry_s: float | None = None
     warning_s: float = 14 * DAY
+    warns: bool = True
+    """whether expiry warnings are given (a scenario enters or exits on points_expiring;
+    Rules sets it: a warning nobody listens to is a timer for nothing)"""
     daily: DailyBounds | None = field(default=None, compare=False)
     """quantile bounds (``quantiles: true``), taken anew each day; None: ``rfm`` fixed"""
 
@@ -111,7 +114,7 @@ class Loyalty:
                 moved = {"from": before_tier, "to": tier}
                 fields = {**moved, "direction": direction(self.tiers, before_tier, tier)}
                 signals.append(_signal("tier_changed", now, cause, ts, fields, moved))
-        due = self.next_change(state, now)
+        due = self._next_change(state, now, sums)
         if due is None:
             take(state, NEXT_CHANGE)
         else:
@@ -128,6 +131,10 @@ class Loyalty:
             state.sketched = None if now_in is None else list(now_in)
 
     @property
+    def _warning_s(self) -> float | None:
+        return self.warning_s if self.warns else None
+
+    @property
     def quantiles(self) -> bool:
         """Whether the RFM bounds are the customers' quintiles (they move every day)."""
         return self.daily is not None
@@ -135,10 +142,10 @@ class Loyalty:
     def _settle_lots(self, state: CustomerState, now: float, signals: list[Signal]) -> None:
         assert self.expiry_s is not None
         while True:
-            at = next_lot_change(state.lots, self.expiry_s, self.warning_s)
+            at = next_lot_change(state.lots, self.expiry_s, self._warning_s)
             if at is None or at > now:
                 return
-            warnings, expired = settle_lots(state.lots, at, self.expiry_s, self.warning_s)
+            warnings, expired = settle_lots(state.lots, at, self.expiry_s, self._warning_s)
             if expired:
                 state.balance = round(state.balance - expired, 2)
             for points, expires_at in warnings:
@@ -177,16 +184,20 @@ class Loyalty:
     def next_change(self, state: CustomerState, now: float) -> float | None:
         """The first moment after ``now`` at which the standing differs with no event:
         the RFM code or the tier as `scores` gives them, or a lot's warning or expiry."""
-        found = self._next_score_change(state, now)
+        return self._next_change(state, now, self._sums(state, now))
+
+    def _next_change(self, state: CustomerState, now: float, sums: _Sums) -> float | None:
+        found = self._next_score_change(state, now, replace(sums))
         if self.expiry_s is not None:
-            lot = next_lot_change(state.lots, self.expiry_s, self.warning_s)
+            lot = next_lot_change(state.lots, self.expiry_s, self._warning_s)
             if lot is not None and (found is None or lot < found):
                 found = lot
         return found
 
-    def _next_score_change(self, state: CustomerState, now: float) -> float | None:
+    def _next_score_change(self, state: CustomerState, now: float, sums: _Sums) -> float | None:
         """A sweep over the moments a score can change (a recency bound passed, a
-        purchase leaving a window), in time order, with the sums kept as it goes."""
+        purchase leaving a window), in time order, with ``sums`` (those of ``now``, the
+        sweep's own) kept as it goes."""
         if self.rfm is None and not self.tiers:
             return None
         leaving: list[tuple[float, float, int, int]] = []  # (at, count, rfm, tier cents)
@@ -203,7 +214,6 @@ class Loyalty:
         if not leaving:
             return None
         leaving.sort()
-        sums = self._sums(state, now)
         current = self._standing(state, sums, now)
         index = 0
         while index < len(leaving):
