@@ -4,13 +4,13 @@
 
 One input (the synthetic mix spread over 60 days, every receipt of our own accrual: the
 POS bonus is taken off, so each one earns a lot; the clock then moves on 45 days, as in
-bench/experiments.py: segments cool, lots of the first weeks warn and expire), replayed in memory with the
-built-in scenarios: without segments and loyalty; with RFM (fixed bounds), three tiers,
-a category multiplier and expiry in 90 days; the same with quantile bounds. The bar:
-with them, at least 0.85 of the events per second without. For scale, a fourth run adds
-the tier_up, points_expiry and a segment_changed scenario: the notices they send are
-work of their own. Rounds alternate the runs; the best of each is compared (machines
-here are noisy).
+bench/experiments.py: segments cool, lots of the first weeks warn and expire), replayed
+in memory with the built-in scenarios: without segments and loyalty; with RFM (fixed
+bounds), three tiers, a category multiplier and expiry in 90 days; the same with
+quantile bounds. The bar: with them, at least 0.85 of the events per second without.
+For scale, a fourth run adds the tier_up, points_expiry and a segment_changed scenario:
+the notices they send are work of their own. Rounds alternate the runs; the best of
+each is compared (machines here are noisy).
 """
 
 from __future__ import annotations

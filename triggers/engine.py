@@ -236,7 +236,7 @@ def _receipt(
     notes: list[Note],
 ) -> list[Signal]:
     loyalty = rules.loyalty
-    percent = loyalty.accrual_percent(state)
+    percent = loyalty.accrual_percent(state, at)
     earned, spent, anomalies = apply_bonus(
         state,
         receipt,

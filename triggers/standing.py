@@ -74,10 +74,13 @@ class Loyalty:
         """How long purchases are kept: the longest window."""
         return max(HISTORY_S, self.tier_window_s if self.tiers else 0.0)
 
-    def accrual_percent(self, state: CustomerState) -> Decimal | None:
-        """The percent of the tier the customer holds (not scored yet: the tier of no
-        spend); None: no tiers, or none held (the flat ``bonus.accrual_percent``)."""
-        held = state.tier if state.tier is not None else tier_of(0, self.tiers)
+    def accrual_percent(self, state: CustomerState, now: float) -> Decimal | None:
+        """The percent of the tier the customer holds at ``now`` (never scored yet, e.g.
+        loyalty just switched on: the tier of its history); None: no tiers, or none held
+        (the flat ``bonus.accrual_percent``)."""
+        if not self.tiers:
+            return None
+        held = state.tier if state.tier is not None else self.scores(state, now)[1]
         for tier in self.tiers:
             if tier.name == held:
                 return tier.accrual_percent

@@ -195,3 +195,13 @@ def test_expiry_drops_the_balance_and_warns_before() -> None:
     assert state.balance == 20.0 and state.lots == [[NOW + DAY, 20.0, 1.0]]
     loyalty.refresh(state, NOW + 101 * DAY)
     assert state.balance == 0.0 and state.lots == [] and state.timers == {}
+
+
+def test_a_customer_never_scored_accrues_at_the_tier_of_its_history() -> None:
+    """Loyalty switched on for a customer with history: its first receipt earns at the
+    tier its spend of the window holds, not at the lowest."""
+    state = _bought((100, 30000))
+    assert state.tier is None
+    assert LOYALTY.accrual_percent(state, NOW) == Decimal(5)  # silver: 30000 in 365 days
+    assert LOYALTY.accrual_percent(CustomerState(), NOW) == Decimal(3)
+    assert Loyalty().accrual_percent(state, NOW) is None  # no tiers: the flat percent
