@@ -135,3 +135,23 @@ def test_trace_shows_skipped_and_exited_steps(
         ("skipped", "d4", "if"),
         ("emitted", "d1", None),
     ]
+
+
+def test_check_warns_of_a_scenario_whose_programme_is_not_configured(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("scenarios:\n  tier_up: {recipe: tier_up}\n  pts: {recipe: points_expiry}\n")
+    checked = smartcomms("scenarios", "check", "--config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.splitlines() == [
+        "warning: scenarios.tier_up: uses 'tier_changed', but loyalty.tiers is not configured",
+        "warning: scenarios.pts: uses 'points_expiring', but loyalty.expiry_days is not configured",
+    ]
+    config.write_text(
+        "loyalty: {tiers: [{name: a, from_spend: 100, accrual_percent: 1},"
+        " {name: b, from_spend: 50, accrual_percent: 2}]}\n"
+        "segments: {rfm: {frequency: [1, 2, 2, 3]}}\n"
+    )
+    bad = smartcomms("scenarios", "check", "--config", str(config))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "loyalty.tiers" in bad.stderr and "from_spend must ascend" in bad.stderr
+    assert "segments.rfm" in bad.stderr and "four ascending bounds" in bad.stderr
