@@ -422,7 +422,7 @@ class BatchProcessor:
         counts = self._sketches.totals()
         counts.update(batch.sketch)
         daily.taken(now, quintile_bounds(counts, day_start))
-        log.info("RFM quantile bounds taken", day=rfc3339_utc(day_start), bounds=daily.bounds)
+        log.debug("RFM quantile bounds taken", day=rfc3339_utc(day_start), bounds=daily.bounds)
 
     def _committed(self, batch: _Batch) -> None:
         self._stats.add(batch.stats)

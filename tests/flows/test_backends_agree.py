@@ -35,6 +35,22 @@ CONFIGS = {
         },
         "experiments": {"global_control_percent": 10},
     },
+    "loyalty": {  # far timers wait in day lists on Redis; quantile bounds from sketches
+        "segments": {"rfm": {"quantiles": True, "recency_days": [1, 3, 7, 14]}},
+        "loyalty": {
+            "tiers": [
+                {"name": "base", "from_spend": 0, "accrual_percent": 3},
+                {"name": "silver", "from_spend": 3000, "accrual_percent": 5},
+            ],
+            "tier_window_days": 30,
+            "expiry_days": 20,
+            "expiry_warning_days": 5,
+        },
+        "scenarios": {
+            "tier_up": {"recipe": "tier_up"},
+            "points_expiry": {"recipe": "points_expiry"},
+        },
+    },
 }
 
 
