@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.events import receipt
+from triggers.bonus import apply_bonus, bonus_of
 from triggers.customer import DAY, CustomerState, record_purchase
+from triggers.events import Receipt, parse_event
 from triggers.points import accrue, cap_to_balance, settle_lots, spend_oldest, take_newest
 from triggers.rfm import RfmBounds, ascending_score, recency_score, segment_of
 from triggers.standing import NEXT_CHANGE, Loyalty
@@ -205,3 +209,39 @@ def test_a_customer_never_scored_accrues_at_the_tier_of_its_history() -> None:
     assert LOYALTY.accrual_percent(state, NOW) == Decimal(5)  # silver: 30000 in 365 days
     assert LOYALTY.accrual_percent(CustomerState(), NOW) == Decimal(3)
     assert Loyalty().accrual_percent(state, NOW) is None  # no tiers: the flat percent
+
+
+def _receipt(total: float, lines: list[tuple[str, float]], **fields: object) -> Receipt:
+    raw = receipt(
+        "e1",
+        "C1",
+        total,
+        lines=[{"sku": c, "category": c, "qty": 1, "price": a, "amount": a} for c, a in lines],
+        **fields,
+    )
+    parsed = parse_event(orjson.dumps(raw))
+    assert isinstance(parsed, Receipt)
+    return parsed
+
+
+def test_accrual_by_lines_with_category_multipliers_rounded_down_once() -> None:
+    times = {"электроника": Decimal(2), "подарки": Decimal("0.5")}
+    mixed = _receipt(1000, [("электроника", 333.33), ("подарки", 100), ("молочка", 566.67)])
+    # (666.66 + 50 + 566.67) * 5 % = 64.1665: one floor of the sum, not one per line
+    assert bonus_of(mixed, Decimal(5), times) == (64.0, 0.0, None)
+    assert bonus_of(_receipt(999, []), Decimal(5), times) == (49.0, 0.0, None)  # the total
+    assert bonus_of(mixed, Decimal(5)) == (50.0, 0.0, None)  # no loyalty: 5 % of the total
+    pos = _receipt(1000, [("электроника", 1000)], bonus={"earned": 7, "spent": 3, "balance": 4})
+    assert bonus_of(pos, Decimal(5), times) == (7, 3, 4)  # the POS wins
+
+
+def test_a_return_takes_back_what_its_lines_earn_from_the_newest_lots() -> None:
+    state = CustomerState()
+    first = _receipt(1000, [("электроника", 1000)])
+    apply_bonus(state, first, NOW, Decimal(5), {"электроника": Decimal(2)}, expiring=True)
+    later = _receipt(400, [("молочка", 400)], ts="2027-01-16T10:00:00+03:00")
+    apply_bonus(state, later, NOW + 2 * DAY, Decimal(5), {}, expiring=True)
+    assert state.balance == 120 and state.lots == [[NOW, 100], [NOW + 2 * DAY, 20]]
+    back = _receipt(600, [("электроника", 300)], type="return")
+    apply_bonus(state, back, NOW + 3 * DAY, Decimal(5), {"электроника": Decimal(2)}, True)
+    assert state.balance == 90 and state.lots == [[NOW, 90]]  # 30 back: 20 newest, then 10
