@@ -116,5 +116,9 @@ def test_sigkill_and_restart_with_more_workers_fires_every_timer_once(
     indexed = {}
     for key in client.keys(f"{prefix}:timers:*"):
         indexed.update({m.decode(): s for m, s in client.zrange(key, 0, -1, withscores=True)})
+    for key in client.keys(f"{prefix}:later:*"):  # the day lists of far dues (state.timers)
+        for entry in client.lrange(key, 0, -1):
+            due, subject = entry.decode().split(" ", 1)
+            indexed[subject] = float(due)
     assert indexed == pytest.approx(windows)  # the index has nothing else
     client.close()
