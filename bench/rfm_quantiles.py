@@ -60,9 +60,7 @@ def measure(name: str, make: Callable[[random.Random], Customer], n: int, shards
     sketches: list[Counter[str]] = [Counter() for _ in range(shards)]
     started = time.perf_counter()
     for number, (last, purchases, spend) in enumerate(customers):
-        sketches[number % shards].update(
-            dict(Sketched(None, cell(last, purchases, spend)).fields())
-        )
+        Sketched(None, cell(last, purchases, spend)).count_into(sketches[number % shards])
     counted = time.perf_counter()
     merged: Counter[str] = Counter()
     for sketch in sketches:

@@ -257,6 +257,7 @@ class BatchProcessor:
         self._cache = cache
         self._report = report
         self._sketches = sketches
+        self._daily = rules.loyalty.daily if sketches is not None else None
         self._started = time.time()
         self._swept: set[str] = set()
         self._unanswered: dict[str, list[Output]] = {}
@@ -413,12 +414,11 @@ class BatchProcessor:
         quintiles of every shard's histograms as they are then, this batch's moves
         included (triggers.rfm_quantiles). Each process takes them itself: processes
         that cross midnight a moment apart may differ by what was counted in between."""
-        daily = self._rules.loyalty.daily
-        if daily is None or self._sketches is None or not daily.due(now):
-            return
-        if not math.isfinite(now):
+        daily = self._daily
+        if daily is None or now < daily.next_day_at or not math.isfinite(now):
             return
         day_start = now // DAY * DAY
+        assert self._sketches is not None  # daily is only kept with them
         counts = self._sketches.totals()
         counts.update(batch.sketch)
         daily.taken(now, quintile_bounds(counts, day_start))
@@ -612,7 +612,7 @@ class BatchProcessor:
         elif isinstance(outcome, Converted):
             self._converted(report, outcome)
         elif isinstance(outcome, Sketched):
-            batch.sketch.update(dict(outcome.fields()))
+            outcome.count_into(batch.sketch)
         elif isinstance(outcome, Suppression):
             self._suppressed(batch, state, outcome)
         elif isinstance(outcome, Anomaly):

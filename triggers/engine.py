@@ -46,7 +46,7 @@ from triggers.scenarios.interpreter import Interpreter, Note
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.program import Program, compile_program
 from triggers.scenarios.signals import PRODUCT, Signal
-from triggers.standing import NEXT_CHANGE, Loyalty
+from triggers.standing import NEXT_CHANGE, Loyalty, watched_by
 from triggers.timers import take
 
 Action = ScenarioAction | Anomaly
@@ -97,13 +97,19 @@ class Rules:
             specs = {sid: ScenarioSpec.model_validate(d) for sid, d in raw.items()}
         program = compile_program(specs, self.template_vars, self.global_control_percent)
         object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
-        warns = program.uses("points_expiring")
-        object.__setattr__(self, "loyalty", replace(self.loyalty, warns=warns))
+        watched = watched_by(_names_used(specs, program))
+        object.__setattr__(self, "loyalty", replace(self.loyalty, watched=watched))
         object.__setattr__(self, "changing", _changing(program))
 
     @property
     def program(self) -> Program:
         return self.interpreter.program
+
+
+def _names_used(specs: Mapping[str, ScenarioSpec], program: Program) -> set[str]:
+    """Every trigger event, condition key and notice var the enabled scenarios use."""
+    names = {name for scenario in program.scenarios.values() for name in scenario.shown}
+    return names.union(*(spec.names_used() for spec in specs.values() if spec.enabled))
 
 
 def changes_state(event: Event, rules: Rules) -> bool:
@@ -181,11 +187,14 @@ def apply_event(
 
 
 def _moves_standing(event: Event, state: CustomerState, loyalty: Loyalty) -> bool:
-    """Whether the event can change the customer's standing: a purchase or return; the
-    first event of a customer who holds no tier yet; any, where quantile bounds move."""
-    if isinstance(event, Receipt) or event.type == "order" or loyalty.quantiles:
+    """Whether the event can change what is watched of the customer's standing: a
+    purchase or return; any, where quantile bounds move; the first event of a customer
+    who holds no tier yet (its first tier is no change: the next one is)."""
+    if isinstance(event, Receipt) or event.type == "order":
         return True
-    return bool(loyalty.tiers) and state.tier is None
+    if loyalty.quantiles and loyalty.times_segments:
+        return True
+    return loyalty.times_tiers and state.tier is None
 
 
 def fire_timer(

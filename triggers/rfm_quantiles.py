@@ -17,7 +17,7 @@ spend): within ±2 % of rank on any realistic base (bench/rfm_quantiles.py measu
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 from triggers.rfm import RfmBounds
@@ -36,14 +36,14 @@ class Sketched:
     before: tuple[int, int, int] | None
     after: tuple[int, int, int] | None
 
-    def fields(self) -> Iterable[tuple[str, int]]:
-        """(counter field, increment) of the move."""
+    def count_into(self, counts: MutableMapping[str, int]) -> None:
+        """Move the customer's count in ``counts`` from the old cell to the new one (a
+        field both cells share, the same hour or F, nets to nothing)."""
         for cell, sign in ((self.before, -1), (self.after, 1)):
             if cell is not None:
                 hour, f, money = cell
-                yield f"r:{hour}", sign
-                yield f"f:{f}", sign
-                yield f"m:{money}", sign
+                for counter in (f"r:{hour}", f"f:{f}", f"m:{money}"):
+                    counts[counter] = counts.get(counter, 0) + sign
 
 
 def money_bin(amount: float) -> int:
@@ -73,8 +73,10 @@ def quintile_bounds(counts: Mapping[str, int], day_start: float) -> RfmBounds | 
     frequency: dict[float, int] = {}
     money: dict[float, int] = {}
     for name, count in counts.items():
+        if count <= 0:  # a cell everyone has left
+            continue
         kind, _, raw = name.partition(":")
-        if count <= 0 or not raw.lstrip("-").isdigit():
+        if not raw.lstrip("-").isdigit():
             continue
         value = int(raw)
         if kind == "r":  # the elapsed time from the hour's last moment: the smallest
@@ -113,15 +115,11 @@ class DailyBounds:
 
     def __init__(self, configured: RfmBounds) -> None:
         self.bounds = configured
-        self.day: int | None = None
-        """the day (epoch days, UTC) the bounds were taken for (None: not yet)"""
-
-    def due(self, now: float) -> bool:
-        """Whether a new day's bounds are to be taken at ``now``."""
-        return self.day is None or now // 86_400 > self.day
+        self.next_day_at = -math.inf
+        """when the next day's bounds are due (event time: the next 00:00 UTC)"""
 
     def taken(self, now: float, bounds: RfmBounds | None) -> None:
         """The bounds of ``now``'s day (None: nothing counted yet; they stay)."""
-        self.day = int(now // 86_400)
+        self.next_day_at = (now // 86_400 + 1) * 86_400
         if bounds is not None:
             self.bounds = bounds

@@ -45,7 +45,7 @@ def test_quantile_bounds_are_within_two_percent_of_rank_of_the_exact_quintiles()
     customers = _customers(200_000, 7)
     shards: list[Counter[str]] = [Counter(), Counter(), Counter()]
     for n, (last, purchases, spend) in enumerate(customers):
-        shards[n % 3].update(dict(Sketched(None, cell(last, purchases, spend)).fields()))
+        Sketched(None, cell(last, purchases, spend)).count_into(shards[n % 3])
     merged: Counter[str] = Counter()
     for counts in shards:
         merged.update(counts)
@@ -68,14 +68,12 @@ def test_quantile_bounds_are_within_two_percent_of_rank_of_the_exact_quintiles()
 def test_a_move_takes_the_count_from_the_old_cell_to_the_new() -> None:
     before, after = cell(100 * HOUR + 5, 3, 1000.0), cell(101 * HOUR, 4, 1500.0)
     assert before == (100, 3, money_bin(1000.0))
-    assert dict(Sketched(before, after).fields()) == {
-        "r:100": -1,
-        "f:3": -1,
-        f"m:{money_bin(1000.0)}": -1,
-        "r:101": 1,
-        "f:4": 1,
-        f"m:{money_bin(1500.0)}": 1,
-    }
+    counts: Counter[str] = Counter({"r:100": 1, "f:3": 1, f"m:{money_bin(1000.0)}": 1})
+    Sketched(before, after).count_into(counts)
+    assert +counts == {"r:101": 1, "f:4": 1, f"m:{money_bin(1500.0)}": 1}
+    again = cell(101 * HOUR + 60, 4, 1600.0)  # the same hour and F: only M moves
+    Sketched(after, again).count_into(counts)
+    assert +counts == {"r:101": 1, "f:4": 1, f"m:{money_bin(1600.0)}": 1}
     assert quintile_bounds({}, DAY_START) is None
 
 

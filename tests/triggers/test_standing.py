@@ -3,6 +3,7 @@ tier and category, and expiring lots (contract: "Segments and loyalty")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import orjson
@@ -11,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.events import receipt
+from tests.triggers.driver import rules
 from triggers.bonus import apply_bonus, bonus_of
 from triggers.customer import DAY, CustomerState, record_purchase
+from triggers.engine import Rules
 from triggers.events import Receipt, parse_event
 from triggers.points import accrue, cap_to_balance, settle_lots, spend_oldest, take_newest
 from triggers.rfm import RfmBounds, ascending_score, recency_score, segment_of
-from triggers.standing import NEXT_CHANGE, Loyalty
+from triggers.standing import NEXT_CHANGE, Loyalty, watched_by
 from triggers.tiers import Tier
 
 NOW = 1_800_000_000.0
@@ -245,3 +248,54 @@ def test_a_return_takes_back_what_its_lines_earn_from_the_newest_lots() -> None:
     back = _receipt(600, [("электроника", 300)], type="return")
     apply_bonus(state, back, NOW + 3 * DAY, Decimal(5), {"электроника": Decimal(2)}, True)
     assert state.balance == 90 and state.lots == [[NOW, 90]]  # 30 back: 20 newest, then 10
+
+
+@pytest.mark.parametrize(
+    ("names", "watched"),
+    [
+        ({"first_name", "offer", "receipt"}, set()),
+        ({"segment"}, {"segment_changed"}),
+        ({"rfm", "tier"}, {"segment_changed", "tier_changed"}),
+        ({"tier_changed", "points_expiring"}, {"tier_changed", "points_expiring"}),
+    ],
+)
+def test_what_a_programme_watches(names: set[str], watched: set[str]) -> None:
+    assert watched_by(names) == watched
+
+
+def test_the_programme_decides_what_is_timed() -> None:
+    """The built-in scenarios read no standing; a scenario showing the contract's vars
+    reads the segment and tier; a where on the tier watches the tier only."""
+    loyalty = {
+        "segments": {"rfm": {}},
+        "loyalty": {"tiers": [{"name": "base", "from_spend": 0, "accrual_percent": 3}]},
+    }
+    builtins = Rules(loyalty=rules({}, **loyalty).loyalty)
+    assert builtins.loyalty.watched == frozenset()
+    step = {"id": "s1", "template": "t"}
+    shows = {"entry": {"on": "purchase"}, "steps": [step]}
+    assert rules({"s": shows}, **loyalty).loyalty.watched == {"segment_changed", "tier_changed"}
+    asks = {
+        "entry": {"on": "purchase", "where": {"tier": "base"}},
+        "steps": [step],
+        "notice_vars": ["first_name"],
+    }
+    assert rules({"s": asks}, **loyalty).loyalty.watched == {"tier_changed"}
+
+
+def test_an_unwatched_segment_waits_for_the_next_refresh() -> None:
+    """Nobody observes the segment: no timer at its recency bounds (a lot's expiry is
+    still timed, the balance drops; its warning is not); the next refresh scores anew,
+    and accrual reads the tier of the history, not the one last scored."""
+    loyalty = replace(LOYALTY, expiry_s=100 * DAY, watched=frozenset())
+    state = _bought((10, 3000))
+    state.lots = [[NOW - 10 * DAY, 90.0]]
+    loyalty.refresh(state, NOW)
+    assert (state.rfm, state.timers) == ("511", {NEXT_CHANGE: NOW + 90 * DAY})
+    loyalty.refresh(state, NOW + 30 * DAY)
+    assert state.rfm == "311"
+    state.tier = "gold"  # as if scored before purchases left the window
+    assert loyalty.accrual_percent(state, NOW) == Decimal(3)
+    timed = replace(loyalty, watched=frozenset({"segment_changed"}))
+    timed.refresh(state, NOW + 30 * DAY)
+    assert state.timers == {NEXT_CHANGE: NOW + 80 * DAY}  # R 3 -> 2 at 90 days
