@@ -16,7 +16,8 @@ timer and its index entry, the shared category table. Two figures:
 
 ``--loyalty``: RFM, tiers and expiring bonuses on (``LOYALTY``); each receipt is of our
 own accrual (no POS bonus) on a day of its own, so each customer keeps a lot per receipt
-(two receipts: two lots), and at rest each has its next-change timer pending.
+(two receipts: two lots), and at rest each has its next-change timer pending (the
+lots' expiry).
 
 Reports Redis ``used_memory`` growth per customer and its parts (``MEMORY USAGE`` of a
 sample of documents; the timer index).
