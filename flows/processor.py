@@ -421,7 +421,7 @@ class BatchProcessor:
         assert self._sketches is not None  # daily is only kept with them
         counts = self._sketches.totals()
         counts.update(batch.sketch)
-        daily.taken(now, quintile_bounds(counts, day_start))
+        daily.taken(day_start, quintile_bounds(counts, day_start))
         log.debug("RFM quantile bounds taken", day=rfc3339_utc(day_start), bounds=daily.bounds)
 
     def _committed(self, batch: _Batch) -> None:

@@ -46,7 +46,7 @@ from triggers.scenarios.interpreter import Interpreter, Note
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.program import Program, compile_program
 from triggers.scenarios.signals import PRODUCT, Signal
-from triggers.standing import NEXT_CHANGE, Loyalty, watched_by
+from triggers.standing import NEXT_CHANGE, STANDING_EVENTS, Loyalty
 from triggers.timers import take
 
 Action = ScenarioAction | Anomaly
@@ -80,6 +80,9 @@ class Rules:
     loyalty: Loyalty = field(default_factory=Loyalty)
     """segments and loyalty: RFM, tiers, accrual by lines, expiring lots"""
     interpreter: Interpreter = field(init=False, repr=False, compare=False)
+    reads_code: bool = field(init=False, repr=False, compare=False)
+    """an enabled scenario compares the three-digit ``rfm`` code, which no timer waits
+    for (triggers.standing): every check scores it anew"""
     changing: Mapping[tuple[str, bool], bool] = field(init=False, repr=False, compare=False)
     """(event type, known customer) -> whether it can change a state (`changes_state`)"""
 
@@ -97,19 +100,15 @@ class Rules:
             specs = {sid: ScenarioSpec.model_validate(d) for sid, d in raw.items()}
         program = compile_program(specs, self.template_vars, self.global_control_percent)
         object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
-        watched = watched_by(_names_used(specs, program))
-        object.__setattr__(self, "loyalty", replace(self.loyalty, watched=watched))
+        heard = frozenset(name for name in STANDING_EVENTS if program.uses(name))
+        object.__setattr__(self, "loyalty", replace(self.loyalty, heard=heard))
+        reads_code = any("rfm" in spec.names_used() for spec in specs.values() if spec.enabled)
+        object.__setattr__(self, "reads_code", reads_code and self.loyalty.rfm is not None)
         object.__setattr__(self, "changing", _changing(program))
 
     @property
     def program(self) -> Program:
         return self.interpreter.program
-
-
-def _names_used(specs: Mapping[str, ScenarioSpec], program: Program) -> set[str]:
-    """Every trigger event, condition key and notice var the enabled scenarios use."""
-    names = {name for scenario in program.scenarios.values() for name in scenario.shown}
-    return names.union(*(spec.names_used() for spec in specs.values() if spec.enabled))
 
 
 def changes_state(event: Event, rules: Rules) -> bool:
@@ -176,7 +175,7 @@ def apply_event(
     if customer_id is None:
         return actions
     loyalty = rules.loyalty
-    if loyalty.active and _moves_standing(event, state, loyalty):
+    if loyalty.active and _moves_standing(event, state, at, rules):
         signals += loyalty.refresh(state, at, event.event_id, event.ts, notes)
     interpreter = rules.interpreter
     if interpreter.program.birthdays:
@@ -186,15 +185,22 @@ def apply_event(
     return actions
 
 
-def _moves_standing(event: Event, state: CustomerState, loyalty: Loyalty) -> bool:
-    """Whether the event can change what is watched of the customer's standing: a
-    purchase or return; any, where quantile bounds move; the first event of a customer
-    who holds no tier yet (its first tier is no change: the next one is)."""
+def _moves_standing(event: Event, state: CustomerState, at: float, rules: Rules) -> bool:
+    """Whether the event must bring the customer's standing to its time: a purchase or
+    return; the first event of a customer not scored yet (loyalty switched on after its
+    purchases); where quantile bounds move or the ``rfm`` code is compared, an event at
+    which the code scored now is not the one stored (what the timer waits for is exact
+    already: the segment under the bounds it was armed with, the tier, the lots)."""
     if isinstance(event, Receipt) or event.type == "order":
         return True
-    if loyalty.quantiles and loyalty.times_segments:
+    loyalty = rules.loyalty
+    if loyalty.tiers and state.tier is None:
         return True
-    return loyalty.times_tiers and state.tier is None
+    if loyalty.rfm is None or state.last_purchase_at is None:
+        return False
+    if state.rfm is None or rules.reads_code or loyalty.quantiles:
+        return loyalty.scores(state, at)[0] != state.rfm
+    return False
 
 
 def fire_timer(
@@ -206,15 +212,19 @@ def fire_timer(
     notes: list[Note] | None = None,
 ) -> list[Action]:
     """A due timer of the customer: the step (or birthday entry) it stands for, now; or
-    the next change of its standing (triggers.standing)."""
+    the next change of its standing (triggers.standing). A step whose conditions may
+    compare the ``rfm`` code sees the standing brought to ``due`` first."""
     notes = [] if notes is None else notes
     interpreter = rules.interpreter
-    if name != NEXT_CHANGE:
-        return list(interpreter.fire(state, customer_id, name, due, notes))
-    take(state, name)
     actions: list[Action] = []
+    if name == NEXT_CHANGE:
+        take(state, name)
+    elif not rules.reads_code:
+        return list(interpreter.fire(state, customer_id, name, due, notes))
     for signal in rules.loyalty.refresh(state, due, sketched=notes):
         actions += interpreter.signal(state, customer_id, signal, notes)
+    if name != NEXT_CHANGE:
+        actions += interpreter.fire(state, customer_id, name, due, notes)
     return actions
 
 

@@ -111,15 +111,24 @@ def _quintiles(histogram: Mapping[float, int]) -> tuple[float, float, float, flo
 
 class DailyBounds:
     """The RFM bounds of the current day: the configured ones until the first day's
-    quintiles are taken. Set by the processor (flows.processor) at each new day."""
+    quintiles are taken. Set by the processor (flows.processor) at each new day.
+
+    The day's recency bounds are the quintiles of the latest purchase *times*: R is
+    measured from the day's start (`recency_from`), so it holds all day and moves only
+    when the bounds do (a bound as elapsed time would slide past customers during the
+    day and slide back at the next day's quintiles)."""
 
     def __init__(self, configured: RfmBounds) -> None:
         self.bounds = configured
+        self.recency_from: float | None = None
+        """the moment R is measured from: the start of the day of these quintiles (None:
+        the configured bounds, measured from the moment of scoring)"""
         self.next_day_at = -math.inf
         """when the next day's bounds are due (event time: the next 00:00 UTC)"""
 
-    def taken(self, now: float, bounds: RfmBounds | None) -> None:
-        """The bounds of ``now``'s day (None: nothing counted yet; they stay)."""
-        self.next_day_at = (now // 86_400 + 1) * 86_400
+    def taken(self, day_start: float, bounds: RfmBounds | None) -> None:
+        """The bounds of the day from ``day_start`` (None: nothing counted yet; they stay)."""
+        self.next_day_at = day_start + 86_400
         if bounds is not None:
             self.bounds = bounds
+            self.recency_from = day_start

@@ -3,20 +3,27 @@ current at the exact event time each changes (contract: "Segments and loyalty").
 
 `Loyalty.refresh` brings a state to ``now``: lots whose warning or expiry is due (the
 balance drops), the scores again (a changed segment or tier is a trigger event), and the
-customer's one "next change" timer (`NEXT_CHANGE`) at the first moment anything of it
-would differ with no event at all (`Loyalty.next_change`): recency grows, purchases leave
-a window, a lot warns or expires. The engine calls it after each purchase or return and
-when that timer fires (with quantile bounds and segments watched, at every event: the
-bounds may have moved).
+customer's one "next change" timer (`NEXT_CHANGE`) at the first moment the segment, the
+tier, a lot or (quantile bounds) the histogram cell would differ with no event at all
+(`Loyalty.next_change`): recency grows, purchases leave a window, a lot warns or
+expires. The engine calls it after each purchase or return, when that timer fires, and
+at an event where the code scored now is not the stored one (quantile bounds moved, or a
+scenario compares the code).
 
-Only what the programme observes is timed (`Loyalty.watched`): a segment that no trigger
-event, condition or template var reads is scored at the customer's next refresh instead
-of waking it at every recency bound, which on a purchase history is most of the timers.
+What is timed depends on the configuration only, never on which scenarios use it, so a
+scenario added later finds every customer's segment and tier current. The timer waits
+for the segment (R and F), not for each digit: the three-digit ``rfm`` code moves more
+often (M, and R within a segment) and is scored anew at each refresh; a programme that
+compares the code itself refreshes at every check (`Rules.reads_code`). With quantile
+bounds R is measured from the start of the bounds' day (triggers.rfm_quantiles), so it
+moves only with the next day's bounds and is re-scored lazily, as the issue asks; no
+timer waits for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -26,6 +33,7 @@ from triggers.notices import plain_number, rfc3339_utc
 from triggers.points import next_lot_change, settle_lots
 from triggers.rfm import (
     RFM_WINDOW_S,
+    SEGMENTS,
     RfmBounds,
     ascending_score,
     recency_score,
@@ -41,27 +49,12 @@ NEXT_CHANGE = "loyalty:next"
 """the timer of a customer's next change of standing (no scenario id has a colon)"""
 
 
-WATCHABLE = frozenset({"segment_changed", "tier_changed", "points_expiring"})
-"""the changes of a standing a programme can observe the moment they happen"""
-
-_WATCHED_BY = {
-    "segment_changed": ("segment_changed", "segment", "rfm"),
-    "tier_changed": ("tier_changed", "tier"),
-    "points_expiring": ("points_expiring",),
-}
-"""a change -> the trigger event, condition keys and template vars that observe it"""
+STANDING_EVENTS = frozenset(("segment_changed", "tier_changed", "points_expiring"))
+"""the trigger events a standing makes"""
 
 _Sums = tuple[float, int, int]
 """the window sums a score is made of: purchases and cents in the RFM window, cents in
 the tier window"""
-
-
-def watched_by(names: Collection[str]) -> frozenset[str]:
-    """The changes observed by a programme that uses ``names`` (trigger events,
-    condition keys, template vars its notices show)."""
-    return frozenset(
-        change for change, by in _WATCHED_BY.items() if any(name in names for name in by)
-    )
 
 
 @dataclass(frozen=True)
@@ -77,13 +70,9 @@ class Loyalty:
     of ``total`` (the contract's default)"""
     expiry_s: float | None = None
     warning_s: float = 14 * DAY
-    watched: frozenset[str] = WATCHABLE
-    """the changes the programme observes (`watched_by`; Rules sets it): only they, a
-    lot's expiry (the balance drops) and, with quantile bounds, a move of the
-    customer's histogram cell wait on the next-change timer. A change nobody observes
-    would be a timer for nothing: such a segment or tier is scored anew at the next
-    refresh (a purchase or return, a due timer), and accrual always reads the tier of
-    the history itself."""
+    heard: frozenset[str] = STANDING_EVENTS
+    """the trigger events of a standing some enabled scenario enters or exits on (Rules
+    sets it): only they are made. What is timed never depends on it."""
     daily: DailyBounds | None = field(default=None, compare=False)
     """quantile bounds (``quantiles: true``), taken anew each day; None: ``rfm`` fixed"""
 
@@ -101,16 +90,6 @@ class Loyalty:
     def quantiles(self) -> bool:
         """Whether the RFM bounds are the customers' quintiles (they move every day)."""
         return self.daily is not None
-
-    @property
-    def times_segments(self) -> bool:
-        """Whether segment changes are kept at their exact time (someone observes them)."""
-        return self.rfm is not None and "segment_changed" in self.watched
-
-    @property
-    def times_tiers(self) -> bool:
-        """Whether tier changes are kept at their exact time (someone observes them)."""
-        return bool(self.tiers) and "tier_changed" in self.watched
 
     def accrual_percent(self, state: CustomerState, now: float) -> Decimal | None:
         """The percent of the tier the customer's history holds at ``now``; None: no
@@ -135,8 +114,8 @@ class Loyalty:
         the event behind it (None: a change of time alone, named by its time). With
         quantile bounds, a move of the customer's histogram cell goes to ``sketched``."""
         signals: list[Signal] = []
-        if self.expiry_s is not None:
-            self._settle_lots(state, now, signals)
+        heard = "segment_changed" in self.heard
+        lot_change = None if self.expiry_s is None else self._settle_lots(state, now, signals)
         forget_purchases(state, now, self.history_s)
         sums = self._sums(state, now)
         rfm, tier = self._scored(state, sums, now)
@@ -145,16 +124,16 @@ class Loyalty:
         if self.rfm is not None and rfm != state.rfm:
             before, after = segment_of(state.rfm), segment_of(rfm)
             state.rfm = rfm
-            if before is not None and after is not None and before != after:
+            if before is not None and after is not None and before != after and heard:
                 moved = {"from": before, "to": after}
                 signals.append(_signal("segment_changed", now, cause, ts, moved, moved))
         if self.tiers and tier != state.tier:
             before_tier, state.tier = state.tier, tier
-            if before_tier is not None and tier is not None:
+            if before_tier is not None and tier is not None and "tier_changed" in self.heard:
                 moved = {"from": before_tier, "to": tier}
                 fields = {**moved, "direction": direction(self.tiers, before_tier, tier)}
                 signals.append(_signal("tier_changed", now, cause, ts, fields, moved))
-        due = self._next_change(state, now, sums)
+        due = self._next_change(state, now, sums, lot_change)
         if due is None:
             take(state, NEXT_CHANGE)
         else:
@@ -170,20 +149,17 @@ class Loyalty:
             sketched.append(Sketched(before, now_in))  # type: ignore[arg-type]
             state.sketched = None if now_in is None else list(now_in)
 
-    @property
-    def _warning_s(self) -> float | None:
-        return self.warning_s if "points_expiring" in self.watched else None
-
-    def _settle_lots(self, state: CustomerState, now: float, signals: list[Signal]) -> None:
+    def _settle_lots(self, state: CustomerState, now: float, signals: list[Signal]) -> float | None:
+        """Settle what is due by ``now``; the lots' next change after it."""
         assert self.expiry_s is not None
         while True:
-            at = next_lot_change(state.lots, self.expiry_s, self._warning_s)
+            at = next_lot_change(state.lots, self.expiry_s, self.warning_s)
             if at is None or at > now:
-                return
-            warnings, expired = settle_lots(state.lots, at, self.expiry_s, self._warning_s)
+                return at
+            warnings, expired = settle_lots(state.lots, at, self.expiry_s, self.warning_s)
             if expired:
                 state.balance = round(state.balance - expired, 2)
-            for points, expires_at in warnings:
+            for points, expires_at in warnings if "points_expiring" in self.heard else ():
                 expiring = {"points": plain_number(points), "expires_at": rfc3339_utc(expires_at)}
                 signals.append(_signal("points_expiring", at, None, None, {}, expiring))
 
@@ -195,11 +171,15 @@ class Loyalty:
         count, rfm_cents, tier_cents = 0.0, 0, 0
         tier_window = self.tier_window_s
         for at, purchases, spend in state.purchases:
-            if at + RFM_WINDOW_S > now:  # as a window's edge is timed: the same floats
-                count += purchases
-                rfm_cents += cents(spend)
-            if at + tier_window > now:
-                tier_cents += cents(spend)
+            in_rfm = at + RFM_WINDOW_S > now  # as a window's edge is timed: the same floats
+            in_tier = at + tier_window > now
+            if in_rfm or in_tier:
+                spent = cents(spend)
+                if in_rfm:
+                    count += purchases
+                    rfm_cents += spent
+                if in_tier:
+                    tier_cents += spent
         return count, rfm_cents, tier_cents
 
     @property
@@ -210,51 +190,80 @@ class Loyalty:
         self, state: CustomerState, sums: _Sums, now: float
     ) -> tuple[str | None, str | None]:
         rfm = None
-        bounds = self._bounds
-        if bounds is not None and state.last_purchase_at is not None:
-            rfm = rfm_code(*self._rfm_scores(state.last_purchase_at, sums, now, bounds))
+        bounds, last = self._bounds, state.last_purchase_at
+        if bounds is not None and last is not None:
+            daily = self.daily
+            since = now if daily is None or daily.recency_from is None else daily.recency_from
+            rfm = rfm_code(
+                recency_score(last, since, bounds),
+                ascending_score(sums[0], bounds.frequency),
+                ascending_score(sums[1] / 100, bounds.monetary),
+            )
         tier = tier_of(sums[2], self.tiers) if self.tiers else None
         return rfm, tier
 
-    @staticmethod
-    def _rfm_scores(
-        last_purchase_at: float, sums: _Sums, now: float, bounds: RfmBounds
-    ) -> tuple[int, int, int]:
-        return (
-            recency_score(last_purchase_at, now, bounds),
-            ascending_score(sums[0], bounds.frequency),
-            ascending_score(sums[1] / 100, bounds.monetary),
-        )
-
     def next_change(self, state: CustomerState, now: float) -> float | None:
-        """The first moment after ``now`` at which what is timed of the standing differs
-        with no event: the RFM code or the tier as `scores` gives them (where watched),
-        a lot's warning or expiry, a histogram cell."""
-        return self._next_change(state, now, self._sums(state, now))
-
-    def _next_change(self, state: CustomerState, now: float, sums: _Sums) -> float | None:
-        found = self._next_score_change(state, now, sums)
+        """The first moment after ``now`` at which the standing differs with no event:
+        the segment or the tier as `scores` gives them, a lot's warning or expiry, a
+        histogram cell (quantile bounds)."""
+        lot_change = None
         if self.expiry_s is not None:
-            lot = next_lot_change(state.lots, self.expiry_s, self._warning_s)
-            if lot is not None and (found is None or lot < found):
-                found = lot
+            lot_change = next_lot_change(state.lots, self.expiry_s, self.warning_s)
+        return self._next_change(state, now, self._sums(state, now), lot_change)
+
+    def _next_change(
+        self, state: CustomerState, now: float, sums: _Sums, lot_change: float | None
+    ) -> float | None:
+        found = self._next_recency_change(state, now, sums)
+        if found is None:
+            found = self._next_score_change(state, now, sums)
+        if lot_change is not None and (found is None or lot_change < found):
+            found = lot_change
         return found
 
+    def _next_recency_change(self, state: CustomerState, now: float, sums: _Sums) -> float | None:
+        """The first recency bound that changes the segment before any purchase leaves a
+        window (the usual next change, found without the sweep); None: ask the sweep."""
+        last, bounds = state.last_purchase_at, self.rfm
+        if self.quantiles or last is None or bounds is None:
+            return None
+        first_leaving = math.inf
+        windows = ((RFM_WINDOW_S, True), (self.tier_window_s, bool(self.tiers)))
+        for window, kept in windows:
+            for at, _count, _spend in state.purchases:
+                if kept and at + window > now:
+                    first_leaving = min(first_leaving, at + window)
+                    break
+        frequency = ascending_score(sums[0], bounds.frequency)
+        recency = recency_score(last, now, bounds)
+        segment = SEGMENTS[recency, frequency]
+        for bound in bounds.recency_s:  # ascending: R drops by one at each
+            moment = last + bound
+            if moment <= now:
+                continue
+            if moment >= first_leaving:
+                return None
+            recency -= 1
+            if SEGMENTS[recency, frequency] != segment:
+                return moment
+        return None
+
     def _next_score_change(self, state: CustomerState, now: float, sums: _Sums) -> float | None:
-        """A sweep over the moments a timed score can change (a recency bound passed, a
-        purchase leaving a window), in time order, with the window sums of ``now`` kept
-        as it goes."""
-        segments, tiers, cells = self.times_segments, self.times_tiers, self.quantiles
-        last = state.last_purchase_at
-        bounds = self._bounds
+        """A sweep over the moments the segment, the tier or the cell can change (a
+        recency bound passed, a purchase leaving a window), in time order, with the
+        window sums of ``now`` kept as it goes."""
+        last, bounds, tiers, cells = state.last_purchase_at, self.rfm, self.tiers, self.quantiles
+        timed: tuple[float, RfmBounds] | None = None  # (latest purchase, fixed bounds)
+        if not cells and last is not None and bounds is not None:  # quantile R holds all day
+            timed = last, bounds
+        segments = timed is not None
         leaving: list[tuple[float, float, int, int]] = []  # (at, count, rfm, tier cents)
-        if segments and last is not None and bounds is not None:
-            leaving += [
-                (last + bound, 0.0, 0, 0) for bound in bounds.recency_s if last + bound > now
-            ]
-        rfm_window, tier_window = segments or cells, self.tier_window_s
+        if timed is not None:
+            latest, fixed = timed
+            leaving += [(latest + b, 0.0, 0, 0) for b in fixed.recency_s if latest + b > now]
+        tier_window = self.tier_window_s
         for at, count, spend in state.purchases:
-            if rfm_window and at + RFM_WINDOW_S > now:
+            if (segments or cells) and at + RFM_WINDOW_S > now:
                 leaving.append((at + RFM_WINDOW_S, count, cents(spend), 0))
             if tiers and at + tier_window > now:
                 leaving.append((at + tier_window, 0.0, 0, cents(spend)))
@@ -263,11 +272,12 @@ class Loyalty:
         leaving.sort()
 
         def standing(sums: _Sums, moment: float) -> tuple[object, ...]:
-            rfm = None
-            if segments and last is not None and bounds is not None:
-                rfm = self._rfm_scores(last, sums, moment, bounds)
-            tier = tier_of(sums[2], self.tiers) if tiers else None
-            return rfm, tier, (sums[0], money_bin(sums[1] / 100)) if cells else None
+            segment = None
+            if timed is not None:
+                recency = recency_score(timed[0], moment, timed[1])
+                segment = SEGMENTS[recency, ascending_score(sums[0], timed[1].frequency)]
+            tier = tier_of(sums[2], tiers) if tiers else None
+            return segment, tier, (sums[0], money_bin(sums[1] / 100)) if cells else None
 
         current = standing(sums, now)
         count, rfm_cents, tier_cents = sums

@@ -3,7 +3,6 @@ tier and category, and expiring lots (contract: "Segments and loyalty")."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 import orjson
@@ -12,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.events import receipt
-from tests.triggers.driver import rules
+from tests.triggers.driver import Customer, rules
 from triggers.bonus import apply_bonus, bonus_of
 from triggers.customer import DAY, CustomerState, record_purchase
-from triggers.engine import Rules
-from triggers.events import Receipt, parse_event
+from triggers.events import Receipt, epoch_of, parse_event
 from triggers.points import accrue, cap_to_balance, settle_lots, spend_oldest, take_newest
 from triggers.rfm import RfmBounds, ascending_score, recency_score, segment_of
-from triggers.standing import NEXT_CHANGE, Loyalty, watched_by
+from triggers.rfm_quantiles import DailyBounds
+from triggers.standing import NEXT_CHANGE, Loyalty
 from triggers.tiers import Tier
 
 NOW = 1_800_000_000.0
@@ -122,20 +121,26 @@ purchase = st.tuples(
 def test_the_next_change_is_exactly_the_first_moment_the_standing_differs(
     purchases: list[tuple[float, float]], tier_window_days: float
 ) -> None:
+    """The standing the timer waits for: the segment and the tier (not each RFM digit)."""
     loyalty = Loyalty(rfm=BOUNDS, tiers=TIERS, tier_window_s=tier_window_days * DAY)
     state = _bought(*sorted(purchases, key=lambda p: -p[0]))
-    current = loyalty.scores(state, NOW)
+
+    def standing(at: float) -> tuple[str | None, str | None]:
+        code, tier = loyalty.scores(state, at)
+        return segment_of(code), tier
+
+    current = standing(NOW)
     change = loyalty.next_change(state, NOW)
     moments = _special_moments(state, loyalty, NOW)
     if change is None:
-        assert all(loyalty.scores(state, m) == current for m in moments)
+        assert all(standing(m) == current for m in moments)
         return
     assert change > NOW
-    assert loyalty.scores(state, change) != current
-    assert loyalty.scores(state, change - 0.001) == current
+    assert standing(change) != current
+    assert standing(change - 0.001) == current
     for moment in moments:
         if moment < change:
-            assert loyalty.scores(state, moment) == current
+            assert standing(moment) == current
 
 
 def test_refresh_arms_one_timer_and_names_the_changes() -> None:
@@ -250,52 +255,92 @@ def test_a_return_takes_back_what_its_lines_earn_from_the_newest_lots() -> None:
     assert state.balance == 90 and state.lots == [[NOW, 90]]  # 30 back: 20 newest, then 10
 
 
-@pytest.mark.parametrize(
-    ("names", "watched"),
-    [
-        ({"first_name", "offer", "receipt"}, set()),
-        ({"segment"}, {"segment_changed"}),
-        ({"rfm", "tier"}, {"segment_changed", "tier_changed"}),
-        ({"tier_changed", "points_expiring"}, {"tier_changed", "points_expiring"}),
-    ],
-)
-def test_what_a_programme_watches(names: set[str], watched: set[str]) -> None:
-    assert watched_by(names) == watched
+def test_the_timer_waits_for_the_segment_not_each_digit() -> None:
+    """At risk (R 2, F 3) stays at risk when R drops to 1: no wake-up at 180 days; the
+    code is scored anew at the next refresh."""
+    state = _bought((100, 3000), (101, 3000), (102, 3000), (103, 3000))
+    LOYALTY.refresh(state, NOW)
+    assert (state.rfm, segment_of(state.rfm)) == ("232", "at_risk")
+    assert state.timers[NEXT_CHANGE] == NOW + (365 - 103) * DAY  # F 3 -> 2: hibernating
+    LOYALTY.refresh(state, NOW + 100 * DAY)
+    assert state.rfm == "132"
 
 
-def test_the_programme_decides_what_is_timed() -> None:
-    """The built-in scenarios read no standing; a scenario showing the contract's vars
-    reads the segment and tier; a where on the tier watches the tier only."""
-    loyalty = {
-        "segments": {"rfm": {}},
-        "loyalty": {"tiers": [{"name": "base", "from_spend": 0, "accrual_percent": 3}]},
-    }
-    builtins = Rules(loyalty=rules({}, **loyalty).loyalty)
-    assert builtins.loyalty.watched == frozenset()
-    step = {"id": "s1", "template": "t"}
-    shows = {"entry": {"on": "purchase"}, "steps": [step]}
-    assert rules({"s": shows}, **loyalty).loyalty.watched == {"segment_changed", "tier_changed"}
-    asks = {
-        "entry": {"on": "purchase", "where": {"tier": "base"}},
-        "steps": [step],
-        "notice_vars": ["first_name"],
-    }
-    assert rules({"s": asks}, **loyalty).loyalty.watched == {"tier_changed"}
+LOYAL_PROGRAMME = {
+    "segments": {"rfm": {}},
+    "loyalty": {
+        "tiers": [
+            {"name": "base", "from_spend": 0, "accrual_percent": 3},
+            {"name": "gold", "from_spend": 1000, "accrual_percent": 7},
+        ]
+    },
+}
+SHOWS_NAME = {"notice_vars": ["first_name"]}
 
 
-def test_an_unwatched_segment_waits_for_the_next_refresh() -> None:
-    """Nobody observes the segment: no timer at its recency bounds (a lot's expiry is
-    still timed, the balance drops; its warning is not); the next refresh scores anew,
-    and accrual reads the tier of the history, not the one last scored."""
-    loyalty = replace(LOYALTY, expiry_s=100 * DAY, watched=frozenset())
-    state = _bought((10, 3000))
-    state.lots = [[NOW - 10 * DAY, 90.0]]
-    loyalty.refresh(state, NOW)
-    assert (state.rfm, state.timers) == ("511", {NEXT_CHANGE: NOW + 90 * DAY})
-    loyalty.refresh(state, NOW + 30 * DAY)
-    assert state.rfm == "311"
-    state.tier = "gold"  # as if scored before purchases left the window
-    assert loyalty.accrual_percent(state, NOW) == Decimal(3)
-    timed = replace(loyalty, watched=frozenset({"segment_changed"}))
-    timed.refresh(state, NOW + 30 * DAY)
-    assert state.timers == {NEXT_CHANGE: NOW + 80 * DAY}  # R 3 -> 2 at 90 days
+def _customer_who_bought(scenarios: dict[str, object]) -> Customer:
+    customer = Customer(rules(scenarios, **LOYAL_PROGRAMME))
+    contacts = {"contacts": {"phone": "+79990000000"}, "consents": {"sms": True}}
+    customer.event("customer", "2027-01-01T00:00:00Z", first_name="A", **contacts)
+    customer.event("receipt", "2027-01-01T10:00:00Z", total=1500.0)
+    return customer
+
+
+def test_a_scenario_added_later_finds_every_segment_and_tier_timed() -> None:
+    """What is timed follows the configuration, not the scenarios: with the built-ins
+    only, the customer's segment and tier still wait on the timer, so a `lost` chain or
+    a tier-down notice added later fires at the exact moment, with no further event."""
+    customer = _customer_who_bought({})
+    assert NEXT_CHANGE in customer.state.timers
+    lost = {"entry": {"on": "segment_changed", "where": {"to": "hibernating"}}}
+    down = {"entry": {"on": "tier_changed", "where": {"direction": "down"}}}
+    customer.rules = rules(
+        {
+            "lost": {**lost, **SHOWS_NAME, "steps": [{"id": "offer", "template": "win_back"}]},
+            "down": {**down, **SHOWS_NAME, "steps": [{"id": "sorry", "template": "t"}]},
+        },
+        **LOYAL_PROGRAMME,
+    )
+    sent = customer.until("2028-06-01T00:00:00Z")
+    assert [(s.trigger, s.due) for s in sent] == [
+        ("lost", epoch_of("2027-01-01T10:00:00Z") + 90 * DAY),  # R 3 -> 2, F 1
+        ("down", epoch_of("2027-01-01T10:00:00Z") + 365 * DAY),
+    ]
+
+
+def test_a_condition_on_the_code_sees_it_at_the_moment_of_the_check() -> None:
+    """No timer waits for M or for R within a segment (R 2 -> 1 at 180 days keeps F 1
+    hibernating); a scenario comparing `rfm` scores it anew at each check."""
+    asks = {"entry": {"on": "login", "where": {"rfm": "111"}}, **SHOWS_NAME}
+    customer = _customer_who_bought({"asks": {**asks, "steps": [{"id": "s", "template": "t"}]}})
+    assert customer.event("login", "2027-06-25T00:00:00Z") == []  # 175 days: still 211
+    [sent] = customer.event("login", "2027-07-05T00:00:00Z")
+    assert sent.trigger == "asks"
+    assert customer.state.rfm == "111"
+
+
+def test_a_step_on_the_code_sees_it_when_it_falls_due() -> None:
+    """The step's timer brings the standing to its due time before its `if`."""
+    step = {"id": "later", "after": "185d", "if": {"rfm": "111"}, "template": "t"}
+    chain = {"entry": {"on": "purchase"}, **SHOWS_NAME, "steps": [step]}
+    customer = _customer_who_bought({"chain": chain})
+    [sent] = customer.until("2027-12-01T00:00:00Z")
+    assert (sent.trigger, sent.step) == ("chain", "later")
+
+
+def test_quantile_recency_holds_all_day_and_moves_with_the_next_bounds() -> None:
+    """With the day's quintiles R is measured from the day's start, so it does not slide
+    during the day (no timer waits for it); the next day's bounds re-score it."""
+    daily = DailyBounds(BOUNDS)
+    day_start = NOW // DAY * DAY
+    daily.taken(day_start, BOUNDS)
+    loyalty = Loyalty(rfm=BOUNDS, daily=daily)
+    state = CustomerState()
+    bought_at = day_start - 14 * DAY + 3600  # 14 days ago at 01:00: R 4 from then on
+    record_purchase(state, 100.0, (), bought_at, 1)
+    loyalty.refresh(state, day_start + 7200)
+    assert state.rfm == "511"
+    assert state.timers == {NEXT_CHANGE: bought_at + 365 * DAY}  # F: it leaves the window
+    daily.taken(day_start + DAY, BOUNDS)
+    assert loyalty.scores(state, day_start + DAY + 1) == ("411", None)
+    assert daily.next_day_at == day_start + 2 * DAY
