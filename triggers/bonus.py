@@ -30,15 +30,27 @@ def bonus_of(
     if multipliers is None or not receipt.lines:
         base = Decimal(repr(receipt.total))
     else:
-        base = sum(
-            (
-                Decimal(repr(line.amount)) * multipliers.get(line.category or "", ONE)
-                for line in receipt.lines
-            ),
-            Decimal(0),
-        )
+        base = _lines_base(receipt, multipliers)
     earned = (base * percent / 100).to_integral_value(ROUND_FLOOR)
     return float(earned), 0.0, None
+
+
+def _lines_base(receipt: Receipt, multipliers: Mapping[str, Decimal]) -> Decimal:
+    """The sum over the lines of ``amount * multiplier``, exact: whole kopecks added as
+    integers per multiplier (an amount of finer precision as its exact decimal)."""
+    kopecks: dict[Decimal, int] = {}
+    finer = Decimal(0)
+    for line in receipt.lines:
+        multiplier = multipliers.get(line.category or "", ONE)
+        amount = line.amount
+        whole = round(amount * 100)
+        if whole / 100 == amount:  # then its shortest decimal form is whole / 100
+            kopecks[multiplier] = kopecks.get(multiplier, 0) + whole
+        else:
+            finer += Decimal(repr(amount)) * multiplier
+    return (
+        finer + sum((multiplier * total for multiplier, total in kopecks.items()), Decimal(0)) / 100
+    )
 
 
 def apply_bonus(

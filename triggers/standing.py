@@ -40,7 +40,7 @@ from triggers.rfm import (
     rfm_code,
     segment_of,
 )
-from triggers.rfm_quantiles import DailyBounds, Sketched, cell, money_bin
+from triggers.rfm_quantiles import DailyBounds, Sketched, cell
 from triggers.scenarios.signals import Signal
 from triggers.tiers import Tier, cents, direction, tier_of
 from triggers.timers import arm, take
@@ -114,9 +114,12 @@ class Loyalty:
         the event behind it (None: a change of time alone, named by its time). With
         quantile bounds, a move of the customer's histogram cell goes to ``sketched``."""
         signals: list[Signal] = []
-        heard = "segment_changed" in self.heard
-        lot_change = None if self.expiry_s is None else self._settle_lots(state, now, signals)
-        forget_purchases(state, now, self.history_s)
+        heard = self.heard
+        lot_change = None
+        if self.expiry_s is not None and state.lots:
+            lot_change = self._settle_lots(state, now, signals)
+        if state.purchases:
+            forget_purchases(state, now, self.history_s)
         sums = self._sums(state, now)
         rfm, tier = self._scored(state, sums, now)
         if self.daily is not None and sketched is not None:
@@ -124,12 +127,13 @@ class Loyalty:
         if self.rfm is not None and rfm != state.rfm:
             before, after = segment_of(state.rfm), segment_of(rfm)
             state.rfm = rfm
-            if before is not None and after is not None and before != after and heard:
+            heard_now = "segment_changed" in heard and before != after
+            if before is not None and after is not None and heard_now:
                 moved = {"from": before, "to": after}
                 signals.append(_signal("segment_changed", now, cause, ts, moved, moved))
         if self.tiers and tier != state.tier:
             before_tier, state.tier = state.tier, tier
-            if before_tier is not None and tier is not None and "tier_changed" in self.heard:
+            if before_tier is not None and tier is not None and "tier_changed" in heard:
                 moved = {"from": before_tier, "to": tier}
                 fields = {**moved, "direction": direction(self.tiers, before_tier, tier)}
                 signals.append(_signal("tier_changed", now, cause, ts, fields, moved))
@@ -277,7 +281,8 @@ class Loyalty:
                 recency = recency_score(timed[0], moment, timed[1])
                 segment = SEGMENTS[recency, ascending_score(sums[0], timed[1].frequency)]
             tier = tier_of(sums[2], tiers) if tiers else None
-            return segment, tier, (sums[0], money_bin(sums[1] / 100)) if cells else None
+            placed = cell(last, sums[0], sums[1] / 100) if cells and last is not None else None
+            return segment, tier, placed
 
         current = standing(sums, now)
         count, rfm_cents, tier_cents = sums

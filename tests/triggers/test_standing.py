@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.events import receipt
@@ -241,6 +241,25 @@ def test_accrual_by_lines_with_category_multipliers_rounded_down_once() -> None:
     assert bonus_of(mixed, Decimal(5)) == (50.0, 0.0, None)  # no loyalty: 5 % of the total
     pos = _receipt(1000, [("электроника", 1000)], bonus={"earned": 7, "spent": 3, "balance": 4})
     assert bonus_of(pos, Decimal(5), times) == (7, 3, 4)  # the POS wins
+
+
+amount = st.one_of(
+    st.integers(min_value=1, max_value=10**7).map(lambda kopecks: kopecks / 100),
+    st.floats(min_value=0.001, max_value=10**5, allow_nan=False),  # finer than kopecks
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), amount), min_size=1, max_size=8))
+@example([("c", 39.999)])  # 1.99995 earns 1; as 40.00 it would earn 2
+def test_accrual_by_lines_is_the_exact_decimal_sum(lines: list[tuple[str, float]]) -> None:
+    """Kopecks added as integers give what each line's exact decimal would."""
+    times = {"a": Decimal(2), "b": Decimal("0.35")}
+    exact = sum(
+        (Decimal(repr(a)) * times.get(c, Decimal(1)) * 5 / 100 for c, a in lines), Decimal(0)
+    )
+    parsed = _receipt(round(sum(a for _c, a in lines), 2), lines)
+    assert bonus_of(parsed, Decimal(5), times)[0] == float(int(exact))
 
 
 def test_a_return_takes_back_what_its_lines_earn_from_the_newest_lots() -> None:
