@@ -11,10 +11,9 @@ quantile bounds. The bar: with them, at least 0.85 of the events per second with
 For scale, a fourth run adds the tier_up, points_expiry and a segment_changed scenario:
 the notices they send are work of their own. Each run is a fresh process (the first
 replay of a process is faster than later ones in it, which favoured the run that came
-first). Rounds alternate the runs; the best of
-each is compared (machines here are noisy), and so is each round's own ratio (its runs
-follow each other, so a slow stretch of the machine weighs on both sides): the median
-of those is shown beside it.
+first). Rounds alternate the runs; the best of each is compared (machines here are
+noisy), and so is each round's own ratio (its runs follow each other, so a slow stretch
+of the machine weighs on both sides): the median of those is shown beside it.
 """
 
 from __future__ import annotations

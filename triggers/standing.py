@@ -232,10 +232,9 @@ class Loyalty:
         if self.quantiles or last is None or bounds is None:
             return None
         first_leaving = math.inf
-        windows = ((RFM_WINDOW_S, True), (self.tier_window_s, bool(self.tiers)))
-        for window, kept in windows:
-            for at, _count, _spend in state.purchases:
-                if kept and at + window > now:
+        for window in (RFM_WINDOW_S, self.tier_window_s) if self.tiers else (RFM_WINDOW_S,):
+            for at, _count, _spend in state.purchases:  # oldest first
+                if at + window > now:
                     first_leaving = min(first_leaving, at + window)
                     break
         frequency = ascending_score(sums[0], bounds.frequency)
@@ -260,14 +259,13 @@ class Loyalty:
         timed: tuple[float, RfmBounds] | None = None  # (latest purchase, fixed bounds)
         if not cells and last is not None and bounds is not None:  # quantile R holds all day
             timed = last, bounds
-        segments = timed is not None
         leaving: list[tuple[float, float, int, int]] = []  # (at, count, rfm, tier cents)
         if timed is not None:
             latest, fixed = timed
             leaving += [(latest + b, 0.0, 0, 0) for b in fixed.recency_s if latest + b > now]
         tier_window = self.tier_window_s
         for at, count, spend in state.purchases:
-            if (segments or cells) and at + RFM_WINDOW_S > now:
+            if (timed is not None or cells) and at + RFM_WINDOW_S > now:
                 leaving.append((at + RFM_WINDOW_S, count, cents(spend), 0))
             if tiers and at + tier_window > now:
                 leaving.append((at + tier_window, 0.0, 0, cents(spend)))
