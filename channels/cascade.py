@@ -8,7 +8,8 @@ refuses the message, a ``failed`` receipt arrives, or no ending receipt (``deliv
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -134,6 +135,26 @@ def resume_after_crash(dispatch: Dispatch, now: float, idempotent: bool, timeout
     else:
         dispatch.attempts[-1][1] = "unknown"
         dispatch.status, dispatch.deadline = "waiting", dispatch.attempts[-1][2] + timeout_s
+
+
+def outcome_counts(finished: Iterable[Dispatch]) -> Counter[str]:
+    """The console's delivery figures of cascades that just ended: ``delivered|<n>|<channel>``
+    (on the n-th channel of the cascade, from 1) or ``unreachable``, ``opened|<channel>``,
+    and ``sends|<channel>`` for every attempt a gateway took (what the channel bills: a
+    refusal is free, a failed receipt is not)."""
+    counts: Counter[str] = Counter()
+    for dispatch in finished:
+        if dispatch.status == "done":
+            channel = dispatch.channels[dispatch.step]
+            counts[f"delivered|{dispatch.step + 1}|{channel}"] += 1
+            if dispatch.attempts and dispatch.attempts[-1][1] == "opened":
+                counts[f"opened|{channel}"] += 1
+        else:
+            counts["unreachable"] += 1
+        for channel, status, _at, error in dispatch.attempts:
+            if not (status == "failed" and error is not None):
+                counts[f"sends|{channel}"] += 1
+    return counts
 
 
 def _next_channel(dispatch: Dispatch) -> None:

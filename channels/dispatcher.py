@@ -20,6 +20,7 @@ from channels.cascade import (
     Dispatch,
     begin_send,
     gateway_answered,
+    outcome_counts,
     receipt,
     resume_after_crash,
     timed_out,
@@ -90,6 +91,7 @@ class Dispatcher:
         if any(isinstance(item, Tick) for item in items):
             refs += self._store.due(shard, now)
         known = self._store.load(refs)
+        ended_before = {ref for ref, dispatch in known.items() if dispatch.finished}
         touched: dict[NoticeRef, Dispatch] = {}
         for dispatch in known.values():  # a previous process died between claim and answer
             if dispatch.status == "sending":
@@ -110,7 +112,8 @@ class Dispatcher:
                 if failed is not None:
                     failed(index, reason)
         receipts = self._send_pending(shard, touched, now, created)
-        self._store.save(shard, touched)
+        ended = (d for ref, d in touched.items() if d.finished and ref not in ended_before)
+        self._store.save(shard, touched, outcomes=outcome_counts(ended))
         BATCH_SIZE.labels("dispatch").observe(len(items))
         HEALTH.beat()
         return receipts

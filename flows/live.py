@@ -32,7 +32,7 @@ from flows.kafka_io import (
 from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.ticker import WithClock
-from flows.wiring import observed, processor_factory
+from flows.wiring import observed, processor_factory, tally_dead_letters
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
 from state.connection import connect
@@ -116,6 +116,7 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
             topics.dead_letters,
             counting_dead_letters(lambda kind: STATS.dead_letters.update((kind,))),
             kafka.client_config,
+            on_written=tally_dead_letters(settings, settings.redis.url),
         ),
     )
 

@@ -35,7 +35,7 @@ from flows.crashpoints import crash_point
 from flows.flowtime import FLOW_TIMES
 from flows.inputs import DeadLetter, RawInput
 from flows.recommendations import CoPurchaseBatch
-from flows.stats import Stats
+from flows.stats import Stats, activity_counts
 from smartcomms.logs import Throttled
 from smartcomms.observability import (
     BATCH_SIZE,
@@ -45,6 +45,7 @@ from smartcomms.observability import (
     SCENARIO_FIGURES,
     TIMER_LATENESS,
 )
+from state.activity import ActivityCounters
 from state.backend import CoPurchaseTable, Documents, DueIndex, ReportStore
 from state.cache import StateCache
 from state.connection import REFUSED
@@ -135,6 +136,8 @@ class _Batch:
         self.horizon = horizon
         self.indexed: list[str] = []
         """subjects loaded because the timer index had them due by the horizon"""
+        self.newest_at = 0.0
+        """the newest event time of the batch (counted for the console; 0: none)"""
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -225,6 +228,7 @@ class BatchProcessor:
         cache: StateCache | None = None,
         report: ReportStore | None = None,
         sketches: ReportStore | None = None,
+        activity: ActivityCounters | None = None,
     ) -> None:
         """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
@@ -239,7 +243,8 @@ class BatchProcessor:
         ``copurchases``: where co-purchases are counted (steps show recommendations).
         ``cache``: decoded states kept between batches (state.cache; None: read every time).
         ``report``: where the scenario report is counted (None: it is not).
-        ``sketches``: where the RFM histograms are counted (quantile bounds; None: not)."""
+        ``sketches``: where the RFM histograms are counted (quantile bounds; None: not).
+        ``activity``: where the console's counts are kept (state.activity; None: not)."""
         self._store = store
         self._timers = timers
         self._rules = rules
@@ -257,6 +262,7 @@ class BatchProcessor:
         self._cache = cache
         self._report = report
         self._sketches = sketches
+        self._activity = activity
         self._daily = rules.loyalty.daily if sketches is not None else None
         self._started = time.time()
         self._swept: set[str] = set()
@@ -384,6 +390,8 @@ class BatchProcessor:
                     self._fire_due_timers(batch, now)  # steps a late event armed in the past
                 for state in batch.touched.values():
                     forget_before(state, now - self._dedup_window_s)
+                if self._activity is not None:
+                    batch.newest_at = _newest_event_at(items, ats)
                 writer = self._writer(shard, batch)
                 documents = self._store.encode(batch.touched)
             except INFRASTRUCTURE:
@@ -765,10 +773,14 @@ class BatchProcessor:
         report, sketches = self._report, self._sketches
         counts = {encode_key(k): n for k, n in batch.report.items() if n} if report else {}
         moves = {cell: n for cell, n in batch.sketch.items() if n} if sketches else {}
-        if not timer_changes and not new and copurchases is None and not counts and not moves:
+        activity = self._activity
+        done = activity_counts(batch.stats, batch.lateness) if activity is not None else {}
+        changed = timer_changes or new or counts or moves or done or batch.newest_at
+        if not changed and copurchases is None:
             return None
         outbox, timers = self._outbox, self._timers
         written_at = time.time()
+        event_ms = int(batch.newest_at * 1000) if math.isfinite(batch.newest_at) else 0
 
         def write(writes: Any) -> None:
             timers.update(writes, shard, timer_changes)
@@ -780,8 +792,18 @@ class BatchProcessor:
                 report.add(writes, shard, counts)
             if moves and sketches is not None:
                 sketches.add(writes, shard, moves)
+            if activity is not None:
+                activity.add_batch(writes, shard, done, event_ms, int(written_at * 1000))
 
         return write
+
+
+def _newest_event_at(items: Sequence[Event | ClockTick], ats: list[float]) -> float:
+    """The newest event time of a batch (0: only ticks)."""
+    return max(
+        (at for item, at in zip(items, ats, strict=True) if not isinstance(item, ClockTick)),
+        default=0.0,
+    )
 
 
 def _error(exc: Exception) -> str:

@@ -17,7 +17,7 @@ from flows.dataflow import build_flow
 from flows.inputs import DeadLetter, RawInput
 from flows.processor import EmittedNotice
 from flows.stats import Stats
-from flows.wiring import processor_factory
+from flows.wiring import processor_factory, tally_dead_letters
 from smartcomms.config import Settings
 from state.connection import connect
 
@@ -162,8 +162,12 @@ def replay(
     def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:
         notices.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
 
+    tally = tally_dead_letters(run_settings, redis_url) if redis_url is not None else None
+
     def write_dead_letters(items: list[DeadLetter]) -> None:
         stats.dead_letters.update(letter.kind for letter in items)
+        if tally is not None:  # for the console over the replay's Redis
+            tally(items)
         dead_letters.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
 
     processor = processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False)

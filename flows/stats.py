@@ -81,6 +81,31 @@ class Stats:
 
 
 _FIELDS = tuple(f.name for f in fields(Stats))
+SEP = "|"
+"""between the parts of an activity field: ``notices|welcome|sms``"""
+
+
+def activity_counts(stats: Stats, lateness: list[float]) -> dict[str, int]:
+    """A batch's counts as the console's fields (state.activity): events by type, notices
+    by scenario and first channel, suppressions by reason, the engine's dead letters by
+    stage, timers fired and their summed lateness in ms (``lateness``: seconds each)."""
+    counts: Counter[str] = Counter()
+    for kind, by in (
+        ("events", stats.events),
+        ("suppressed", stats.suppressed),
+        ("poisoned", stats.poisoned),
+        ("dropped_timers", stats.dropped_timers),
+    ):
+        for name, count in by.items():
+            counts[f"{kind}{SEP}{name}"] += count
+    for (trigger, _kind, channel), count in stats.notices.items():
+        counts[f"notices{SEP}{trigger}{SEP}{channel}"] += count
+    for name, count in (("duplicates", stats.duplicates), ("held", stats.held)):
+        counts[name] += count
+    if lateness:
+        counts["timers_fired"] += len(lateness)
+        counts["timers_late_ms"] += int(sum(max(late, 0.0) for late in lateness) * 1000)
+    return {field: count for field, count in counts.items() if count}
 
 
 def _nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:

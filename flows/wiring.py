@@ -14,12 +14,14 @@ from prometheus_client import REGISTRY
 
 from channels.policy import Policy
 from flows.clock import AdmissionWindow, Clock
+from flows.inputs import DeadLetter
 from flows.processor import BatchProcessor
 from flows.stats import Stats, StatsCollector
 from smartcomms.config import Settings
 from smartcomms.kafka import client_config
 from smartcomms.observability import HEALTH, serve
 from smartcomms.standing_settings import loyalty_of
+from state.activity import ActivityCounters, DeadLetterTally
 from state.backend import CoPurchaseTable, Documents, DueIndex, ReportStore
 from state.cache import StateCache
 from state.connection import connect
@@ -97,7 +99,7 @@ def processor_factory(
         if not built:
             tune_gc()
             engine = settings.engine
-            store, timers, outbox, copurchases, report, sketches = _stores(
+            store, timers, outbox, copurchases, report, sketches, activity = _stores(
                 settings, redis_url, live
             )
             built.append(
@@ -122,6 +124,7 @@ def processor_factory(
                     ),
                     report=report,
                     sketches=sketches if rules.loyalty.quantiles else None,
+                    activity=activity,
                 )
             )
         return built[0]
@@ -141,8 +144,17 @@ def _cache(states: int, shards: int) -> StateCache | None:
 
 def _stores(
     settings: Settings, redis_url: str | None, live: bool
-) -> tuple[Documents, DueIndex, Outbox | None, CoPurchaseTable, ReportStore, ReportStore]:
-    """The engine's store: in Redis at ``redis_url``, or in memory (None)."""
+) -> tuple[
+    Documents,
+    DueIndex,
+    Outbox | None,
+    CoPurchaseTable,
+    ReportStore,
+    ReportStore,
+    ActivityCounters | None,
+]:
+    """The engine's store: in Redis at ``redis_url``, or in memory (None; the console's
+    activity counts are kept in Redis only: nobody reads a replay's memory afterwards)."""
     if redis_url is None:
         return (
             MemoryDocuments(),
@@ -151,6 +163,7 @@ def _stores(
             MemoryCoPurchases(),
             MemoryReportCounters(),
             MemoryReportCounters(),
+            None,
         )
     client = connect(redis_url, settings.redis.retry_for_s)
     prefix = settings.redis.prefix
@@ -161,6 +174,7 @@ def _stores(
         CoPurchases(client, prefix),
         ReportCounters(client, prefix),
         ReportCounters(client, prefix, "rfm-sketch"),
+        ActivityCounters(client, prefix),
     )
 
 
@@ -200,3 +214,23 @@ def start_observability(settings: Settings, redis_url: str, stats: Stats | None)
         REGISTRY.register(StatsCollector(stats))
     serve(config.port, HEALTH, config.host)
     structlog.get_logger().info("observability", port=config.port)
+
+
+def tally_dead_letters(settings: Settings, redis_url: str) -> Callable[[list[DeadLetter]], None]:
+    """Count the input's dead letters in Redis for the console, once each (state.activity;
+    the engine's own are counted with its batches). The client connects on first use."""
+    clients: list[DeadLetterTally] = []
+
+    def count(letters: list[DeadLetter]) -> None:
+        if not clients:
+            client = connect(redis_url, settings.redis.retry_for_s)
+            clients.append(DeadLetterTally(client, settings.redis.prefix))
+        clients[0].count(
+            [
+                ("" if letter.kind == "kafka_error" else letter.origin, letter.kind)
+                for letter in letters
+                if not letter.kind.startswith("engine_")
+            ]
+        )
+
+    return count

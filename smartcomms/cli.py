@@ -337,6 +337,37 @@ def cmd_scenarios_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    """The marketers' web console, live from Redis, until Ctrl-C."""
+    import redis
+
+    from smartcomms.console.readings import Readings
+    from smartcomms.console.server import Console, check_binding, serve
+    from state.connection import connect
+
+    settings = _settings(args)
+    if not settings.redis.url:
+        raise ConfigError("console needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    config = settings.console
+    host = args.host or config.host
+    port = config.port if args.port is None else args.port
+    check_binding(config, host)
+    ping(settings.redis.url)
+    readings = Readings(connect(settings.redis.url, retry_for_s=0), settings)
+    server = serve(Console(readings), host, port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"console: http://{shown}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    every = config.refresh_s or 5.0
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        while True:  # samples for the rates, whether or not a page is open
+            with contextlib.suppress(redis.RedisError):
+                readings.sample()
+            time.sleep(every)
+    server.shutdown()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Local stack + synthetic traffic through the live flow, with a live display."""
     from smartcomms.demo import run_demo
@@ -514,6 +545,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("channel", choices=CHANNELS)
     p.add_argument("address", help="the contact to send to: chat id, phone, token, e-mail")
     p.add_argument("--template", default="bonus_earned", help="template to render")
+
+    p = add(
+        "console",
+        cmd_console,
+        "The marketers' web console, read-only and live from Redis: events, notices, "
+        "suppressions and dead letters; each scenario's funnel, variants and uplift over "
+        "its control group; cascade outcomes and cost by channel; a customer's profile and "
+        "decisions; the scenarios as chains. English and Russian.",
+    )
+    p.add_argument("--port", type=int, help="port (default: console.port, 8080; 0: any free)")
+    p.add_argument("--host", help="address to bind (default: console.host, 127.0.0.1)")
+    p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
     p = add(
         "demo",

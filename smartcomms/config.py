@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -493,6 +494,47 @@ class ExperimentSettings(_Section):
     each scenario's control group); transactional scenarios still reach them"""
 
 
+PRICES_RUB = {
+    "push": 0.0,
+    "web_push": 0.0,
+    "telegram": 0.0,
+    "viber": 1.2,
+    "whatsapp": 4.5,
+    "sms": 3.2,
+    "email": 0.05,
+}
+"""what a message costs per channel by default: typical Russian list prices of 2026"""
+
+
+class ConsoleSettings(_Section):
+    """`smartcomms console`: the marketers' read-only pages. Bound to loopback by default;
+    bound elsewhere it needs a bearer ``token`` or ``user`` and ``password``, best given
+    by the environment (SMARTCOMMS_CONSOLE__TOKEN, ...), never in a file in git."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    refresh_s: float = Field(default=5.0, ge=0, le=3600)
+    """the pages reload themselves this often (0: never)"""
+    prices: dict[str, Annotated[float, Field(ge=0)]] = PRICES_RUB
+    """channel -> the price of one message (a send the gateway took)"""
+    currency: str = "RUB"
+    token: SecretStr | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+
+    @field_validator("prices")
+    @classmethod
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        known_channels(value)
+        return value
+
+    @model_validator(mode="after")
+    def _pair(self) -> ConsoleSettings:
+        if (self.user is None) != (self.password is None):
+            raise ValueError("user and password go together")
+        return self
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -527,6 +569,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     sender: SenderSettings = SenderSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     scenarios: dict[ScenarioName, ScenarioSpec] = {}
     """Every scenario: the built-ins (made from ``triggers:``, overridden key by key by a

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 import orjson
 
 from channels.cascade import Dispatch
+from state.activity import delivery_counters
 from state.batch import BatchWrite
 from state.connection import RedisClient, mget
 from state.timers import TimerIndex
@@ -29,6 +30,7 @@ class DispatchStore:
         self._client = client
         self._prefix = prefix
         self._deadlines = TimerIndex(client, f"{prefix}:dispatch")
+        self._outcomes = delivery_counters(client, prefix)
 
     def key(self, ref: NoticeRef) -> str:
         customer_id, notice_id = ref
@@ -60,10 +62,14 @@ class DispatchStore:
         return value.decode() if isinstance(value, bytes) else None
 
     def save(
-        self, shard: str, dispatches: Mapping[NoticeRef, Dispatch], new: Iterable[NoticeRef] = ()
+        self,
+        shard: str,
+        dispatches: Mapping[NoticeRef, Dispatch],
+        new: Iterable[NoticeRef] = (),
+        outcomes: Mapping[str, int] | None = None,
     ) -> None:
         """Write dispatches and their deadlines as one batch (state.batch; ``new``: first
-        writes)."""
+        writes; ``outcomes``: the console's counts of cascades that ended, state.activity)."""
         if not dispatches:
             return
         writes = BatchWrite(self._client)
@@ -76,4 +82,6 @@ class DispatchStore:
             shard,
             {_SEP.join(ref): dispatch.wake_at for ref, dispatch in dispatches.items()},
         )
+        if outcomes:
+            self._outcomes.add(writes, shard, outcomes)
         writes.execute()
