@@ -128,8 +128,7 @@ def headless_chromium(width: int = 1280, height: int = 900) -> Iterator[Page]:
             "about:blank",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL,
     )
     try:
         port = _devtools_port(proc, Path(profile))
@@ -150,13 +149,13 @@ def headless_chromium(width: int = 1280, height: int = 900) -> Iterator[Page]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _devtools_port(proc: subprocess.Popen[str], profile: Path, timeout: float = 30.0) -> int:
+def _devtools_port(proc: subprocess.Popen[bytes], profile: Path, timeout: float = 30.0) -> int:
     """The port Chromium chose: it writes it to DevToolsActivePort in its profile."""
     marker = profile / "DevToolsActivePort"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"chromium exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"chromium exited with status {proc.returncode}")
         if marker.exists():
             first = marker.read_text().splitlines()
             if first and first[0].isdigit():

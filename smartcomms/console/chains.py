@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from triggers.durations import format_duration
+from triggers.scenarios.conditions import FACTS
 from triggers.scenarios.model import ScenarioSpec
 
 SIGNS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "∈"}
@@ -27,8 +28,8 @@ def condition_text(condition: Mapping[str, Any]) -> str:
         elif isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in SIGNS:
             ((op, operand),) = value.items()
             parts.append(f"{key} {SIGNS[op]} {_scalar(operand)}")
-        elif isinstance(value, str) and not isinstance(value, bool):
-            parts.append(f"{key} {value}")
+        elif key in FACTS and FACTS[key].named:  # names a step or channel: "opened d1"
+            parts.append(f"{key} {_scalar(value)}")
         else:
             parts.append(f"{key} = {_scalar(value)}")
     return " and ".join(parts)

@@ -20,6 +20,7 @@ from channels.gateways.factory import ConfiguredGateway
 from channels.gateways.http import SmsGateway, TelegramGateway, WebhookGateway
 from channels.templates import SAMPLE_VARS, TemplateSet
 from smartcomms.config import DispatchSettings
+from state.activity import delivery_counters
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from tests.gateway_server import Answer, Provider, provider
@@ -228,3 +229,20 @@ def test_an_item_the_dispatcher_fails_on_changes_nothing_and_is_reported(
     assert [r["notice_id"] for r in receipts] == ["n1"]
     assert failed and failed[0][0] == 0 and failed[0][1].startswith("dispatch: TypeError")
     assert harness.store.load([("C1", "n2")]) == {}  # nothing stored for it
+
+
+def test_cascade_outcomes_are_counted_once_for_the_console(
+    harness: Harness, providers: dict[str, Provider], redis_client: redis.Redis
+) -> None:
+    providers["push"].answer(Answer(404, {"error": "unregistered"}))  # refused: not billed
+    harness.run(notice(["push", "sms"]), notice(["sms"], "n2"))
+    harness.run(delivery("sms", "delivered"), delivery("sms", "failed", "n2"))
+    # redelivered receipts and notices, and a tick, change nothing
+    harness.run(delivery("sms", "delivered"), delivery("sms", "failed", "n2"), notice(["sms"]))
+    harness.now += 86_400
+    harness.run(Tick(harness.now, "0"))
+    assert delivery_counters(redis_client, "ds").totals() == {
+        "delivered|2|sms": 1,  # on the second channel of its cascade
+        "unreachable": 1,
+        "sends|sms": 2,  # a failed receipt is a message the provider took
+    }

@@ -1,0 +1,126 @@
+"""The console's server without a browser: who may read it, what it refuses, its words,
+and the dead-letter tally it reads (real Redis)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from smartcomms.console.chains import condition_text
+from smartcomms.console.strings import STRINGS, language_of, span
+from state.activity import DeadLetterTally
+
+
+def start_console(redis_url: str, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "smartcomms.cli", "console", "--redis-url", redis_url, *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def guarded(redis_url: str) -> Iterator[str]:
+    """A console that wants a bearer token (set on loopback too: it is then checked)."""
+    with start_console(redis_url, "--port", "0", SMARTCOMMS_CONSOLE__TOKEN="s3cret") as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        try:
+            yield line.split()[1].rstrip("/")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def status_of(url: str, authorization: str | None = None) -> int:
+    request = urllib.request.Request(url)
+    if authorization:
+        request.add_header("Authorization", authorization)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_token_is_required_once_set(guarded: str) -> None:
+    assert status_of(guarded + "/") == 401
+    assert status_of(guarded + "/", "Bearer wrong") == 401
+    assert status_of(guarded + "/", "Bearer s3cret") == 200
+    assert status_of(guarded + "/nowhere", "Bearer s3cret") == 404
+    assert status_of(guarded + "/scenarios/nowhere", "Bearer s3cret") == 404
+
+
+def test_basic_auth(redis_url: str) -> None:
+    env = {"SMARTCOMMS_CONSOLE__USER": "anna", "SMARTCOMMS_CONSOLE__PASSWORD": "pw"}
+    with start_console(redis_url, "--port", "0", **env) as proc:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        good = "Basic " + base64.b64encode(b"anna:pw").decode()
+        bad = "Basic " + base64.b64encode(b"anna:nope").decode()
+        try:
+            assert (status_of(url), status_of(url, bad), status_of(url, good)) == (401, 401, 200)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (["--host", "0.0.0.0"], {}, "needs credentials"),
+        ([], {"SMARTCOMMS_CONSOLE__USER": "anna"}, "user and password go together"),
+        ([], {"SMARTCOMMS_CONSOLE__PRICES": "{fax: 1}"}, "unknown channel"),
+    ],
+)
+def test_refuses_in_one_line(
+    redis_url: str, args: list[str], env: dict[str, str], said: str
+) -> None:
+    with start_console(redis_url, "--port", "0", *args, **env) as proc:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and said in err, err
+
+
+def test_an_unreachable_redis_is_one_line() -> None:
+    with start_console("redis://127.0.0.1:1/0", "--port", "0") as proc:
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_dead_letters_are_tallied_once_each(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    tally = DeadLetterTally(client, f"t{uuid.uuid4().hex[:6]}")
+    letters = [("clicks:0@5", "not_json"), ("clicks:1@5", "invalid"), ("", "kafka_error")]
+    assert tally.count(letters) == 3
+    assert tally.count(letters) == 1  # a redelivery: only the letter with no origin again
+    assert tally.totals() == {"not_json": 1, "invalid": 1, "kafka_error": 2}
+
+
+def test_words_and_languages() -> None:
+    assert all(len(pair) == 2 and all(pair) for pair in STRINGS.values())
+    assert language_of("ru", "en-US") == "ru"
+    assert language_of(None, "de-DE,ru;q=0.8,en;q=0.5") == "ru"
+    assert language_of("xx", None) == "en"
+    assert span(0.42, "en") == "0.4 s"
+    assert span(3 * 3600 + 5 * 60 + 9, "en") == "3 h 5 min"
+    assert span(11 * 86_400 + 8 * 3600, "ru") == "11 д 8 ч"
+
+
+def test_conditions_read_as_text() -> None:
+    condition = {"purchases_since_entry": {"gte": 1}, "opened": "d1", "vip": True}
+    assert condition_text(condition) == "purchases_since_entry ≥ 1 and opened d1 and vip = true"
+    assert condition_text({"any": [{"tier": "gold"}, {"not": {"balance": {"lt": 100}}}]}) == (
+        "(tier = gold or not (balance < 100))"
+    )
