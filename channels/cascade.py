@@ -139,16 +139,15 @@ def resume_after_crash(dispatch: Dispatch, now: float, idempotent: bool, timeout
 
 def outcome_counts(finished: Iterable[Dispatch]) -> Counter[str]:
     """The console's delivery figures of cascades that just ended: ``delivered|<n>|<channel>``
-    (on the n-th channel of the cascade, from 1) or ``unreachable``, ``opened|<channel>``,
-    and ``sends|<channel>`` for every attempt a gateway took (what the channel bills: a
-    refusal is free, a failed receipt is not)."""
+    (on the n-th channel of the cascade, from 1) or ``unreachable``, and ``sends|<channel>``
+    for every attempt a gateway took (what the channel bills: a refusal is free, a failed
+    receipt is not). Opens often come after the cascade ended: the engine counts them
+    (flows.stats.activity_counts)."""
     counts: Counter[str] = Counter()
     for dispatch in finished:
         if dispatch.status == "done":
             channel = dispatch.channels[dispatch.step]
             counts[f"delivered|{dispatch.step + 1}|{channel}"] += 1
-            if dispatch.attempts and dispatch.attempts[-1][1] == "opened":
-                counts[f"opened|{channel}"] += 1
         else:
             counts["unreachable"] += 1
         for channel, status, _at, error in dispatch.attempts:

@@ -64,7 +64,7 @@ from triggers.engine import (
     fire_timer,
     linked_subject,
 )
-from triggers.events import Event, Receipt, epoch_of, subject_of
+from triggers.events import Delivery, Event, Receipt, epoch_of, subject_of
 from triggers.notices import (
     WITHHELD,
     Anomaly,
@@ -482,7 +482,7 @@ class BatchProcessor:
         self, batch: _Batch, event: Event, at: float, now: float, source: RawInput | None
     ) -> None:
         if not changes_state(event, self._rules):  # page views and such: counted, nothing more
-            batch.stats.events[event.type] += 1
+            _count(batch.stats, event)
             if batch.copurchases is not None and isinstance(event, Receipt):
                 batch.copurchases.count_anonymous(event)
             return
@@ -529,7 +529,7 @@ class BatchProcessor:
         linked_key: str | None,
     ) -> None:
         self._stage = "apply"
-        batch.stats.events[event.type] += 1
+        _count(batch.stats, event)
         linked = batch.states.get(linked_key) if linked_key else None
         linked_moves = linked is not None and bool(linked.cart or linked.viewed)
         notes: list[Note] = []
@@ -796,6 +796,13 @@ class BatchProcessor:
                 activity.add_batch(writes, shard, done, event_ms, int(written_at * 1000))
 
         return write
+
+
+def _count(stats: Stats, event: Event) -> None:
+    """An applied event in the batch's counts (a delivery receipt also by its status)."""
+    stats.events[event.type] += 1
+    if isinstance(event, Delivery):
+        stats.receipts[event.status, event.channel] += 1
 
 
 def _newest_event_at(items: Sequence[Event | ClockTick], ats: list[float]) -> float:

@@ -17,6 +17,8 @@ class Stats:
 
     events: Counter[str] = field(default_factory=Counter)
     """events applied, by type"""
+    receipts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """delivery receipts applied, by (status, channel)"""
     duplicates: int = 0
     notices: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     """notices emitted, by (trigger, kind, first channel of the cascade)"""
@@ -98,6 +100,8 @@ def activity_counts(stats: Stats, lateness: list[float]) -> dict[str, int]:
     ):
         for name, count in by.items():
             counts[f"{kind}{SEP}{name}"] += count
+    for (status, channel), count in stats.receipts.items():
+        counts[f"receipts{SEP}{status}{SEP}{channel}"] += count
     for (trigger, _kind, channel), count in stats.notices.items():
         counts[f"notices{SEP}{trigger}{SEP}{channel}"] += count
     for name, count in (("duplicates", stats.duplicates), ("held", stats.held)):

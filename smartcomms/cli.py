@@ -565,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
         "flow, showing notices and a running summary. Ctrl-C stops.",
     )
     p.add_argument("--rate", type=float, default=2_000, help="events per second")
-    p.add_argument("--customers", type=int, default=5_000)
+    p.add_argument("--customers", type=int, default=20_000)
     p.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
     return parser
 

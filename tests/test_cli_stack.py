@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 import orjson
@@ -119,14 +120,20 @@ def test_demo_shows_notices_and_stops_cleanly_on_ctrl_c() -> None:
     def shown(text: str) -> bool:
         return any(text in line for line in seen)
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (shown("начислено") and shown("dead letters")):
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (
+        shown("начислено") and shown("dead letters") and shown("cascade: first channel")
+    ):
         seen.append(proc.stdout.readline())
+    [console] = {word for line in seen for word in line.split() if word.startswith("http://")}
+    with urllib.request.urlopen(console + "delivery", timeout=10) as page:  # the console runs
+        assert page.status == 200 and b"Cascade outcomes" in page.read()
     proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
+    rest, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, rest
     assert shown("начислено"), "".join(seen)  # a notice text
-    assert shown("dead letters"), "".join(seen)  # the running summary
+    assert shown("bonus_earned"), "".join(seen)  # the notices by scenario and channel
+    assert "summary" in rest and "cascade: first channel" in rest, rest  # the final screen
 
 
 def test_profile_shows_rolling_aggregates(redis_client: redis.Redis, redis_url: str) -> None:

@@ -108,8 +108,9 @@ class Readings:
     def delivery(self) -> dict[str, Any]:
         """Cascade outcomes by channel and position, sends and their cost."""
         counts = self._delivery.totals()
+        opened = _group(self._activity.totals(), "receipts|opened")
         prices = self.settings.console.prices
-        channels = [c for c in CHANNELS if any(field.endswith("|" + c) for field in counts)]
+        channels = [c for c in CHANNELS if any(f.endswith("|" + c) for f in [*counts, *opened])]
         positions = sorted({int(f.split("|")[1]) for f in counts if f.startswith("delivered|")})
         rows: list[dict[str, Any]] = []
         for channel in channels:
@@ -120,7 +121,7 @@ class Readings:
                     "channel": channel,
                     "delivered": delivered,
                     "delivered_total": sum(delivered.values()),
-                    "opened": counts[f"opened|{channel}"],
+                    "opened": opened[channel],
                     "sends": sends,
                     "price": prices.get(channel, 0.0),
                     "spend": sends * prices.get(channel, 0.0),
