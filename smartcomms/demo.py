@@ -34,7 +34,7 @@ from smartcomms.console.readings import Readings
 from smartcomms.console.server import Console, serve
 from smartcomms.demo_providers import FakeProviders
 from smartcomms.kafka import client_config
-from smartcomms.localstack import free_port, kafka_broker, redis_server
+from smartcomms.localstack import free_port, kafka_broker, redis_server, stop_process
 from smartcomms.simulate import produce
 from smartcomms.synthetic import TrafficGenerator
 from smartcomms.topics import assignments, ensure_topics
@@ -114,12 +114,7 @@ def flow_process(
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def run_demo(

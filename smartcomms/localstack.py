@@ -72,7 +72,8 @@ terminal reaches only the command that started them, which stops its clients fir
 the servers last (a broker gone before its clients makes each of them log its refusals)."""
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -106,7 +107,7 @@ def redis_server(*extra_args: str, port: int | None = None) -> Iterator[str]:
         wait_for_port(port, proc, "redis-server", 15)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        _stop(proc)
+        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -168,4 +169,4 @@ def kafka_broker(advertised_port: int | None = None) -> Iterator[str]:
         wait_for_port(port, proc, "Kafka broker", 15)
         yield address
     finally:
-        _stop(proc)
+        stop_process(proc)

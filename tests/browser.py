@@ -18,6 +18,8 @@ from typing import Any
 
 import websocket
 
+from smartcomms.localstack import stop_process
+
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -140,12 +142,7 @@ def headless_chromium(width: int = 1280, height: int = 900) -> Iterator[Page]:
         finally:
             page.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         shutil.rmtree(profile, ignore_errors=True)
 
 
