@@ -7,6 +7,7 @@ import base64
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -15,9 +16,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from smartcomms.config import Settings
 from smartcomms.console.chains import condition_text
+from smartcomms.console.readings import Readings
 from smartcomms.console.strings import STRINGS, language_of, span
-from state.activity import DeadLetterTally
+from state.activity import ActivityCounters, DeadLetterTally
+from state.batch import BatchWrite
 
 
 def start_console(redis_url: str, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -124,3 +128,28 @@ def test_conditions_read_as_text() -> None:
     assert condition_text({"any": [{"tier": "gold"}, {"not": {"balance": {"lt": 100}}}]}) == (
         "(tier = gold or not (balance < 100))"
     )
+
+
+def test_rates_are_the_counters_change_per_second(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    settings = Settings.model_validate({"redis": {"prefix": f"t{uuid.uuid4().hex[:6]}"}})
+    readings = Readings(client, settings)
+    counters = ActivityCounters(client, settings.redis.prefix)
+
+    def add(counts: dict[str, int]) -> None:
+        writes = BatchWrite(client)
+        counters.add_batch(writes, "3", counts, 1_700_000_000_000, 1_700_000_000_000)
+        writes.execute()
+
+    add({"events|receipt": 10, "notices|welcome|sms": 2})
+    started = time.monotonic()
+    assert readings.overview()["events"][0]["rate"] == 0.0  # one sample: no rate yet
+    time.sleep(0.2)
+    add({"events|receipt": 100, "notices|welcome|sms": 20, "events|page_view": 5})
+    overview = readings.overview()
+    elapsed = time.monotonic() - started
+    rows = {row["name"]: row for row in overview["events"]}
+    assert rows["receipt"]["count"] == 110 and rows["page_view"]["count"] == 5
+    assert 100 / elapsed <= rows["receipt"]["rate"] <= 100 / 0.2
+    assert overview["notices_matrix"]["cells"] == {"welcome": {"sms": 22}}
+    assert overview["lag_s"] > 0 and len(overview["history"]) == 1
