@@ -33,7 +33,7 @@ from flows.kafka_io import (
     read_kafka,
 )
 from flows.ticker import WithClock
-from flows.wiring import configured, observed, tune_gc
+from flows.wiring import configured, observed, tally_dead_letters, tune_gc
 from smartcomms.config import ConfigError, Settings, load_settings
 from smartcomms.logs import configure as configure_logging
 from smartcomms.observability import DISPATCH_DEAD_LETTERS
@@ -201,6 +201,7 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
             topics.dead_letters,
             counting_dead_letters(lambda kind: DISPATCH_DEAD_LETTERS.labels(kind).inc()),
             kafka.client_config,
+            on_written=tally_dead_letters(settings, settings.redis.url),
         ),
     )
     op.output(

@@ -137,7 +137,7 @@ class _Batch:
         self.indexed: list[str] = []
         """subjects loaded because the timer index had them due by the horizon"""
         self.newest_at = 0.0
-        """the newest event time of the batch (counted for the console; 0: none)"""
+        """the newest event time the batch admitted (for the console's lag; 0: none)"""
 
     def touch(self, subject: str, state: CustomerState) -> None:
         """Mark a state changed and queue its next timer (stale entries are skipped)."""
@@ -384,14 +384,13 @@ class BatchProcessor:
                         batch.stats.poisoned["admission"] += 1
                         continue
                     now = self._clock.observe(at)
+                    batch.newest_at = max(batch.newest_at, at)
                     self._take_daily_bounds(batch, now)
                     self._fire_due_timers(batch, now)
                     self._apply(batch, item, at, now, source)
                     self._fire_due_timers(batch, now)  # steps a late event armed in the past
                 for state in batch.touched.values():
                     forget_before(state, now - self._dedup_window_s)
-                if self._activity is not None:
-                    batch.newest_at = _newest_event_at(items, ats)
                 writer = self._writer(shard, batch)
                 documents = self._store.encode(batch.touched)
             except INFRASTRUCTURE:
@@ -803,14 +802,6 @@ def _count(stats: Stats, event: Event) -> None:
     stats.events[event.type] += 1
     if isinstance(event, Delivery):
         stats.receipts[event.status, event.channel] += 1
-
-
-def _newest_event_at(items: Sequence[Event | ClockTick], ats: list[float]) -> float:
-    """The newest event time of a batch (0: only ticks)."""
-    return max(
-        (at for item, at in zip(items, ats, strict=True) if not isinstance(item, ClockTick)),
-        default=0.0,
-    )
 
 
 def _error(exc: Exception) -> str:

@@ -162,7 +162,11 @@ def replay(
     def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:
         notices.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
 
-    tally = tally_dead_letters(run_settings, redis_url) if redis_url is not None else None
+    tally = (
+        tally_dead_letters(run_settings, redis_url, redelivered=False)
+        if redis_url is not None
+        else None
+    )
 
     def write_dead_letters(items: list[DeadLetter]) -> None:
         stats.dead_letters.update(letter.kind for letter in items)

@@ -89,13 +89,13 @@ SEP = "|"
 
 def activity_counts(stats: Stats, lateness: list[float]) -> dict[str, int]:
     """A batch's counts as the console's fields (state.activity): events by type, notices
-    by scenario and first channel, suppressions by reason, the engine's dead letters by
-    stage, timers fired and their summed lateness in ms (``lateness``: seconds each)."""
+    by scenario and first channel, suppressions by reason, timers dropped by stage, delivery
+    receipts by status and channel, timers fired and their summed lateness in ms
+    (``lateness``: seconds each). Dead letters are counted by their sinks."""
     counts: Counter[str] = Counter()
     for kind, by in (
         ("events", stats.events),
         ("suppressed", stats.suppressed),
-        ("poisoned", stats.poisoned),
         ("dropped_timers", stats.dropped_timers),
     ):
         for name, count in by.items():

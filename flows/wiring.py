@@ -216,9 +216,13 @@ def start_observability(settings: Settings, redis_url: str, stats: Stats | None)
     structlog.get_logger().info("observability", port=config.port)
 
 
-def tally_dead_letters(settings: Settings, redis_url: str) -> Callable[[list[DeadLetter]], None]:
-    """Count the input's dead letters in Redis for the console, once each (state.activity;
-    the engine's own are counted with its batches). The client connects on first use."""
+def tally_dead_letters(
+    settings: Settings, redis_url: str, redelivered: bool = True
+) -> Callable[[list[DeadLetter]], None]:
+    """Count a sink's dead letters in Redis for the console (state.activity): once each by
+    its origin where the input can be ``redelivered`` (Kafka), every one otherwise (a
+    replay's file: the same line of tomorrow's file is another letter). The client
+    connects on first use."""
     clients: list[DeadLetterTally] = []
 
     def count(letters: list[DeadLetter]) -> None:
@@ -227,9 +231,8 @@ def tally_dead_letters(settings: Settings, redis_url: str) -> Callable[[list[Dea
             clients.append(DeadLetterTally(client, settings.redis.prefix))
         clients[0].count(
             [
-                ("" if letter.kind == "kafka_error" else letter.origin, letter.kind)
+                (letter.origin if redelivered and "@" in letter.origin else "", letter.kind)
                 for letter in letters
-                if not letter.kind.startswith("engine_")
             ]
         )
 

@@ -519,8 +519,10 @@ class ConsoleSettings(_Section):
     """channel -> the price of one message (a send the gateway took)"""
     currency: str = "RUB"
     token: SecretStr | None = None
-    user: str | None = None
+    """at least 16 characters"""
+    user: Annotated[str, Field(min_length=1)] | None = None
     password: SecretStr | None = None
+    """at least 8 characters"""
 
     @field_validator("prices")
     @classmethod
@@ -529,9 +531,12 @@ class ConsoleSettings(_Section):
         return value
 
     @model_validator(mode="after")
-    def _pair(self) -> ConsoleSettings:
+    def _credentials(self) -> ConsoleSettings:
         if (self.user is None) != (self.password is None):
             raise ValueError("user and password go together")
+        for name, secret, least in (("token", self.token, 16), ("password", self.password, 8)):
+            if secret is not None and len(secret.get_secret_value()) < least:
+                raise ValueError(f"{name} needs at least {least} characters")
         return self
 
 

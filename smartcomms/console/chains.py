@@ -57,7 +57,6 @@ def chain_of(spec: ScenarioSpec, order: Sequence[str]) -> dict[str, Any]:
                 "at_local": step.at_local.strftime("%H:%M") if step.at_local else None,
                 "condition": condition_text(step.if_),
                 "channels": list(step.channels or order),
-                "own_channels": step.channels is not None,
                 "template": template if isinstance(template, str) else dict(template),
             }
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smartcomms.config import CHANNELS, Settings
-from smartcomms.logs import mask
+from smartcomms.logs import mask, mask_text
 from smartcomms.standing_settings import loyalty_of
 from state.activity import ActivityCounters, DeadLetterTally, delivery_counters
 from state.connection import RedisClient
@@ -28,6 +28,8 @@ from triggers.scenarios.report import build_report
 
 RATE_WINDOW_S = 60.0
 """rates are the change of the counters over about this long"""
+MIN_SPACING_S = 0.1
+"""samples closer than this are not kept (rates from milliseconds apart are noise)"""
 HISTORY = 120
 """samples kept for the sparkline of events per second"""
 
@@ -57,10 +59,13 @@ class Readings:
         self._lock = threading.Lock()
 
     def sample(self) -> Counter[str]:
-        """Read the activity counters now and remember them for the rates."""
+        """Read the activity counters now; remember them for the rates unless the last
+        sample is younger than MIN_SPACING_S (a page opened in between)."""
+        at = time.time()
         counts = self._activity.totals()
         with self._lock:
-            self._samples.append(Sample(time.time(), counts))
+            if not self._samples or at - self._samples[-1].at >= MIN_SPACING_S:
+                self._samples.append(Sample(at, counts))
         return counts
 
     def overview(self) -> dict[str, Any]:
@@ -77,7 +82,9 @@ class Readings:
             scenario, _, channel = key.partition("|")
             by_scenario[scenario] += count
             by_channel[channel] += count
-        fired, late_ms = counts["timers_fired"], counts["timers_late_ms"]
+        fired, late_ms = rates["timers_fired"], rates["timers_late_ms"]
+        if not fired:  # nothing fired within the window: the mean since the start
+            fired, late_ms = counts["timers_fired"], counts["timers_late_ms"]
         clocks = self._activity.clocks()
         newest_event = max((event for event, _at in clocks.values()), default=0)
         last_commit = max((at for _event, at in clocks.values()), default=0)
@@ -93,10 +100,10 @@ class Readings:
             "dead_letters": self._dead_letters(counts),
             "duplicates": counts["duplicates"],
             "held": counts["held"],
-            "timers_fired": fired,
+            "timers_fired": counts["timers_fired"],
             "timer_lateness_ms": late_ms / fired if fired else None,
             "timers_overdue": self._overdue(sorted(clocks), now),
-            "lag_s": now - newest_event / 1000 if newest_event else None,
+            "lag_s": max(now - newest_event / 1000, 0.0) if newest_event else None,
             "last_commit_s": now - last_commit / 1000 if last_commit else None,
             "history": self._history(),
         }
@@ -156,7 +163,12 @@ class Readings:
             dispatch = cascades.get((customer_id, decision.get("notice_id", "")))
             if dispatch is not None:
                 decision["cascade"] = [
-                    {"channel": channel, "status": status, "at": rfc3339_utc(at), "error": error}
+                    {
+                        "channel": channel,
+                        "status": status,
+                        "at": rfc3339_utc(at),
+                        "error": mask_text(error) if error else None,
+                    }
                     for channel, status, at, error in dispatch.attempts
                 ]
         view["first_name"] = mask(view["first_name"] or "")
@@ -165,9 +177,7 @@ class Readings:
         return view
 
     def _dead_letters(self, counts: Mapping[str, int]) -> dict[str, Any]:
-        by_kind: Counter[str] = Counter(self._letters.totals())
-        for stage, count in _group(counts, "poisoned").items():
-            by_kind[f"engine_{stage}"] += count
+        by_kind = self._letters.totals()
         dropped = _group(counts, "dropped_timers")
         return {
             "rows": sorted(by_kind.items(), key=lambda kv: -kv[1]),

@@ -171,7 +171,7 @@ def serve(console: Console, host: str, port: int) -> ThreadingHTTPServer:
                     {"WWW-Authenticate": expected[0] + ' realm="smartcomms"'},
                 )
                 return
-            url = urlsplit(self.path)
+            url = urlsplit("/" + self.path.lstrip("/"))  # "//host/" is a path here, no host
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             language = language_of(query.get("lang"), self.headers.get("Accept-Language"))
             try:

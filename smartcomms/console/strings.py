@@ -90,6 +90,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exits": ("Exits on", "Выход по"),
     "attribution": ("Attribution window", "Окно атрибуции"),
     "days": ("days", "дн."),
+    "restarts": ("restarts at each entry", "перезапускается при каждом входе"),
+    "reentry": ("enters again after", "повторный вход через"),
     "disabled": ("disabled", "выключен"),
     "report_json": ("The report as JSON", "Отчёт в JSON"),
     "read_only": ("Read-only, live from Redis", "Только чтение, данные из Redis"),

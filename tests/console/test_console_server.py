@@ -23,6 +23,8 @@ from smartcomms.console.strings import STRINGS, language_of, span
 from state.activity import ActivityCounters, DeadLetterTally
 from state.batch import BatchWrite
 
+TOKEN = "a-token-of-24-characters"
+
 
 def start_console(redis_url: str, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -37,7 +39,7 @@ def start_console(redis_url: str, *args: str, **env: str) -> subprocess.Popen[st
 @pytest.fixture
 def guarded(redis_url: str) -> Iterator[str]:
     """A console that wants a bearer token (set on loopback too: it is then checked)."""
-    with start_console(redis_url, "--port", "0", SMARTCOMMS_CONSOLE__TOKEN="s3cret") as proc:
+    with start_console(redis_url, "--port", "0", SMARTCOMMS_CONSOLE__TOKEN=TOKEN) as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         try:
@@ -61,17 +63,17 @@ def status_of(url: str, authorization: str | None = None) -> int:
 def test_a_token_is_required_once_set(guarded: str) -> None:
     assert status_of(guarded + "/") == 401
     assert status_of(guarded + "/", "Bearer wrong") == 401
-    assert status_of(guarded + "/", "Bearer s3cret") == 200
-    assert status_of(guarded + "/nowhere", "Bearer s3cret") == 404
-    assert status_of(guarded + "/scenarios/nowhere", "Bearer s3cret") == 404
+    assert status_of(guarded + "/", f"Bearer {TOKEN}") == 200
+    assert status_of(guarded + "/nowhere", f"Bearer {TOKEN}") == 404
+    assert status_of(guarded + "/scenarios/nowhere", f"Bearer {TOKEN}") == 404
 
 
 def test_basic_auth(redis_url: str) -> None:
-    env = {"SMARTCOMMS_CONSOLE__USER": "anna", "SMARTCOMMS_CONSOLE__PASSWORD": "pw"}
+    env = {"SMARTCOMMS_CONSOLE__USER": "anna", "SMARTCOMMS_CONSOLE__PASSWORD": "long enough"}
     with start_console(redis_url, "--port", "0", **env) as proc:
         assert proc.stdout is not None
         url = proc.stdout.readline().split()[1]
-        good = "Basic " + base64.b64encode(b"anna:pw").decode()
+        good = "Basic " + base64.b64encode(b"anna:long enough").decode()
         bad = "Basic " + base64.b64encode(b"anna:nope").decode()
         try:
             assert (status_of(url), status_of(url, bad), status_of(url, good)) == (401, 401, 200)
@@ -86,6 +88,7 @@ def test_basic_auth(redis_url: str) -> None:
         (["--host", "0.0.0.0"], {}, "needs credentials"),
         ([], {"SMARTCOMMS_CONSOLE__USER": "anna"}, "user and password go together"),
         ([], {"SMARTCOMMS_CONSOLE__PRICES": "{fax: 1}"}, "unknown channel"),
+        ([], {"SMARTCOMMS_CONSOLE__TOKEN": "short"}, "token needs at least 16 characters"),
     ],
 )
 def test_refuses_in_one_line(
