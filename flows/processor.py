@@ -136,6 +136,11 @@ class _Batch:
         self.horizon = horizon
         self.indexed: list[str] = []
         """subjects loaded because the timer index had them due by the horizon"""
+        self.marks: dict[str, int] = {}
+        """input partition -> highest offset of a stateless event counted (the shard's
+        stored marks, then this batch's)"""
+        self.marked: dict[str, int] = {}
+        """the marks this batch moved"""
         self.newest_at = 0.0
         """the newest event time the batch admitted (for the console's lag; 0: none)"""
 
@@ -263,6 +268,8 @@ class BatchProcessor:
         self._report = report
         self._sketches = sketches
         self._activity = activity
+        self._marks: dict[str, dict[str, int]] = {}
+        """shard -> its stored marks (state.activity), read once and kept with each commit"""
         self._daily = rules.loyalty.daily if sketches is not None else None
         self._started = time.time()
         self._swept: set[str] = set()
@@ -367,6 +374,7 @@ class BatchProcessor:
         fenced = self._fence.open(shard)
         try:
             if fenced.already_applied:  # the answer to our last attempt's commit was lost
+                self._marks.pop(shard, None)  # they were written: read them again
                 return self._unanswered.pop(shard)
             batch = self._load(shard, items, ats, careful)
             now = self._clock.current()
@@ -410,6 +418,8 @@ class BatchProcessor:
             del self._unanswered[shard]
             if self._cache is not None:
                 self._cache.written(shard, batch.touched)
+            if self._activity is not None:
+                self._marks[shard] = batch.marks
             REDIS_SECONDS.labels("save").observe(time.perf_counter() - started)
             self._committed(batch)
             return outputs
@@ -468,6 +478,10 @@ class BatchProcessor:
             states = self._store.load(subjects)
         batch = _Batch(states, horizon, careful)
         batch.indexed = due_subjects
+        if self._activity is not None:
+            if shard not in self._marks:
+                self._marks[shard] = self._activity.marks(shard)
+            batch.marks = dict(self._marks[shard])
         if self._copurchases is not None:
             events = [item for item in items if not isinstance(item, ClockTick)]
             window_days = int(self._dedup_window_s // DAY) + 1
@@ -481,6 +495,9 @@ class BatchProcessor:
         self, batch: _Batch, event: Event, at: float, now: float, source: RawInput | None
     ) -> None:
         if not changes_state(event, self._rules):  # page views and such: counted, nothing more
+            if source is not None and self._activity is not None and _seen(batch, source):
+                batch.stats.duplicates += 1
+                return
             _count(batch.stats, event)
             if batch.copurchases is not None and isinstance(event, Receipt):
                 batch.copurchases.count_anonymous(event)
@@ -793,8 +810,23 @@ class BatchProcessor:
                 sketches.add(writes, shard, moves)
             if activity is not None:
                 activity.add_batch(writes, shard, done, event_ms, int(written_at * 1000))
+                activity.add_marks(writes, shard, batch.marked)
 
         return write
+
+
+def _seen(batch: _Batch, source: RawInput) -> bool:
+    """Whether the shard counted this Kafka message before (a redelivery); else marks it.
+    A partition's messages reach a shard in offset order (one reader per partition, no
+    reordering on the way), so one offset per partition tells. File input has none."""
+    partition, at, offset = source.origin.rpartition("@")
+    if not at or not offset.isdigit():
+        return False
+    number = int(offset)
+    if number <= batch.marks.get(partition, -1):
+        return True
+    batch.marks[partition] = batch.marked[partition] = number
+    return False
 
 
 def _count(stats: Stats, event: Event) -> None:

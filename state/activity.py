@@ -3,12 +3,15 @@
     <prefix>:activity:{<shard>}        hash: the engine's counts (flows.stats.activity_counts)
     <prefix>:activity-clock:{<shard>}  hash: event_ms (newest event time applied),
                                        at_ms (wall time of that batch's commit)
+    <prefix>:activity-marks:{<shard>}  hash: "<topic>:<partition>" -> the highest offset
+                                       of a stateless event the shard counted
     <prefix>:delivery:{<shard>}        hash: the dispatcher's cascade outcomes
                                        (channels.cascade.outcome_counts)
 
 Counted like the scenario report (state.report): in the batch's own transaction, so a
-figure is applied exactly when its batch is, and read with one HGETALL per shard.
-"""
+figure is applied exactly when its batch is, and read with one HGETALL per shard. Events
+that change no state (page views nobody's scenario uses) leave no dedup record in a
+document; the marks tell a redelivered one (flows.processor)."""
 
 from __future__ import annotations
 
@@ -37,6 +40,19 @@ class ActivityCounters(ReportCounters):
             writes.after.hset(
                 f"{self._clock}:{{{shard}}}", mapping={"event_ms": event_ms, "at_ms": at_ms}
             )
+
+    def marks(self, shard: str) -> dict[str, int]:
+        """The shard's highest counted offset per input partition."""
+        stored = cast(dict[bytes, bytes], self._client.hgetall(self._marks_key(shard)))
+        return {source.decode(): int(offset) for source, offset in stored.items()}
+
+    def add_marks(self, writes: BatchWrite, shard: str, marks: Mapping[str, int]) -> None:
+        """Queue the batch's new marks."""
+        if marks:
+            writes.after.hset(self._marks_key(shard), mapping=dict(marks))
+
+    def _marks_key(self, shard: str) -> str:
+        return f"{self._prefix}:activity-marks:{{{shard}}}"
 
     def clocks(self) -> dict[str, tuple[int, int]]:
         """shard -> (newest event time applied, when), in epoch ms."""
