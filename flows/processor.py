@@ -791,8 +791,8 @@ class BatchProcessor:
         moves = {cell: n for cell, n in batch.sketch.items() if n} if sketches else {}
         activity = self._activity
         done = activity_counts(batch.stats, batch.lateness) if activity is not None else {}
-        changed = timer_changes or new or counts or moves or done or batch.newest_at
-        if not changed and copurchases is None:
+        clocked = activity is not None and batch.newest_at > 0
+        if not (timer_changes or new or counts or moves or done or clocked) and copurchases is None:
             return None
         outbox, timers = self._outbox, self._timers
         written_at = time.time()

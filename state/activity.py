@@ -56,7 +56,7 @@ class ActivityCounters(ReportCounters):
 
     def clocks(self) -> dict[str, tuple[int, int]]:
         """shard -> (newest event time applied, when), in epoch ms."""
-        shards = sorted(s.decode() for s in cast(set[bytes], self._client.smembers(self._shards)))
+        shards = self.shards()
         pipe = self._client.pipeline(transaction=False)
         for shard in shards:
             pipe.hmget(f"{self._clock}:{{{shard}}}", ["event_ms", "at_ms"])
@@ -93,6 +93,7 @@ class DeadLetterTally:
 
     def __init__(self, client: RedisClient, prefix: str, remember_s: int = 2 * 86_400) -> None:
         self._client = client
+        self._script = client.register_script(_TALLY)
         self._counts = f"{prefix}:dead-letters:{{dl}}"
         self._seen = f"{prefix}:dl-seen:{{dl}}:"
         self._remember_s = remember_s
@@ -102,7 +103,7 @@ class DeadLetterTally:
         if not letters:
             return 0
         args: list[str | int] = [self._remember_s, *(p for letter in letters for p in letter)]
-        return int(cast(int, self._client.eval(_TALLY, 2, self._counts, self._seen, *args)))
+        return int(cast(int, self._script(keys=[self._counts, self._seen], args=args)))
 
     def totals(self) -> dict[str, int]:
         """kind -> count."""

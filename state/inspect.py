@@ -22,7 +22,13 @@ def describe_customer(
     subject = "c:" + customer_id
     if not store.exists(subject):
         return None
-    state = store.load([subject])[subject]
+    return describe_state(customer_id, store.load([subject])[subject], now, loyalty)
+
+
+def describe_state(
+    customer_id: str, state: CustomerState, now: float, loyalty: Loyalty | None = None
+) -> dict[str, Any]:
+    """`describe_customer` of a state loaded already."""
     purchases = {}
     for days in WINDOWS_DAYS:
         count, spend = purchase_totals(state, now, days)

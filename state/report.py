@@ -43,9 +43,13 @@ class ReportCounters:
         for field, count in counts.items():
             writes.after.hincrby(key, field, count)
 
+    def shards(self) -> list[str]:
+        """The shards that have counted anything, in order."""
+        return sorted(s.decode() for s in cast(set[bytes], self._client.smembers(self._shards)))
+
     def totals(self) -> Counter[str]:
         """Every shard's counts added up."""
-        shards = sorted(s.decode() for s in cast(set[bytes], self._client.smembers(self._shards)))
+        shards = self.shards()
         pipe = self._client.pipeline(transaction=False)
         for shard in shards:
             pipe.hgetall(self.key(shard))

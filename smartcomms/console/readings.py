@@ -19,7 +19,7 @@ from state.activity import ActivityCounters, DeadLetterTally, delivery_counters
 from state.connection import RedisClient
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
-from state.inspect import describe_customer
+from state.inspect import describe_state
 from state.report import ReportCounters
 from state.timers import TimerIndex
 from triggers.decisions import recent
@@ -151,11 +151,11 @@ class Readings:
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         """What `profile` and `trace` show of one customer, contacts masked; None if
         unknown."""
-        view = describe_customer(self._customers, customer_id, time.time(), self._loyalty)
-        if view is None:
-            return None
         subject = "c:" + customer_id
+        if not self._customers.exists(subject):
+            return None
         state = self._customers.load([subject])[subject]
+        view = describe_state(customer_id, state, time.time(), self._loyalty)
         decisions = recent(state)
         refs = [(customer_id, d["notice_id"]) for d in decisions if d.get("notice_id")]
         cascades = self._dispatches.load(refs)
