@@ -24,6 +24,9 @@ from state.connection import RedisUnavailable, one_shot, ping
 from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
+SERVICES = frozenset({"up", "run", "dispatch", "send", "simulate", "console", "demo"})
+"""Long-running commands: a peer that hangs up on a socket must not kill them (SIGPIPE
+stays ignored, the write fails as an error the code handles)."""
 
 if TYPE_CHECKING:
     from channels.templates import Rendered, TemplateSet
@@ -386,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: object, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", metavar="FILE", help="YAML configuration (env overrides it)")
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, serves=name in SERVICES)
         return p
 
     p = add(
@@ -572,8 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `smartcomms replay ... | head` ends quietly
     args = build_parser().parse_args(argv)
+    if not getattr(args, "serves", False):  # `smartcomms replay ... | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if getattr(args, "bytewax_args", None) and args.bytewax_args[0] == "--":
         args.bytewax_args = args.bytewax_args[1:]
     try:

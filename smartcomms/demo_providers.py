@@ -10,12 +10,13 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
 from confluent_kafka import Producer
 
+from smartcomms.http_server import QuietHTTPServer
 from smartcomms.kafka import client_config
 from triggers.notices import rfc3339_utc
 
@@ -50,7 +51,7 @@ class FakeProviders:
         self._owed: list[_Due] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietHTTPServer | None = None
         self._sender = threading.Thread(target=self._send_receipts, daemon=True)
 
     def start(self) -> str:
@@ -70,8 +71,7 @@ class FakeProviders:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self._sender.start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -29,6 +29,7 @@ from smartcomms.config import ConfigError, ConsoleSettings
 from smartcomms.console.chains import chain_of
 from smartcomms.console.readings import Readings
 from smartcomms.console.strings import language_of, span, words
+from smartcomms.http_server import QuietHTTPServer
 
 HERE = Path(__file__).parent
 PAGES = jinja2.Environment(
@@ -151,7 +152,7 @@ class Console:
         return "chains.html", {"chains": self.chains, "live": False}
 
 
-def serve(console: Console, host: str, port: int) -> ThreadingHTTPServer:
+def serve(console: Console, host: str, port: int) -> QuietHTTPServer:
     """Serve ``console`` on a thread; returns the server (``server_address``, shutdown)."""
     settings = console.settings.console
     expected = _expected_authorization(settings)
@@ -208,8 +209,7 @@ def serve(console: Console, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = QuietHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="console").start()
     return server
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -156,3 +158,24 @@ def test_rates_are_the_counters_change_per_second(redis_url: str) -> None:
     assert 100 / elapsed <= rows["receipt"]["rate"] <= 100 / 0.2
     assert overview["notices_matrix"]["cells"] == {"welcome": {"sms": 22}}
     assert overview["lag_s"] > 0 and len(overview["history"]) == 1
+
+
+def ignores_sigpipe(pid: int) -> bool:
+    """Whether the process ignores SIGPIPE (its SigIgn mask in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    [mask] = [line.split()[1] for line in status if line.startswith("SigIgn")]
+    return bool(int(mask, 16) >> (signal.SIGPIPE - 1) & 1)
+
+
+def test_a_peer_that_hangs_up_cannot_kill_the_console(redis_url: str) -> None:
+    """A long-running command keeps SIGPIPE ignored: writing to a connection the other
+    side dropped fails that request only (the demo died of it once, in its fake
+    gateways, when the dispatcher stopped mid-request)."""
+    with start_console(redis_url, "--port", "0") as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("console: ")
+        try:
+            assert ignores_sigpipe(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -1,0 +1,26 @@
+"""The standard library's threading HTTP server, as the console and the demo's fake
+gateways run it: daemon request threads, and a request that fails (most often a client
+that hung up mid-answer) is one log line, not a traceback on stderr."""
+
+from __future__ import annotations
+
+import sys
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """`ThreadingHTTPServer` that logs a failed request in one line."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.debug("http client hung up", client=client_address[0])
+        else:
+            log.warning("http request failed", client=client_address[0], error=repr(error))
