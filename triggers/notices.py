@@ -5,6 +5,7 @@ per receipt); nothing changes them after they are made."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -171,8 +172,29 @@ BALANCE_BELOW_ZERO = "balance_below_zero"
 
 
 def rfc3339_utc(epoch: float) -> str:
-    """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``.
+
+    ``datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")``, the same
+    text: the date and time of the second is formatted once and kept while the seconds
+    stay the same (a datetime per notice was ~2 % of the live flow); outside 1970-2514
+    (and for NaN) it is that expression itself, errors included."""
+    global _second  # one tuple, swapped whole: safe across worker threads
+    if not 0.0 <= epoch < _FAST_UNTIL:
+        return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    fraction, whole = math.modf(epoch)
+    micros = round(fraction * 1e6)  # as datetime rounds: half to even, to microseconds
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, datetime.fromtimestamp(whole, UTC).isoformat()[:19])
+    return f"{cached[1]}.{micros // 1000:03d}+00:00"
+
+
+_FAST_UNTIL = 2.0**34
+"""epochs below this (year 2514) take `rfc3339_utc`'s fast way"""
+_second: tuple[float, str] = (-1.0, "")
+"""the whole second `rfc3339_utc` formatted last, and its text"""
 
 
 EXACT_INTEGERS = 2.0**53
