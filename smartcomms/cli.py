@@ -8,9 +8,10 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -122,7 +123,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         _create_topics(settings, brokers, args.partitions)
         print(f"SMARTCOMMS_REDIS__URL={redis_url}")
         print(f"SMARTCOMMS_KAFKA__BROKERS={brokers}", flush=True)
-        _wait_for_interrupt()
+        _until_stopped(3600)
     return 0
 
 
@@ -134,11 +135,16 @@ def _create_topics(settings: Settings, brokers: str, partitions: int) -> None:
     ensure_topics(brokers, names, partitions, settings.kafka.client_config)
 
 
-def _wait_for_interrupt() -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-        while True:
-            time.sleep(3600)
+def _until_stopped(every_s: float, work: Callable[[], object] = lambda: None) -> None:
+    """Do ``work`` every ``every_s`` until SIGTERM or Ctrl-C. The handlers only set an
+    event: an exception raised from a signal handler is lost when it lands in a finalizer
+    (a Redis pipeline's ``__del__``), and the process then ignored its SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.is_set():
+        work()
+        stop.wait(every_s)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -360,13 +366,12 @@ def cmd_console(args: argparse.Namespace) -> int:
     server = serve(Console(readings), host, port)
     shown = f"[{host}]" if ":" in host else host
     print(f"console: http://{shown}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
-    every = config.refresh_s or 5.0
-    with contextlib.suppress(KeyboardInterrupt):
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-        while True:  # samples for the rates, whether or not a page is open
-            with contextlib.suppress(redis.RedisError):
-                readings.sample()
-            time.sleep(every)
+
+    def sample() -> None:  # for the rates, whether or not a page is open
+        with contextlib.suppress(redis.RedisError):
+            readings.sample()
+
+    _until_stopped(config.refresh_s or 5.0, sample)
     server.shutdown()
     return 0
 
