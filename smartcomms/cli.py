@@ -21,6 +21,7 @@ from smartcomms.config import CHANNELS, ConfigError, Settings, load_settings
 from smartcomms.kafka import KafkaUnavailable
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
+from smartcomms.signals import stop_on_signals
 from state.connection import RedisUnavailable, one_shot, ping
 from triggers.events import check_timestamp, epoch_of
 
@@ -136,12 +137,9 @@ def _create_topics(settings: Settings, brokers: str, partitions: int) -> None:
 
 
 def _until_stopped(every_s: float, work: Callable[[], object] = lambda: None) -> None:
-    """Do ``work`` every ``every_s`` until SIGTERM or Ctrl-C. The handlers only set an
-    event: an exception raised from a signal handler is lost when it lands in a finalizer
-    (a Redis pipeline's ``__del__``), and the process then ignored its SIGTERM."""
+    """Do ``work`` every ``every_s`` until SIGTERM or Ctrl-C (smartcomms.signals)."""
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)
     while not stop.is_set():
         work()
         stop.wait(every_s)

@@ -35,6 +35,7 @@ from smartcomms.console.server import Console, serve
 from smartcomms.demo_providers import FakeProviders
 from smartcomms.kafka import client_config
 from smartcomms.localstack import free_port, kafka_broker, redis_server, stop_process
+from smartcomms.signals import stop_on_signals
 from smartcomms.simulate import produce
 from smartcomms.synthetic import TrafficGenerator
 from smartcomms.topics import assignments, ensure_topics
@@ -157,9 +158,9 @@ def run_demo(
         for thread in threads:
             thread.start()
         screen = _Screen(readings, url, sys.stdout.isatty())
+        stop_on_signals(stop)
         try:
             _show(settings, flow, stop, screen, produced)
-        except KeyboardInterrupt:
             print("\nstopping…", file=sys.stderr)
         finally:
             stop.set()
