@@ -137,6 +137,7 @@ def replay(
     err: IO[bytes],
     until: float | None = None,
     report: Counter[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> Stats:
     """Run the engine over ``events``; notices to ``out``, dead letters to ``err``;
     ``report``, when given, gets the scenario report's counts at the end
@@ -146,7 +147,8 @@ def replay(
     ``redis_url`` None: the state lives in this process's memory and goes with it. Given a
     Redis, the run keeps its state there under the prefix `replay_prefix` names, which it
     empties first (a second run gives the same result; one replay at a time per Redis and
-    prefix); the live prefix is never touched.
+    prefix); the live prefix is never touched. ``stop``: set, the input ends at its next
+    read (what was read is processed and written; the CLI sets it on Ctrl-C).
     """
     stats = Stats()
     run_settings = settings
@@ -156,7 +158,7 @@ def replay(
         run_settings = settings.model_copy(
             update={"redis": settings.redis.model_copy(update={"prefix": namespace})}
         )
-    stop = threading.Event()
+    stop = stop or threading.Event()
     notices, dead_letters = _Writer(out, stop), _Writer(err, stop)
 
     def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:

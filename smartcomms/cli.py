@@ -26,6 +26,8 @@ from state.connection import RedisUnavailable, one_shot, ping
 from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a command stopped by Ctrl-C"""
 SERVICES = frozenset({"up", "run", "dispatch", "send", "simulate", "console", "demo"})
 """Long-running commands: a peer that hangs up on a socket must not kill them (SIGPIPE
 stays ignored, the write fails as an error the code handles)."""
@@ -71,7 +73,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         report = stack.enter_context(_output_file(args.report, "--report")) if args.report else None
         if settings.redis.url is not None:
             ping(settings.redis.url)
-        stats = replay(settings, events, settings.redis.url, out, err, until, counts)
+        stop = threading.Event()  # Ctrl-C ends the input; what was read is written out
+        stop_on_signals(stop)
+        stats = replay(settings, events, settings.redis.url, out, err, until, counts, stop)
+        if stop.is_set():
+            raise KeyboardInterrupt
         if report is not None:
             _write_report(settings, counts, report, err)
     if settings.redis.url is not None:
@@ -585,6 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.bytewax_args = args.bytewax_args[1:]
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C in a command that does not wait for one
+        print(f"smartcomms {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ConfigError, RedisUnavailable, KafkaUnavailable, OSError) as exc:
         print(f"smartcomms {args.command}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -121,7 +121,10 @@ def flow_process(
 def run_demo(
     settings: Settings, config: str | None, rate: float, customers: int, workers: int
 ) -> int:
-    """Run until Ctrl-C; returns the exit status."""
+    """Run until Ctrl-C (during the start too: everything started is then stopped in
+    order); returns the exit status."""
+    stop = threading.Event()
+    stop_on_signals(stop)
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(redis_server())
         brokers = stack.enter_context(kafka_broker())
@@ -141,7 +144,6 @@ def run_demo(
         stack.callback(console.shutdown)
         url = f"http://127.0.0.1:{console.server_address[1]}/"
         print(f"Redis {redis_url}  Kafka {brokers}  console {url}  — Ctrl-C stops", flush=True)
-        stop = threading.Event()
         produced = [0]
 
         def traffic() -> None:
@@ -158,7 +160,6 @@ def run_demo(
         for thread in threads:
             thread.start()
         screen = _Screen(readings, url, sys.stdout.isatty())
-        stop_on_signals(stop)
         try:
             _show(settings, flow, stop, screen, produced)
             print("\nstopping…", file=sys.stderr)

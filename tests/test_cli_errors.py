@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -186,3 +187,22 @@ def test_every_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> Non
         with pytest.raises(SystemExit) as done:
             parser.parse_args([*([name] if name else []), "--help"])
         assert done.value.code == 0 and "usage:" in capsys.readouterr().out, name
+
+
+def test_ctrl_c_in_a_replay_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    people = [customer(f"C{n}", contacts={"phone": "+7999"}) for n in range(5000)]
+    path.write_bytes(
+        jsonl([*people, *(receipt(f"r{n}", f"C{n % 5000}", 100) for n in range(200_000))])
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smartcomms.cli", "replay", str(path), "--out", os.devnull],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # started and well inside the replay
+    proc.send_signal(signal.SIGINT)
+    _out, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "smartcomms replay: interrupted", stderr
