@@ -8,6 +8,7 @@ inputs ended); a process killed alone is covered by recovery and idempotent stat
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from datetime import datetime
@@ -21,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 
 from flows.resume import LaggingSnapshots
 from smartcomms.logs import Throttled
+from smartcomms.signals import CTRL_C_ENDS_INPUTS
 
 X = TypeVar("X")
 S = TypeVar("S")
@@ -32,13 +34,17 @@ between two listings)"""
 _UNREACHABLE = Throttled(structlog.get_logger(), 30.0)
 
 STOP = threading.Event()
-"""Set by SIGTERM: every input partition of this process ends at its next read."""
+"""Set by SIGTERM (and Ctrl-C under `smartcomms run`): every input partition of this
+process ends at its next read."""
 
 
 def stop_on_sigterm() -> None:
-    """Install the SIGTERM handler (from the main thread, where Bytewax builds the flow)."""
+    """Install the SIGTERM handler (from the main thread, where Bytewax builds the flow),
+    and Ctrl-C's where the CLI asks for it (smartcomms.signals.CTRL_C_ENDS_INPUTS)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda _signum, _frame: STOP.set())
+        if os.environ.get(CTRL_C_ENDS_INPUTS):
+            signal.signal(signal.SIGINT, lambda _signum, _frame: STOP.set())
 
 
 class UntilStopped(StatefulSourcePartition[X, S], Generic[X, S]):

@@ -21,7 +21,7 @@ from smartcomms.config import CHANNELS, ConfigError, Settings, load_settings
 from smartcomms.kafka import KafkaUnavailable
 from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
-from smartcomms.signals import stop_on_signals
+from smartcomms.signals import CTRL_C_ENDS_INPUTS, stop_on_signals
 from state.connection import RedisUnavailable, one_shot, ping
 from triggers.events import check_timestamp, epoch_of
 
@@ -175,6 +175,7 @@ def _run_flow(args: argparse.Namespace, flow: str) -> int:
     env["SMARTCOMMS_REDIS__URL"] = settings.redis.url
     if args.config:
         env["SMARTCOMMS_CONFIG"] = str(Path(args.config).resolve())
+    env[CTRL_C_ENDS_INPUTS] = "1"
     argv = [sys.executable, "-m", "bytewax.run", flow, *args.bytewax_args]
     os.execvpe(sys.executable, argv, env)
 

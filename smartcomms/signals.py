@@ -9,6 +9,11 @@ from __future__ import annotations
 import signal
 import threading
 
+CTRL_C_ENDS_INPUTS = "SMARTCOMMS_CTRL_C_ENDS_INPUTS"
+"""Set by `smartcomms run` and `dispatch` for the Bytewax process they become: Ctrl-C
+there ends the inputs as SIGTERM does (flows.shutdown), instead of a Bytewax panic. A flow
+built inside another program (a test, a benchmark) leaves that program's Ctrl-C alone."""
+
 
 def stop_on_signals(stop: threading.Event) -> None:
     """Set ``stop`` on SIGTERM and SIGINT (call from the main thread)."""

@@ -152,9 +152,11 @@ def test_a_forged_web_push_contact_fails_the_send_not_the_command(tmp_path: Path
 
 
 @pytest.mark.parametrize("command", ["dispatch", "run"])
-def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm(
-    redis_url: str, command: str
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm_or_ctrl_c(
+    redis_url: str, command: str, stop: str
 ) -> None:
+    """SIGTERM, or Ctrl-C at a terminal: the inputs end, exit 0, no traceback."""
     brokers = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "SMARTCOMMS_OBSERVABILITY__PORT": "0", "SMARTCOMMS_LOG__FORMAT": "json"}
     proc = subprocess.Popen(
@@ -167,7 +169,7 @@ def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm(
     try:
         _out, _err = proc.communicate(timeout=8)
     except subprocess.TimeoutExpired:  # still waiting for the broker, as it should
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, stop))
         _out, stderr = proc.communicate(timeout=30)
     else:
         pytest.fail(f"{command} ended without a broker: {_err}")
