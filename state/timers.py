@@ -91,6 +91,7 @@ class TimerIndex:
         key = self.key(shard)
         promoted = self._promoted.get(shard, float("inf"))  # nothing promoted: all near
         near: dict[str, float] = {}
+        later: dict[int, list[str]] = {}
         removed = []
         for subject, due in changes.items():
             if due is None:
@@ -98,10 +99,12 @@ class TimerIndex:
             elif due // DAY <= promoted:
                 near[subject] = due
             else:
-                day = int(due // DAY)
-                writes.before.rpush(self.later_key(shard, day), f"{due!r} {subject}")
-                writes.before.zadd(self.days_key(shard), {str(day): day})
+                later.setdefault(int(due // DAY), []).append(f"{due!r} {subject}")
                 removed.append(subject)  # a nearer entry it had
+        for day, entries in later.items():  # one command per day, not per subject
+            writes.before.rpush(self.later_key(shard, day), *entries)
+        if later:
+            writes.before.zadd(self.days_key(shard), {str(day): day for day in later})
         if near:
             writes.before.zadd(key, near)
         if removed:
