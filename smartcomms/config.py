@@ -175,12 +175,12 @@ class EngineSettings(_Section):
     to 3.7 GB RSS and stalled its input for 3.5 min in the soak). Replay: a batch with
     more customers due splits, down to chunks of this many (README, "Timers")."""
 
-    state_cache: int = Field(default=0, ge=0)
+    state_cache: int = Field(default=20_000, ge=0)
     """Live mode: decoded customer states a process keeps between batches, at most (split
-    evenly over the shards; ~4 KB each): a customer seen again skips the Redis read and
-    the decoding (state.cache). Off by default: on this project's benchmark machine it
-    bought nothing measurable live (BENCHMARKS.md, "Issue 15, continued"); replay always
-    keeps up to 50k."""
+    evenly over the shards; ~7 KB each, ~150 MB for the default): a customer seen again
+    (a web session, a receipt followed by its delivery receipts) skips the Redis read and
+    the decoding (state.cache); 0: off. The live flow on the receipt-heavy input: 1.11x
+    (BENCHMARKS.md, "Where the receipt path stands"); replay always keeps up to 50k."""
 
     event_time: EventTimeWindow = EventTimeWindow()
 
