@@ -176,8 +176,12 @@ class _Part:
 
     def render(self, vars: Mapping[str, Any]) -> str:
         """``Template.render(vars).strip()``."""
-        template, shared = self._template, not self._reads_globals
-        context = template.new_context(vars if shared else dict(vars), shared=shared)  # type: ignore[arg-type]
+        template = self._template
+        if self._reads_globals:
+            context = template.new_context(dict(vars))
+        else:  # without the set of the globals' names a context makes (for imports only)
+            env = template.environment
+            context = env.context_class(env, vars, template.name, template.blocks)  # type: ignore[arg-type]
         return str(concat(template.root_render_func(context))).strip()
 
 
