@@ -180,7 +180,7 @@ class EngineSettings(_Section):
     evenly over the shards; ~7 KB each, ~150 MB for the default): a customer seen again
     (a web session, a receipt followed by its delivery receipts) skips the Redis read and
     the decoding (state.cache); 0: off. The live flow on the receipt-heavy input: 1.11x
-    (BENCHMARKS.md, "Where the receipt path stands"); replay always keeps up to 50k."""
+    (BENCHMARKS.md, "Issue 15, 2026-12-06"); replay always keeps up to 50k."""
 
     event_time: EventTimeWindow = EventTimeWindow()
 
