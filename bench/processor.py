@@ -3,11 +3,13 @@ against a real Redis: events/s, under the garbage collection a flow process gets
 (``tuned``, flows.wiring.tune_gc), Python's default, or none.
 
     python bench/processor.py [--events 200000] [--customers 50000] [--gc tuned|default|off]
-                              [--input mix|receipts] [--store redis|memory]
+                              [--input mix|receipts] [--store redis|memory] [--live]
 
 ``--input receipts``: the customers' profiles, then receipts of those customers (the
 receipt-heavy input of bench/peers.py); ``--store memory``: the state in the process's
-memory (state.memory) instead of Redis.
+memory (state.memory) instead of Redis; ``--live``: the engine as the live flow builds it
+(outbox, decision log, console counters, the live state cache), each batch split by shard
+as the flow keys it.
 
 Run it from another checkout's root to compare code (``cd ../before && python
 bench/processor.py``): it imports the code next to it.
@@ -23,13 +25,14 @@ from common import ROOT  # noqa: F401  (puts the project on sys.path)
 from peers import receipt_heavy
 
 from flows.clock import EventTimeClock
+from flows.dataflow import key_of
 from flows.stats import Stats
 from flows.wiring import processor_factory
 from smartcomms.config import Settings
 from smartcomms.localstack import redis_server
 from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
-from triggers.events import Rejection, parse_event
+from triggers.events import Event, Rejection, parse_event
 
 BATCH = 1000
 
@@ -42,6 +45,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--input", choices=("mix", "receipts"), default="mix")
     parser.add_argument("--store", choices=("redis", "memory"), default="redis")
+    parser.add_argument("--live", action="store_true")
     args = parser.parse_args()
     if args.input == "receipts":
         messages = receipt_heavy(args.customers, args.events - args.customers)
@@ -57,7 +61,10 @@ def main() -> None:
                 {"log": {"level": "error"}, "redis": {"prefix": prefix}}
             )
             store = url if args.store == "redis" else None
-            processor = processor_factory(settings, store, EventTimeClock(), Stats(), live=False)()
+            processor = processor_factory(
+                settings, store, EventTimeClock(), Stats(), live=args.live
+            )()
+            shards = settings.engine.shards if args.live else 1
             if args.gc == "default":
                 gc.unfreeze()
                 gc.set_threshold(700, 10, 10)
@@ -65,14 +72,18 @@ def main() -> None:
                 gc.disable()
             started = time.perf_counter()
             for first in range(0, len(events), BATCH):
-                processor.process("0", events[first : first + BATCH])
+                by_shard: dict[str, list[Event]] = {}
+                for event in events[first : first + BATCH]:
+                    by_shard.setdefault(key_of(event, shards), []).append(event)
+                for shard, batch in by_shard.items():
+                    processor.process(shard, batch)
             return time.perf_counter() - started
 
         run("warm")
         best = min(run(f"run{n}") for n in range(args.runs))
     print(
         f"processor: {len(events) / best:,.0f} events/s ({args.input}, {args.store}, "
-        f"gc {args.gc}, best of {args.runs})"
+        f"{'live' if args.live else 'replay'} mode, gc {args.gc}, best of {args.runs})"
     )
 
 
