@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import orjson
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tests.events import customer, receipt
 from triggers.customer import CustomerState, apply_customer_update
-from triggers.events import Click, CustomerUpdate, Receipt, Rejection, parse_event, subject_of
+from triggers.events import (
+    Click,
+    CustomerUpdate,
+    Receipt,
+    Rejection,
+    epoch_of,
+    parse_event,
+    subject_of,
+)
 
 
 def parse(event: dict) -> object:
@@ -100,3 +112,22 @@ def test_consent_to_an_unknown_channel_is_ignored_not_rejected() -> None:
 def test_oversized_values_are_rejected_so_the_state_stays_bounded(event: dict) -> None:
     parsed = parse(event)
     assert isinstance(parsed, Rejection) and parsed.kind == "invalid"
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+)
+@example(datetime(9999, 12, 31, 23), -60)  # 10000-01-01T00:00Z
+@example(datetime(1, 1, 1, 0, 30), 60)  # 0000-12-31T23:30Z
+def test_any_time_with_an_offset_parses_and_has_its_epoch_time(
+    moment: datetime, offset_minutes: int
+) -> None:
+    """Even where UTC is outside years 1-9999 (the engine's admission window then decides:
+    tests/flows/test_poison.py)."""
+    offset = timezone(timedelta(minutes=offset_minutes))
+    ts = moment.replace(tzinfo=offset).isoformat()
+    parsed = parse(receipt("e1", "C1", 10, ts=ts))
+    assert isinstance(parsed, Receipt), ts
+    expected = (moment - datetime(1970, 1, 1)) / timedelta(seconds=1) - offset_minutes * 60
+    assert epoch_of(parsed.ts) == pytest.approx(expected, abs=1e-3)
