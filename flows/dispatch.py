@@ -41,7 +41,8 @@ from state.connection import connect
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from triggers.customer import DAY
-from triggers.events import Channel, Delivery, Id, Rejection, parse_event
+from triggers.events import Delivery, Rejection, parse_event
+from triggers.schema import Channel, Id
 from triggers.validation import describe_errors
 
 DEAD = "dead-letter"

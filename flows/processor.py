@@ -64,7 +64,7 @@ from triggers.engine import (
     fire_timer,
     linked_subject,
 )
-from triggers.events import Delivery, Event, Receipt, epoch_of, subject_of
+from triggers.events import Delivery, Event, Receipt, as_json, epoch_of, subject_of
 from triggers.notices import (
     WITHHELD,
     Anomaly,
@@ -844,6 +844,6 @@ def _error(exc: Exception) -> str:
 
 def _letter(event: Event, source: RawInput | None, stage: str, error: str) -> DeadLetter:
     """A dead letter of an event the engine refused (``admission``) or failed on."""
-    raw = source.value if source is not None else event.model_dump_json().encode()
+    raw = source.value if source is not None else as_json(event)
     origin = source.origin if source is not None else f"event {event.event_id}"
     return DeadLetter(raw, origin, f"engine {stage}: {error}", f"engine_{stage}")

@@ -110,7 +110,7 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
         if value is not None:
             setattr(state, name, value)
     if update.contacts is not None:
-        for kind, value in update.contacts.model_dump(exclude_none=True).items():
+        for kind, value in update.contacts.given().items():
             if value == "":
                 state.contacts.pop(kind, None)  # an empty string removes a contact
             else:

@@ -20,9 +20,9 @@ from pydantic import (
 )
 
 from triggers.durations import Duration
-from triggers.events import Channel
 from triggers.scenarios.conditions import ConditionError, Scope, compile_condition, keys_of
 from triggers.scenarios.signals import TRIGGER_EVENTS
+from triggers.schema import Channel
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 """a scenario, step or variant id"""

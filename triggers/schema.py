@@ -1,0 +1,183 @@
+"""The input events' schema of record: pydantic models of the contract's events.
+
+Types are strict (a number where a string is due is a wrong type), unknown extra fields
+are ignored. The hot path does not build these models: it converts each event into the
+records of triggers.events (msgspec), which must accept exactly what these accept, with
+the same values (tests/triggers/test_event_records.py checks both on generated input).
+A rejected event is validated here once more, for the reason its dead letter carries.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Name = Annotated[str, StringConstraints(max_length=256)]
+"""free text kept in the state (names, categories): bounded, so one event cannot bloat it"""
+Contact = Annotated[str, StringConstraints(max_length=4096)]
+"""a contact; the longest real one is a Web Push subscription (~500 bytes)"""
+Channel = Literal["push", "web_push", "telegram", "viber", "whatsapp", "sms", "email"]
+MAX_LINES = 1000
+MAX_MONEY = 1e12
+"""the largest amount (total, price, bonus, balance) an event may carry: a trillion in the
+currency's main unit is beyond any receipt; past it arithmetic and encoding stop being exact"""
+MAX_QTY = 1_000_000
+"""the largest quantity of one line or cart change"""
+MAX_CONSENTS = 64
+MAX_ERROR = 2000
+CURRENCY = r"^[A-Z]{3}$"
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
+Balance = Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
+
+
+def check_timestamp(value: str) -> str:
+    """The value if it is an RFC 3339 timestamp with an offset; ValueError otherwise."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise ValueError("timestamp needs a date, a time and an offset")
+    return value  # any such time has an epoch time: `epoch_of` cannot fail on it
+
+
+def check_timezone(value: str) -> str:
+    """The value if it names an IANA timezone; ValueError otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {value!r}") from None
+    return value
+
+
+def check_date(value: str) -> str:
+    """The value if it is an ISO date (``YYYY-MM-DD``); ValueError otherwise."""
+    date.fromisoformat(value)
+    return value
+
+
+Timestamp = Annotated[str, AfterValidator(check_timestamp)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    event_id: EventId
+    ts: Timestamp
+
+
+class ReceiptLine(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    sku: Id
+    category: Name | None = None
+    qty: Annotated[float, Field(gt=0, le=MAX_QTY, allow_inf_nan=False)]
+    price: Money
+    amount: Money
+
+
+class Bonus(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    earned: Money
+    spent: Money
+    balance: Balance | None = None
+    """the balance after the receipt, as the POS computed it (may be negative: a debt)"""
+
+
+class Receipt(_Event):
+    """A POS or online receipt (``type: receipt``) or a return (``type: return``)."""
+
+    type: Literal["receipt", "return"]
+    receipt_id: Id
+    store_id: Id
+    customer_id: Id | None = None
+    channel: Literal["pos", "online"] = "pos"
+    currency: Annotated[str, StringConstraints(pattern=CURRENCY)] = "RUB"
+    total: Money
+    lines: Annotated[list[ReceiptLine], Field(max_length=MAX_LINES)] = []
+    bonus: Bonus | None = None
+
+
+ClickType = Literal[
+    "page_view",
+    "product_view",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout_start",
+    "order",
+    "login",
+]
+CLICK_TYPES: tuple[str, ...] = get_args(ClickType)
+
+
+class Click(_Event):
+    """Web or app behaviour; ``anonymous_id`` always, ``customer_id`` when logged in."""
+
+    type: ClickType
+    anonymous_id: Id
+    customer_id: Id | None = None
+    session_id: Name | None = None
+    sku: Name | None = None
+    category: Name | None = None
+    qty: Annotated[int, Field(gt=0, le=MAX_QTY)] = 1
+    price: Money | None = None
+    order_id: Name | None = None
+    total: Money | None = None
+    lines: Annotated[list[ReceiptLine], Field(max_length=MAX_LINES)] | None = None
+
+
+class Contacts(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    push_token: Contact | None = None
+    web_push: Contact | None = None
+    telegram_chat_id: Contact | None = None
+    viber_id: Contact | None = None
+    whatsapp: Contact | None = None
+    phone: Contact | None = None
+    email: Contact | None = None
+
+
+class CustomerUpdate(_Event):
+    """Profile, contacts and consents; absent fields keep their old value."""
+
+    type: Literal["customer"]
+    customer_id: Id
+    first_name: Name | None = None
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    birthday: Annotated[str, AfterValidator(check_date)] | None = None
+    registered_at: Timestamp | None = None
+    contacts: Contacts | None = None
+    consents: Annotated[dict[Name, bool], Field(max_length=MAX_CONSENTS)] | None = None
+    """keys are channel names (contract); a key of a channel we do not know (a source that
+    evolves ahead of us) is ignored, like an unknown field"""
+
+
+class Delivery(_Event):
+    """A delivery receipt from a channel gateway."""
+
+    type: Literal["delivery"]
+    notice_id: Id
+    customer_id: Id
+    channel: Channel
+    status: Literal["sent", "delivered", "failed", "opened", "clicked"]
+    error: Annotated[str, StringConstraints(max_length=MAX_ERROR)] | None = None
+
+
+EVENT_SCHEMA: TypeAdapter[Receipt | Click | CustomerUpdate | Delivery] = TypeAdapter(
+    Annotated[Receipt | Click | CustomerUpdate | Delivery, Field(discriminator="type")]
+)
+"""Validates any input event (by its ``type``)."""
