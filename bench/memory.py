@@ -50,7 +50,7 @@ from smartcomms.config import Settings
 from smartcomms.localstack import redis_server
 from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
-from state.codec import read_document
+from state.codec import document_parts
 from triggers.customer import DAY
 from triggers.events import Event, Rejection, epoch_of, parse_event
 from triggers.scenarios.library import recipe_names
@@ -144,7 +144,7 @@ class Meter:
         print(f"the rest (key tables, categories): {rest:,.0f} B")
         parts: Counter[str] = Counter()
         for key in self._sample:
-            for name, part in read_document(client.get(key) or b"").fields.items():
+            for name, part in document_parts(client.get(key) or b"").items():
                 parts[name] += len(orjson.dumps(part))
         shown = ", ".join(f"{n} {b / len(self._sample):,.0f}" for n, b in parts.most_common(6))
         print(f"  document parts, uncompressed JSON B: {shown}")

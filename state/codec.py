@@ -2,7 +2,8 @@
 
 The document is the bulk of Redis memory (10^7 customers), so every byte counts:
 
-- field names are one or two letters and empty or default fields are not written;
+- field names are one or two letters and empty or default fields are not written (the
+  state's JSON form: triggers.customer.JSON_KEYS, made and read by msgspec in C);
 - category names are stored as ids of a shared table (state.categories);
 - the JSON is compressed with zstd and a dictionary trained on the document structure
   (``documents-v2.zdict``, made by ``bench/train_dictionary.py``): ~3 µs to compress and
@@ -26,48 +27,17 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import msgspec
 import orjson
 import zstandard
 
-from triggers.customer import CustomerState
-from triggers.scenarios.legacy import LEGACY_FIELDS, upgrade
+from triggers.customer import JSON_KEYS, CustomerState, from_bytes, to_bytes
+from triggers.scenarios.legacy import LEGACY_FIELDS, needs_upgrade, upgrade
 
 FORMAT_2 = b"\x02"
 LEVEL = 3
-STORED_AS: dict[str, str] = {
-    "first_name": "n",
-    "timezone": "z",
-    "birthday": "b",
-    "registered_at": "r",
-    "contacts": "c",
-    "consents": "o",
-    "balance": "B",
-    "last_purchase_at": "p",
-    "purchases": "d",
-    "category_spend": "g",
-    "seen": "s",
-    "cart": "k",
-    "cart_changed_at": "ka",
-    "cart_cause": "kc",
-    "cart_changed_ts": "kt",
-    "timers": "t",
-    "held": "h",
-    "sent": "x",
-    "log": "l",
-    "instances": "i",
-    "viewed": "w",
-    "bought": "u",
-    "rfm": "R",
-    "tier": "T",
-    "lots": "L",
-    "sketched": "K",
-}
+STORED_AS = JSON_KEYS
 """field -> key in the stored document (every field of CustomerState; a test checks it)"""
-
-_FIELD_OF = {key: name for name, key in STORED_AS.items()}
-_EMPTY = CustomerState()
-_DEFAULTS: dict[str, Any] = {name: getattr(_EMPTY, name) for name in STORED_AS}
-_ENCODE = tuple((name, key, _DEFAULTS[name]) for name, key in STORED_AS.items())
 
 DICTIONARY = zstandard.ZstdCompressionDict(
     resources.files("state").joinpath("documents-v2.zdict").read_bytes()
@@ -93,14 +63,10 @@ def _zstd() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
 
 def compact_json(state: CustomerState, category_ids: Mapping[str, str]) -> bytes:
     """The uncompressed document: short keys, defaults left out, categories by id."""
-    doc: dict[str, Any] = {}
-    for name, key, default in _ENCODE:
-        value = getattr(state, name)
-        if value != default:
-            doc[key] = value
     if state.category_spend:
-        doc["g"] = {category_ids[cat]: spend for cat, spend in state.category_spend.items()}
-    return orjson.dumps(doc)
+        by_id = {category_ids[cat]: spend for cat, spend in state.category_spend.items()}
+        state = msgspec.structs.replace(state, category_spend=by_id)
+    return to_bytes(state)
 
 
 def encode_state(state: CustomerState, category_ids: Mapping[str, str]) -> bytes:
@@ -113,42 +79,58 @@ def encode_state(state: CustomerState, category_ids: Mapping[str, str]) -> bytes
 class StoredDocument:
     """A stored document read, before its category ids are resolved to names."""
 
-    fields: dict[str, Any]
-    """field name -> value"""
+    read: CustomerState
+    """the state as stored (``category_spend`` keyed as the format keeps it)"""
     category_ids: bool
     """whether ``category_spend`` is keyed by category id (format 2) or by name"""
 
     def ids(self) -> list[str]:
         """The category ids the document refers to."""
-        return list(self.fields.get("category_spend", ())) if self.category_ids else []
+        return list(self.read.category_spend) if self.category_ids else []
 
     def state(self, category_names: Mapping[str, str]) -> CustomerState:
         """The state, with categories by name (``category_names``: id -> name)."""
-        fields = self.fields
-        if self.category_ids and "category_spend" in fields:
-            fields["category_spend"] = {
-                category_names.get(i, f"#{i}"): spend
-                for i, spend in fields["category_spend"].items()
+        state = self.read
+        if self.category_ids and state.category_spend:
+            state.category_spend = {
+                category_names.get(i, f"#{i}"): spend for i, spend in state.category_spend.items()
             }
-        return CustomerState(**fields)
+        return state
 
 
 def read_document(raw: bytes) -> StoredDocument:
     """A stored document of any format (a state from before scenarios is upgraded:
     triggers.scenarios.legacy)."""
     if raw[:1] == FORMAT_2:
-        doc = orjson.loads(_zstd()[1].decompress(raw[1:]))
-        return StoredDocument(upgrade(_from_compact(doc)), True)
+        text = _zstd()[1].decompress(raw[1:])
+        try:
+            state = from_bytes(text)
+        except msgspec.ValidationError:  # a value of another type than its field's
+            state = None
+        if state is None or needs_upgrade(state):
+            state = CustomerState(**upgrade(_from_compact(orjson.loads(text))))
+        return StoredDocument(state, True)
     doc = orjson.loads(raw)
     if doc.pop("v", None) is not None:
-        return StoredDocument(upgrade(_from_compact(doc)), False)
-    return StoredDocument(upgrade({k: v for k, v in doc.items() if k in _READ}), False)
+        return StoredDocument(CustomerState(**upgrade(_from_compact(doc))), False)
+    fields = upgrade({k: v for k, v in doc.items() if k in _READ})
+    return StoredDocument(CustomerState(**fields), False)
 
 
-_NAMES = {**_FIELD_OF, "pe": "last_purchase_event", "pt": "last_purchase_ts"}
+_NAMES = {**{key: name for name, key in STORED_AS.items()}, "pe": "last_purchase_event"}
+_NAMES["pt"] = "last_purchase_ts"
 """key -> field, with the keys of fields no longer kept (read for the upgrade)"""
 _READ = frozenset((*STORED_AS, *LEGACY_FIELDS))
 
 
 def _from_compact(doc: dict[str, Any]) -> dict[str, Any]:
     return {_NAMES[k]: v for k, v in doc.items() if k in _NAMES}
+
+
+def document_parts(raw: bytes) -> dict[str, Any]:
+    """A stored document's fields as plain values, by field name (bench/memory.py)."""
+    fields = msgspec.structs.asdict(read_document(raw).read)
+    return {name: value for name, value in fields.items() if value != _DEFAULTS[name]}
+
+
+_DEFAULTS = msgspec.structs.asdict(CustomerState())

@@ -1,17 +1,17 @@
 """The rolling profile of one customer (or one anonymous device) and how events change it.
 
 Pure data and functions: no I/O. `state/` stores a `CustomerState` as one JSON document per
-customer, so every field here is plain JSON (str, float, list, dict).
+customer, so every field here is plain JSON (str, number, list, dict); its JSON form has
+short keys and leaves out defaults (`JSON_KEYS`: the document is the bulk of Redis memory).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 
 from triggers.events import CONTACT_CHANNEL, CustomerUpdate, ReceiptLine
 
@@ -23,64 +23,99 @@ MAX_PURCHASES = 400
 """purchase times kept per customer: beyond, the two oldest merge (at the later time)"""
 TOP_CATEGORIES = 20
 CHANNELS = frozenset(CONTACT_CHANNEL.values())
+JSON_KEYS: dict[str, str] = {
+    "first_name": "n",
+    "timezone": "z",
+    "birthday": "b",
+    "registered_at": "r",
+    "contacts": "c",
+    "consents": "o",
+    "balance": "B",
+    "last_purchase_at": "p",
+    "purchases": "d",
+    "category_spend": "g",
+    "seen": "s",
+    "cart": "k",
+    "cart_changed_at": "ka",
+    "cart_cause": "kc",
+    "cart_changed_ts": "kt",
+    "timers": "t",
+    "held": "h",
+    "sent": "x",
+    "log": "l",
+    "instances": "i",
+    "viewed": "w",
+    "bought": "u",
+    "rfm": "R",
+    "tier": "T",
+    "lots": "L",
+    "sketched": "K",
+}
+"""field -> its key in the state's JSON form (every field, in the order written; the
+stored format, state.codec, depends on both: never change a key)"""
+Number = int | float
+"""whole amounts and counts are written as integers (fewer bytes), others as floats"""
 
 
-@dataclass(slots=True)
-class CustomerState:
-    """Everything the engine knows of one subject, as stored in Redis."""
+class CustomerState(msgspec.Struct, rename=JSON_KEYS, omit_defaults=True, gc=False):
+    """Everything the engine knows of one subject, as stored in Redis.
+
+    A msgspec struct: its JSON form (`to_bytes`) is made and read in C. Nothing in it
+    refers back to it, so the garbage collector does not track it (its lists and dicts
+    are tracked as usual)."""
 
     first_name: str | None = None
     timezone: str | None = None
     birthday: str | None = None
     registered_at: str | None = None
-    contacts: dict[str, str] = field(default_factory=dict)
+    contacts: dict[str, str] = {}
     """contact field (``phone``, ``push_token``, ...) -> value"""
-    consents: dict[str, bool] = field(default_factory=dict)
+    consents: dict[str, bool] = {}
     """channel -> marketing consent"""
     balance: float = 0.0
     """bonus balance: the POS figure when it sends one, else our running sum"""
     last_purchase_at: float | None = None
     """event time (epoch s) of the latest receipt or order"""
-    purchases: list[list[float]] = field(default_factory=list)
+    purchases: list[list[Number]] = []
     """``[at, purchases, spend]`` per purchase (or return) time, oldest first, as long as
     a window needs them: windows are exact, (now - N days, now]"""
-    category_spend: dict[str, float] = field(default_factory=dict)
+    category_spend: dict[str, float] = {}
     """lifetime spend per category, the top categories only"""
-    seen: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, Number] = {}
     """digest of an applied event_id -> engine time it was applied (dedup window)"""
-    cart: dict[str, list[Any]] = field(default_factory=dict)
+    cart: dict[str, list[Any]] = {}
     """sku -> [qty, price, category], in the order first added"""
     cart_changed_at: float | None = None
     """event time of the latest cart change; with its event id and ts as sent"""
     cart_cause: str | None = None
     cart_changed_ts: str | None = None
-    timers: dict[str, float] = field(default_factory=dict)
+    timers: dict[str, float] = {}
     """timer name (a scenario, for its running instance's next step) -> due, event time
     epoch s"""
-    held: list[str] = field(default_factory=list)
+    held: list[str] = []
     """timers currently moved to the end of quiet hours"""
-    instances: dict[str, list[Any]] = field(default_factory=dict)
-    """scenario -> its running or last instance (triggers.scenarios.instances)"""
-    viewed: list[list[Any]] = field(default_factory=list)
-    """recent distinct product views ``[sku, category, at]``, oldest first (kept only
-    where scenarios use them)"""
-    bought: list[str] = field(default_factory=list)
-    """products bought lately, oldest first (kept only where recommendations are shown:
-    they leave out what the customer has)"""
-    sent: list[list[Any]] = field(default_factory=list)
+    sent: list[list[Any]] = []
     """marketing notices of the cap window: ``[due, trigger, channels]``, oldest first"""
-    log: list[list[Any]] = field(default_factory=list)
+    log: list[list[Any]] = []
     """recent decisions ``[at, trigger, outcome, notice_id, detail]``, oldest first (live
     mode only; see triggers.decisions)"""
+    instances: dict[str, list[Any]] = {}
+    """scenario -> its running or last instance (triggers.scenarios.instances)"""
+    viewed: list[list[Any]] = []
+    """recent distinct product views ``[sku, category, at]``, oldest first (kept only
+    where scenarios use them)"""
+    bought: list[str] = []
+    """products bought lately, oldest first (kept only where recommendations are shown:
+    they leave out what the customer has)"""
     rfm: str | None = None
     """the RFM scores as last scored, ``"543"`` (segments.rfm configured; triggers.rfm)"""
     tier: str | None = None
     """the loyalty tier as last scored (loyalty.tiers configured; triggers.tiers)"""
-    sketched: list[int] | None = None
-    """its cell in the RFM histograms, quantile bounds only (triggers.rfm_quantiles)"""
-    lots: list[list[float]] = field(default_factory=list)
+    lots: list[list[Number]] = []
     """bonus lots of our own accrual that will expire: ``[earned_at, points]`` (a third
     item, 1: its expiry warning was given), oldest first (triggers.points)"""
+    sketched: list[int] | None = None
+    """its cell in the RFM histograms, quantile bounds only (triggers.rfm_quantiles)"""
 
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""
@@ -92,15 +127,19 @@ def shown_balance(state: CustomerState) -> float:
     return max(0.0, state.balance)
 
 
+_READ = msgspec.json.Decoder(CustomerState)
+
+
 def to_bytes(state: CustomerState) -> bytes:
-    """The state as plain JSON (a restore point; `from_bytes` reads it back). Raises
-    TypeError when a value cannot be stored (an integer beyond 64 bits)."""
-    return orjson.dumps(state)
+    """The state's JSON form (a restore point; `from_bytes` reads it back). Raises
+    TypeError when a value cannot be stored."""
+    return msgspec.json.encode(state)
 
 
 def from_bytes(raw: bytes) -> CustomerState:
-    """A state written by `to_bytes`, sharing nothing with the one it was taken from."""
-    return CustomerState(**orjson.loads(raw))
+    """A state in the JSON form of `to_bytes`, sharing nothing with the one it was taken
+    from; msgspec.ValidationError when a value is not of its field's type."""
+    return _READ.decode(raw)
 
 
 def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:

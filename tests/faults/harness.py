@@ -15,12 +15,12 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer
+from msgspec.structs import asdict
 
 from smartcomms.config import TopicNames
 from smartcomms.topics import assignments, ensure_topics

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import asdict, fields
-
 import orjson
 import redis
 import zstandard
+from msgspec.structs import asdict, fields
 
 from state.categories import CategoryTable
 from state.codec import DICTIONARY, FORMAT_2, STORED_AS, compact_json

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import orjson
+from msgspec.structs import asdict
 
 from channels.cascade import Dispatch, begin_send
 from flows.clock import EventTimeClock

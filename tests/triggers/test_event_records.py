@@ -4,6 +4,7 @@ same values, so dead letters and the engine see exactly what the schema defines.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgspec
@@ -200,13 +201,12 @@ def inputs(draw: st.DrawFn) -> dict[str, Any]:
             parent = parent[step]
         action = draw(st.sampled_from(["replace", "remove", "add"]))
         if action == "replace" or (action == "remove" and path[:1] == ("type",)):
-            parent[path[-1]] = draw(VALUES)
+            parent[path[-1]] = copy.deepcopy(draw(VALUES))
         elif action == "remove":
             del parent[path[-1]]
         elif isinstance(parent, dict):
-            parent[draw(st.sampled_from(["zz", "bonus", "lines", "contacts", "consents"]))] = draw(
-                VALUES
-            )
+            key = draw(st.sampled_from(["zz", "bonus", "lines", "contacts", "consents"]))
+            parent[key] = copy.deepcopy(draw(VALUES))
     return event
 
 

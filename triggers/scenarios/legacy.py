@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triggers.customer import DAY
+from triggers.customer import DAY, CustomerState
 from triggers.scenarios.builtin import ABANDONED_CART, WIN_BACK
 from triggers.scenarios.instances import Instance
 
@@ -42,6 +42,14 @@ def upgrade(fields: dict[str, Any]) -> dict[str, Any]:
     if instances:
         fields["instances"] = instances
     return fields
+
+
+def needs_upgrade(state: CustomerState) -> bool:
+    """Whether a state read without its legacy fields may lack what `upgrade` would make
+    of them: a pending built-in timer without its instance, a history of day buckets."""
+    history = state.purchases
+    pending = not state.instances and any(name in state.timers for name in _CAUSES)
+    return pending or (bool(history) and history[0][0] < DAY_NUMBERS_BELOW)
 
 
 def _purchase_times(fields: dict[str, Any]) -> None:
