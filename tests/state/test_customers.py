@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import orjson
+import pytest
 import redis
 import zstandard
 from msgspec.structs import asdict, fields
@@ -113,27 +117,44 @@ def test_documents_of_the_earlier_formats_still_read(redis_client: redis.Redis) 
         )
 
 
+def format_2(compact: dict[str, Any]) -> bytes:
+    """A compact document as format 2 writes it (categories by id)."""
+    compressor = zstandard.ZstdCompressor(
+        dict_data=DICTIONARY,
+        compression_params=zstandard.ZstdCompressionParameters.from_level(
+            3, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_dict_id=0
+        ),
+    )
+    return FORMAT_2 + compressor.compress(orjson.dumps(compact))
+
+
+def compact_v1(compact: dict[str, Any]) -> bytes:
+    return orjson.dumps({"v": 1, **compact})
+
+
 def test_a_purchase_history_of_day_buckets_reads_as_times(redis_client: redis.Redis) -> None:
     """Up to exact windows, purchases were kept per day (day number); each day reads as
-    its start, in both earlier document formats."""
+    its start, in every earlier document format."""
     days = [[20779.0, 2.0, 1990.0], [20780.0, -1.0, -10.0]]
     times = [[20779 * 86_400.0, 2.0, 1990.0], [20780 * 86_400.0, -1.0, -10.0]]
     redis_client.set("t:c:{C0}", orjson.dumps({"purchase_days": days, "balance": 1.0}))
-    redis_client.set("t:c:{C1}", orjson.dumps({"v": 1, "d": days}))
+    redis_client.set("t:c:{C1}", compact_v1({"d": days}))
+    redis_client.set("t:c:{C3}", format_2({"d": days}))
     store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
-    for state in store.load(["c:C0", "c:C1"]).values():
+    for state in store.load(["c:C0", "c:C1", "c:C3"]).values():
         assert state.purchases == times
     store.save({"c:C2": CustomerState(purchases=times)})
     assert store.load(["c:C2"])["c:C2"].purchases == times  # times stay times
 
 
+@pytest.mark.parametrize("written", [compact_v1, format_2])
 def test_a_state_from_before_scenarios_keeps_its_pending_timers(
-    redis_client: redis.Redis,
+    redis_client: redis.Redis, written: Callable[[dict[str, Any]], bytes]
 ) -> None:
     """Pending win-backs and cart nudges of an engine upgraded to scenarios are instances of
-    the built-ins, with the cause they always had."""
+    the built-ins, with the cause they always had (in format 1, and in format 2, which
+    came before scenarios)."""
     legacy = {
-        "v": 1,
         "p": 1795358706.0,
         "pe": "r1",
         "pt": "2026-11-22T10:15:03+03:00",
@@ -144,7 +165,7 @@ def test_a_state_from_before_scenarios_keeps_its_pending_timers(
         "t": {"win_back": 1797950706.0, "abandoned_cart": 1795361600.0},
         "h": ["abandoned_cart"],
     }
-    redis_client.set("t:c:{C1}", orjson.dumps(legacy))
+    redis_client.set("t:c:{C1}", written(legacy))
     state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
     assert state.timers == legacy["t"] and state.held == ["abandoned_cart"]
     assert state.instances["win_back"][:4] == [
