@@ -8,8 +8,8 @@ against a real Redis: events/s, under the garbage collection a flow process gets
 ``--input receipts``: the customers' profiles, then receipts of those customers (the
 receipt-heavy input of bench/peers.py); ``--store memory``: the state in the process's
 memory (state.memory) instead of Redis; ``--live``: the engine as the live flow builds it
-(outbox, decision log, console counters, the live state cache), each batch split by shard
-as the flow keys it.
+(outbox, decision log, console counters, the live state cache, the wall clock: the timer
+index is asked on clock ticks only), each batch split by shard as the flow keys it.
 
 Run it from another checkout's root to compare code (``cd ../before && python
 bench/processor.py``): it imports the code next to it.
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 from peers import receipt_heavy
 
-from flows.clock import EventTimeClock
+from flows.clock import EventTimeClock, WallClock
 from flows.dataflow import key_of
 from flows.stats import Stats
 from flows.wiring import processor_factory
@@ -66,7 +66,11 @@ def main() -> None:
             )
             store = url if args.store == "redis" else None
             processor = processor_factory(
-                settings, store, EventTimeClock(), Stats(), live=args.live
+                settings,
+                store,
+                WallClock() if args.live else EventTimeClock(),
+                Stats(),
+                live=args.live,
             )()
             if args.gc == "default":
                 gc.unfreeze()
