@@ -175,9 +175,10 @@ def rfc3339_utc(epoch: float) -> str:
     """RFC 3339 in UTC with milliseconds: ``2026-11-22T07:15:03.120+00:00``.
 
     ``datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")``, the same
-    text: the date and time of the second is formatted once and kept while the seconds
-    stay the same (a datetime per notice was ~2 % of the live flow); outside 1970-2514
-    (and for NaN) it is that expression itself, errors included."""
+    text, without a datetime per call (a notice has two or three of these times): the
+    text of the last whole second is kept while the seconds stay the same, and a day's
+    date is formatted once; outside 1970-2514 (and for NaN) it is that expression itself,
+    errors included."""
     global _second  # one tuple, swapped whole: safe across worker threads
     if not 0.0 <= epoch < _FAST_UNTIL:
         return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
@@ -187,7 +188,15 @@ def rfc3339_utc(epoch: float) -> str:
         whole, micros = whole + 1, micros - 1_000_000
     cached = _second
     if cached[0] != whole:
-        cached = _second = (whole, datetime.fromtimestamp(whole, UTC).isoformat()[:19])
+        day, second = divmod(int(whole), 86_400)
+        date = _dates.get(day)
+        if date is None:
+            if len(_dates) >= _DATES_KEPT:
+                _dates.clear()
+            date = _dates[day] = datetime.fromtimestamp(day * 86_400, UTC).date().isoformat()
+        hour, second = divmod(second, 3600)
+        minute, second = divmod(second, 60)
+        cached = _second = (whole, f"{date}T{hour:02d}:{minute:02d}:{second:02d}")
     return f"{cached[1]}.{micros // 1000:03d}+00:00"
 
 
@@ -195,6 +204,9 @@ _FAST_UNTIL = 2.0**34
 """epochs below this (year 2514) take `rfc3339_utc`'s fast way"""
 _second: tuple[float, str] = (-1.0, "")
 """the whole second `rfc3339_utc` formatted last, and its text"""
+_dates: dict[int, str] = {}
+"""day number (days since 1970-01-01) -> its ISO date"""
+_DATES_KEPT = 4096
 
 
 EXACT_INTEGERS = 2.0**53

@@ -38,3 +38,9 @@ def test_out_of_range_fails_as_datetime_does(epoch: float) -> None:
         by_datetime(epoch)
     with pytest.raises(expected.type):
         rfc3339_utc(epoch)
+
+
+def test_more_days_than_are_kept() -> None:
+    """The kept dates are let go when there are too many; every text stays right."""
+    epochs = [day * 86_400.0 + 3723.5 for day in range(0, 5000 * 7, 7)]
+    assert [rfc3339_utc(e) for e in epochs] == [by_datetime(e) for e in epochs]
