@@ -57,7 +57,9 @@ from triggers.events import epoch_of
 
 PARTITIONS = 3
 QUIX = "quixstreams==3.28.1"
-QUIX_VENV = Path.home() / ".cache" / "smartcomms-bench" / QUIX.replace("==", "-")
+INTERPRETER = sys.base_prefix.strip("/").replace("/", "-")
+"""the bench-only venv is built per interpreter: every peer runs on the same one"""
+QUIX_VENV = Path.home() / ".cache" / "smartcomms-bench" / f"{QUIX.replace('==', '-')}-{INTERPRETER}"
 Message = tuple[str, bytes | None, bytes]
 """(role: receipts | clicks | customers, key, value)"""
 
