@@ -96,9 +96,9 @@ class CustomerState(msgspec.Struct, rename=JSON_KEYS, omit_defaults=True, gc=Fal
     """timers currently moved to the end of quiet hours"""
     sent: list[list[Any]] = []
     """marketing notices of the cap window: ``[due, trigger, channels]``, oldest first"""
-    log: list[list[Any]] = []
-    """recent decisions ``[at, trigger, outcome, notice_id, detail]``, oldest first (live
-    mode only; see triggers.decisions)"""
+    log: list[msgspec.Raw] = []
+    """recent decisions ``[at, trigger, outcome, notice_id, detail]``, oldest first, each
+    as its JSON (live mode only; see triggers.decisions)"""
     instances: dict[str, list[Any]] = {}
     """scenario -> its running or last instance (triggers.scenarios.instances)"""
     viewed: list[list[Any]] = []

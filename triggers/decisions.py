@@ -3,12 +3,16 @@ in the state.
 
 Support asks "why did Anna get no cart nudge?"; `smartcomms trace --customer` answers from
 this log. It lives in the customer's own document (one key per customer, compressed with
-it) and is bounded by count and age, so it costs a few dozen bytes per customer.
+it) and is bounded by count and age, so it costs a few dozen bytes per customer. The
+engine only ever appends to it: each decision is kept as its JSON, encoded once and copied
+as it is into every later document (the log is a third of a live document).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 
 from triggers.customer import DAY, CustomerState
 from triggers.notices import rfc3339_utc
@@ -43,16 +47,33 @@ def record(
     entry = [round(at, 3), trigger, outcome, notice_id, detail]
     if step is not None and step != trigger:
         entry.append(step)
-    log.append(entry)
+    log.append(msgspec.Raw(msgspec.json.encode(entry)))
+    del log[: max(0, len(log) - KEEP)]
     cutoff = at - keep_s
-    while log and (len(log) > KEEP or log[0][0] < cutoff):
-        log.pop(0)
+    while log and _at(log[0]) < cutoff:
+        del log[0]
+
+
+def entries(state: CustomerState) -> list[list[Any]]:
+    """The decisions as kept, oldest first: ``[at, trigger, outcome, notice_id, detail]``,
+    and the step where it is not the scenario's own."""
+    return [_decoded(entry) for entry in state.log]
+
+
+def _decoded(entry: msgspec.Raw) -> list[Any]:
+    return msgspec.json.decode(entry, type=list[Any])
+
+
+def _at(entry: msgspec.Raw) -> float:
+    """When a kept decision was taken: its JSON starts ``[<at>,`` (`record` writes it)."""
+    text = bytes(entry)
+    return float(text[1 : text.index(b",")])
 
 
 def recent(state: CustomerState) -> list[dict[str, Any]]:
     """The decisions as readable records, newest first."""
     out = []
-    for at, trigger, outcome, notice_id, detail, *step in reversed(state.log):
+    for at, trigger, outcome, notice_id, detail, *step in reversed(entries(state)):
         entry: dict[str, Any] = {"at": rfc3339_utc(at), "trigger": trigger, "outcome": outcome}
         if step:
             entry["step"] = step[0]

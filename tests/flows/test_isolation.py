@@ -153,7 +153,7 @@ def test_a_failing_timer_is_dropped_with_a_decision(backend: Backend) -> None:
     assert out == [] and stats.dropped_timers == {"render": 1}
     state = state_of(backend, "C1")
     assert state.timers == {}  # gone, not fired again at every tick
-    _at, trigger, outcome, _notice, detail = state.log[-1]
+    _at, trigger, outcome, _notice, detail = decisions.entries(state)[-1]
     assert (trigger, outcome) == ("win_back", decisions.DROPPED)
     assert detail.startswith("render: ZeroDivisionError")
     assert backend.timers().due("0", float("inf")) == []

@@ -16,6 +16,7 @@ from smartcomms.config import TopicNames
 from state.customers import CustomerStore
 from tests.events import customer, receipt
 from tests.live import consume, env_for, produce, recovery_args, start_flow, stop_flow
+from triggers import decisions
 from triggers.notices import step_notice_id
 from triggers.scenarios.instances import Instance
 
@@ -82,7 +83,9 @@ def test_a_chain_fires_on_the_wall_clock_across_a_sigkill(
     states = CustomerStore(client, prefix, 0).load(f"c:C{n}" for n in range(CUSTOMERS))
     client.close()
     for state in states.values():  # each step decided once, in the state too
-        decided = [(entry[5], entry[2]) for entry in state.log if entry[1] == "chain"]
+        decided = [
+            (entry[5], entry[2]) for entry in decisions.entries(state) if entry[1] == "chain"
+        ]
         assert decided == [(step, "emitted") for step in STEPS]
         assert Instance(state.instances["chain"]).ended == "done"
         # left: its attribution window (7 days after the last step), nothing else

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 import redis
@@ -55,7 +56,7 @@ FULL = CustomerState(
     timers={"abandoned_cart": 1795362306.0},
     held=["abandoned_cart"],
     sent=[[1795358706.0, "win_back", ["sms"]]],
-    log=[[1795358706.0, "win_back", "emitted", "n-1", ["sms"]]],
+    log=[msgspec.Raw(b'[1795358706.0,"win_back","emitted","n-1",["sms"]]')],
     instances={
         "abandoned_cart": [
             *("add-1", 1795358706.0, "2026-11-22T10:15:03+03:00", "abandoned_cart"),
