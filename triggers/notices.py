@@ -1,16 +1,17 @@
 """Candidate notices as the trigger rules produce them, their deterministic identity, and
-what else the rules report. The records made per event are plain slotted dataclasses, not
-frozen ones: a frozen dataclass pays for every field it sets (the engine makes several
-per receipt); nothing changes them after they are made."""
+what else the rules report. The records made per event (several per receipt) are msgspec
+structs: made in C, a tenth of a dataclass's time, and not tracked by the garbage
+collector (they hold plain values, never themselves); nothing changes them once made."""
 
 from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha1
 from typing import Any, Literal
+
+import msgspec
 
 _NOTICE_NAMESPACE = uuid.UUID("6f0c55a2-3f0e-5a7c-9a57-5c0ad4b7e3a1").bytes
 
@@ -39,8 +40,11 @@ def step_notice_id(scenario: str, customer_id: str, entry: str, step: str, first
     return notice_id(scenario, customer_id, entry if first else f"{entry}\x1f{step}")
 
 
-@dataclass(slots=True)
-class Candidate:
+class _Record(msgspec.Struct, gc=False):
+    """A record made per event (see the module's docstring)."""
+
+
+class Candidate(_Record):
     """A notice a scenario's step wants to send, before the delivery policy decides."""
 
     trigger: str
@@ -75,30 +79,26 @@ class Candidate:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Emit:
+class Emit(msgspec.Struct, frozen=True, gc=False):
     """The policy's answer: send over these channels, in this order."""
 
     channels: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(msgspec.Struct, frozen=True, gc=False):
     """The policy's answer: not now, at the end of quiet hours."""
 
     release: float
     """epoch s"""
 
 
-@dataclass(frozen=True, slots=True)
-class Suppress:
+class Suppress(msgspec.Struct, frozen=True, gc=False):
     """The policy's answer: not at all, and why."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Withhold:
+class Withhold(msgspec.Struct, frozen=True, gc=False):
     """The engine's answer for a control customer: the policy would send, nothing is."""
 
 
@@ -107,8 +107,7 @@ WITHHELD = Withhold()
 Decision = Emit | Hold | Suppress | Withhold
 
 
-@dataclass(slots=True)
-class Suppression:
+class Suppression(_Record):
     """A notice that will not be emitted, and why (counted and logged)."""
 
     trigger: str
@@ -118,8 +117,7 @@ class Suppression:
     step: str = ""
 
 
-@dataclass(slots=True)
-class Skipped:
+class Skipped(_Record):
     """A step whose condition was false when it fell due (counted; the chain goes on)."""
 
     trigger: str
@@ -127,8 +125,7 @@ class Skipped:
     at: float
 
 
-@dataclass(slots=True)
-class Entered:
+class Entered(_Record):
     """An instance of a scenario started (its customer's variant and control group)."""
 
     trigger: str
@@ -136,8 +133,7 @@ class Entered:
     control: bool = False
 
 
-@dataclass(slots=True)
-class Converted:
+class Converted(_Record):
     """A purchase converted an instance: it came within the attribution window after
     ``step``'s notice (or, for a control customer, after the step would have sent)."""
 
@@ -148,8 +144,7 @@ class Converted:
     revenue: float
 
 
-@dataclass(slots=True)
-class Exited:
+class Exited(_Record):
     """A running instance ended early: ``exit_on`` or a restart. ``notable``: it had
     decided or held a step (a restart of an instance still waiting for its first step is
     a re-arm, not worth a line in the decision log)."""
@@ -160,8 +155,7 @@ class Exited:
     notable: bool
 
 
-@dataclass(slots=True)
-class Anomaly:
+class Anomaly(_Record):
     """Data a rule corrected on the way, counted by kind (never an error)."""
 
     kind: str

@@ -18,6 +18,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from triggers.customer import DAY, CustomerState, purchase_totals, shown_balance
 from triggers.events import CONTACT_CHANNEL
 from triggers.rfm import segment_of
@@ -27,8 +29,7 @@ from triggers.scenarios.signals import Signal
 CHANNELS = frozenset(CONTACT_CHANNEL.values())
 
 
-@dataclass(slots=True)
-class Facts:
+class Facts(msgspec.Struct, gc=False):
     """What a condition is checked against."""
 
     state: CustomerState

@@ -10,8 +10,11 @@ engine that emits it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
+
+import msgspec
 
 PRODUCT = ("category", "sku")
 """where keys of events about products: true when any line (or the product) has it"""
@@ -71,13 +74,15 @@ TRIGGER_EVENTS: dict[str, TriggerEvent] = {
 latest purchase), ``earned``/``spent`` (purchase: the receipt's bonus) and ``scenario``/
 ``step`` (delivery receipts: the notice's) are ours, beyond the contract."""
 
+NOTHING: Mapping[str, Any] = MappingProxyType({})
+"""no fields, no vars (shared: nobody changes a signal's mappings)"""
+
 ENGAGEMENT = {"failed": "delivery_failed", "opened": "opened", "clicked": "clicked"}
 """delivery receipt status -> the trigger event it is"""
 
 
-@dataclass(slots=True)
-class Signal:
-    """One trigger event of one customer (made per event: not frozen, see triggers.notices)."""
+class Signal(msgspec.Struct, gc=False):
+    """One trigger event of one customer (made per event: see triggers.notices)."""
 
     name: str
     event_id: str
@@ -86,9 +91,9 @@ class Signal:
     """event time, epoch s"""
     ts: str
     """event time as the source wrote it"""
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = NOTHING
     """what ``where`` may ask of the event; ``category``/``sku``: sets of values"""
-    vars: Mapping[str, Any] = field(default_factory=dict)
+    vars: Mapping[str, Any] = NOTHING
     """template vars the event gives an instance it starts"""
     skus: tuple[str, ...] = ()
     """products the event is about (recommendations start from them)"""
