@@ -5,12 +5,13 @@
 PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3.11)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-$(subst /,_,$(PYTHON))
 
 .PHONY: install test faults soak lint demo bench bench-peers clean
 
+# the stamp names the interpreter: another one builds the venv anew
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)

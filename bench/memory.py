@@ -38,6 +38,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
+import msgspec
 import orjson
 import redis
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
@@ -145,7 +146,7 @@ class Meter:
         parts: Counter[str] = Counter()
         for key in self._sample:
             for name, part in document_parts(client.get(key) or b"").items():
-                parts[name] += len(orjson.dumps(part))
+                parts[name] += len(msgspec.json.encode(part))
         shown = ", ".join(f"{n} {b / len(self._sample):,.0f}" for n, b in parts.most_common(6))
         print(f"  document parts, uncompressed JSON B: {shown}")
 

@@ -39,6 +39,7 @@ from state.connection import connect
 from state.customers import CustomerStore
 from triggers.customer import CustomerState
 from triggers.events import Event, Rejection, parse_event
+from triggers.scenarios.instances import ENTRY_ID
 
 TRAINING_START = datetime(2023, 5, 1, 6, 0, tzinfo=UTC)
 CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
@@ -78,8 +79,8 @@ class Scrambler:
             value = getattr(state, name)
             if value:
                 setattr(state, name, text(value))
-        if state.last_purchase_event:
-            state.last_purchase_event = text(state.last_purchase_event)
+        for instance in state.instances.values():  # its entry event's id
+            instance[ENTRY_ID] = text(instance[ENTRY_ID])
         if state.cart_cause:
             state.cart_cause = text(state.cart_cause)
         return state

@@ -558,8 +558,8 @@ class BatchProcessor:
 
     def _check_storable(self, batch: _Batch, subjects: Iterable[str]) -> None:
         self._stage = "state"
-        for subject in subjects:
-            to_bytes(batch.states[subject])  # raises when a value cannot be stored
+        for subject in subjects:  # raises when a value cannot be stored and read back
+            from_bytes(to_bytes(batch.states[subject]))
 
     def _fire_due_timers(self, batch: _Batch, now: float) -> None:
         heap = batch.heap

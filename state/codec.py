@@ -16,7 +16,8 @@ Formats (the first byte tells them apart; every earlier one still reads):
 - ``{...}`` without ``"v"``: the first, long-name format.
 
 The dictionary is part of format 2: it must never change. A better one is format 3.
-Unknown keys (written by a newer version) are ignored.
+Unknown keys (written by a newer version) are ignored. Numbers of 1e16 and beyond are
+written ``1e16`` since msgspec writes the JSON (orjson wrote ``1e+16``): the same value.
 """
 
 from __future__ import annotations
@@ -108,13 +109,24 @@ def read_document(raw: bytes) -> StoredDocument:
         except msgspec.ValidationError:  # a value of another type than its field's
             state = None
         if state is None or needs_upgrade(state):
-            state = CustomerState(**upgrade(_from_compact(orjson.loads(text))))
+            state = _state_of(upgrade(_from_compact(orjson.loads(text))))
         return StoredDocument(state, True)
     doc = orjson.loads(raw)
     if doc.pop("v", None) is not None:
-        return StoredDocument(CustomerState(**upgrade(_from_compact(doc))), False)
-    fields = upgrade({k: v for k, v in doc.items() if k in _READ})
-    return StoredDocument(CustomerState(**fields), False)
+        return StoredDocument(_state_of(upgrade(_from_compact(doc))), False)
+    return StoredDocument(_state_of(upgrade({k: v for k, v in doc.items() if k in _READ})), False)
+
+
+def _state_of(fields: dict[str, Any]) -> CustomerState:
+    """A state from its fields by name, read as `from_bytes` reads its JSON form (the
+    decision log's entries kept as JSON); a field of another type than its own (written
+    by a version that had it so) is kept as it is."""
+    try:
+        return from_bytes(msgspec.json.encode({STORED_AS[name]: v for name, v in fields.items()}))
+    except msgspec.ValidationError:
+        state = CustomerState(**fields)
+        state.log = [msgspec.Raw(msgspec.json.encode(entry)) for entry in state.log]
+        return state
 
 
 _NAMES = {**{key: name for name, key in STORED_AS.items()}, "pe": "last_purchase_event"}

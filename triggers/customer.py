@@ -128,18 +128,26 @@ def shown_balance(state: CustomerState) -> float:
 
 
 _READ = msgspec.json.Decoder(CustomerState)
+_NO_BALANCE = next(f.default for f in msgspec.structs.fields(CustomerState) if f.name == "balance")
+"""the balance field's default itself: msgspec leaves out a float field only when it holds
+that very object, not any zero"""
 
 
 def to_bytes(state: CustomerState) -> bytes:
     """The state's JSON form (a restore point; `from_bytes` reads it back). Raises
-    TypeError when a value cannot be stored."""
+    TypeError when a value cannot be encoded."""
+    if state.balance == 0 and state.balance is not _NO_BALANCE:  # a zero is left out too
+        state = msgspec.structs.replace(state, balance=_NO_BALANCE)
     return msgspec.json.encode(state)
 
 
 def from_bytes(raw: bytes) -> CustomerState:
     """A state in the JSON form of `to_bytes`, sharing nothing with the one it was taken
     from; msgspec.ValidationError when a value is not of its field's type."""
-    return _READ.decode(raw)
+    state = _READ.decode(raw)
+    if state.log:  # a decoded entry refers into ``raw``: a copy does not keep it alive
+        state.log = [entry.copy() for entry in state.log]
+    return state
 
 
 def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:

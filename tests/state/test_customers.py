@@ -13,6 +13,7 @@ from msgspec.structs import asdict, fields
 from state.categories import CategoryTable
 from state.codec import DICTIONARY, FORMAT_2, STORED_AS, compact_json
 from state.customers import CustomerStore
+from triggers import decisions
 from triggers.customer import CustomerState
 
 
@@ -165,6 +166,7 @@ def test_a_state_from_before_scenarios_keeps_its_pending_timers(
         "k": {"kettle": [1, 1990.0, None]},
         "t": {"win_back": 1797950706.0, "abandoned_cart": 1795361600.0},
         "h": ["abandoned_cart"],
+        "l": [[1795358706.0, "bonus_earned", "emitted", "n-1", ["sms"]]],
     }
     redis_client.set("t:c:{C1}", written(legacy))
     state = CustomerStore(redis_client, "t", 3600).load(["c:C1"])["c:C1"]
@@ -180,3 +182,15 @@ def test_a_state_from_before_scenarios_keeps_its_pending_timers(
         1795358000.0,
         "2026-11-22T10:03:20+03:00",
     ]
+    decisions.record(state, 1795358800.0, "win_back", decisions.SUPPRESSED, None, "capped")
+    assert [entry["trigger"] for entry in decisions.recent(state)] == ["win_back", "bonus_earned"]
+
+
+def test_a_balance_back_at_zero_is_not_written(redis_client: redis.Redis) -> None:
+    """Defaults are left out, a computed zero balance too (as the field's own default)."""
+    store = CustomerStore(redis_client, "t", anonymous_ttl_s=3600)
+    earned = 12.5
+    state = CustomerState(first_name="Анна", balance=round(earned - 12.5, 2))
+    assert orjson.loads(compact_json(state, {})) == {"n": "Анна"}
+    store.save({"c:C1": state})
+    assert store.load(["c:C1"])["c:C1"] == state
