@@ -310,13 +310,16 @@ class BatchProcessor:
         items: Sequence[Event | ClockTick],
         ats: list[float],
         sources: Sequence[RawInput | None] | None,
+        due: list[str] | None = None,
     ) -> list[Output]:
+        """One batch, tried again as long as Redis drops the connection. ``due``: the
+        subjects with timers due by its horizon, when `_due_by` read them already."""
         gave_up_at = time.monotonic() + self._retry_for_s
         clock_at_start = self._clock.current()
         careful = False
         for attempt in itertools.count():
             try:
-                emitted = self._attempt(shard, items, ats, sources, careful)
+                emitted = self._attempt(shard, items, ats, sources, careful, due)
                 break
             except RETRIED as exc:
                 if isinstance(exc, REFUSED) or time.monotonic() > gave_up_at:
@@ -330,13 +333,21 @@ class BatchProcessor:
         HEALTH.beat()
         return [*self._unconfirmed_of_earlier_run(shard), *emitted]
 
-    def _overfull(self, shard: str, ats: list[float]) -> bool:
-        """On event time: more customers have timers due by the horizon of a batch with
-        event times ``ats`` than a batch may load."""
+    def _due_by(self, shard: str, ats: list[float]) -> list[str] | None:
+        """On event time: the subjects with timers due by the horizon of a batch with event
+        times ``ats``, one more than a batch may load at most (more: it is overfull); None
+        where the batch asks itself (the wall clock, or no bound)."""
         bound = self._timers_per_tick
         if self._clock.ticking or bound is None:
-            return False
-        return len(self._timers.due(shard, self._clock.horizon(ats), bound + 1)) > bound
+            return None
+        return self._timers.due(shard, self._clock.horizon(ats), bound + 1)
+
+    def _overfull(self, due: list[str] | None) -> bool:
+        return (
+            due is not None
+            and self._timers_per_tick is not None
+            and (len(due) > self._timers_per_tick)
+        )
 
     def _bounded(
         self,
@@ -349,8 +360,9 @@ class BatchProcessor:
         after ticks at its time that fire the timers due by then, ``timers_per_tick``
         customers at a time, earliest first (an event the admission window refuses moves
         no clock: it goes as it is)."""
-        if not self._overfull(shard, ats):
-            return self._process(shard, items, ats, sources)
+        due = self._due_by(shard, ats)
+        if not self._overfull(due):
+            return self._process(shard, items, ats, sources, due)
         if len(items) > 1:
             h = len(items) // 2
             first = self._bounded(shard, items[:h], ats[:h], sources[:h] if sources else None)
@@ -359,7 +371,7 @@ class BatchProcessor:
         [item], [at] = items, ats
         outputs: list[Output] = []
         if isinstance(item, ClockTick) or self._window.refuses(at, self._clock.current()) is None:
-            while self._overfull(shard, ats):
+            while self._overfull(self._due_by(shard, ats)):
                 outputs += self._process(shard, [ClockTick(at, shard)], ats, None)
         return [*outputs, *self._process(shard, items, ats, sources)]
 
@@ -370,13 +382,14 @@ class BatchProcessor:
         ats: list[float],
         sources: Sequence[RawInput | None] | None,
         careful: bool,
+        due: list[str] | None,
     ) -> list[Output]:
         fenced = self._fence.open(shard)
         try:
             if fenced.already_applied:  # the answer to our last attempt's commit was lost
                 self._marks.pop(shard, None)  # they were written: read them again
                 return self._unanswered.pop(shard)
-            batch = self._load(shard, items, ats, careful)
+            batch = self._load(shard, items, ats, careful, due)
             now = self._clock.current()
             try:
                 for index, (item, at) in enumerate(zip(items, ats, strict=True)):
@@ -454,14 +467,22 @@ class BatchProcessor:
             RECEIPT_TO_NOTICE.observe(latency)
 
     def _load(
-        self, shard: str, items: Sequence[Event | ClockTick], ats: list[float], careful: bool
+        self,
+        shard: str,
+        items: Sequence[Event | ClockTick],
+        ats: list[float],
+        careful: bool,
+        due: list[str] | None,
     ) -> _Batch:
-        """The states the batch needs: its subjects' and those with timers due by then."""
+        """The states the batch needs: its subjects' and those with timers due by then
+        (``due``, when `_due_by` read them already)."""
         horizon = self._clock.horizon(ats)
         started = time.perf_counter()
         # event time: every timer the batch passes, in order (`process` bounds how many);
         # live: idle customers' timers on clock ticks only
-        if not self._clock.ticking or any(isinstance(item, ClockTick) for item in items):
+        if due is not None:
+            due_subjects = due
+        elif not self._clock.ticking or any(isinstance(item, ClockTick) for item in items):
             due_subjects = self._timers.due(shard, horizon, self._timers_per_tick)
         else:
             due_subjects = []
