@@ -49,9 +49,10 @@ from throughput import passthrough, timed
 
 from flows.live import build_flow
 from flows.replay import replay
-from smartcomms.config import Settings, TopicNames
+from smartcomms.config import LogSettings, Settings, TopicNames
 from smartcomms.kafka import producer_config
 from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
 from triggers.events import epoch_of
 
@@ -261,6 +262,7 @@ def main() -> None:
         "history": (lambda: history(args.history_customers), False),
     }
     chosen = args.inputs.split(",")
+    configure_logging(LogSettings(level="error"))  # as the CLI would; replay alone does not
     if any(name in inputs and inputs[name][1] for name in chosen):
         quix_python()
     with (
