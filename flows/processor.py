@@ -343,11 +343,8 @@ class BatchProcessor:
         return self._timers.due(shard, self._clock.horizon(ats), bound + 1)
 
     def _overfull(self, due: list[str] | None) -> bool:
-        return (
-            due is not None
-            and self._timers_per_tick is not None
-            and (len(due) > self._timers_per_tick)
-        )
+        bound = self._timers_per_tick
+        return due is not None and bound is not None and len(due) > bound
 
     def _bounded(
         self,
@@ -371,9 +368,12 @@ class BatchProcessor:
         [item], [at] = items, ats
         outputs: list[Output] = []
         if isinstance(item, ClockTick) or self._window.refuses(at, self._clock.current()) is None:
-            while self._overfull(self._due_by(shard, ats)):
+            while self._overfull(due):
                 outputs += self._process(shard, [ClockTick(at, shard)], ats, None)
-        return [*outputs, *self._process(shard, items, ats, sources)]
+                due = self._due_by(shard, ats)
+        else:  # refused: it moves no clock and loads the timers it asks for itself
+            due = None
+        return [*outputs, *self._process(shard, items, ats, sources, due)]
 
     def _attempt(
         self,
