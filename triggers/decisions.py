@@ -57,11 +57,7 @@ def record(
 def entries(state: CustomerState) -> list[list[Any]]:
     """The decisions as kept, oldest first: ``[at, trigger, outcome, notice_id, detail]``,
     and the step where it is not the scenario's own."""
-    return [_decoded(entry) for entry in state.log]
-
-
-def _decoded(entry: msgspec.Raw) -> list[Any]:
-    return msgspec.json.decode(entry, type=list[Any])
+    return [msgspec.json.decode(entry, type=list[Any]) for entry in state.log]
 
 
 def _at(entry: msgspec.Raw) -> float:
