@@ -407,9 +407,11 @@ class BatchProcessor:
                     now = self._clock.observe(at)
                     batch.newest_at = max(batch.newest_at, at)
                     self._take_daily_bounds(batch, now)
-                    self._fire_due_timers(batch, now)
+                    # a timer due at the event's own time fires after it: an order at the
+                    # very second its cart's nudge falls due came first
+                    self._fire_due_timers(batch, now, before=True)
                     self._apply(batch, item, at, now, source)
-                    self._fire_due_timers(batch, now)  # steps a late event armed in the past
+                    self._fire_due_timers(batch, now)  # and steps a late event armed in the past
                 for state in batch.touched.values():
                     forget_before(state, now - self._dedup_window_s)
                 writer = self._writer(shard, batch)
@@ -582,9 +584,10 @@ class BatchProcessor:
         for subject in subjects:  # raises when a value cannot be stored and read back
             from_bytes(to_bytes(batch.states[subject]))
 
-    def _fire_due_timers(self, batch: _Batch, now: float) -> None:
+    def _fire_due_timers(self, batch: _Batch, now: float, before: bool = False) -> None:
+        """Fire the loaded timers due by ``now`` (``before``: due before it), earliest first."""
         heap = batch.heap
-        while heap and heap[0][0] <= now:
+        while heap and (heap[0][0] < now if before else heap[0][0] <= now):
             queued_due, subject = heapq.heappop(heap)
             due_now = due_timers(batch.states[subject], now)
             if not due_now or due_now[0][0] != queued_due:

@@ -3,6 +3,7 @@ application and routing; the outbox on Redis."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import orjson
@@ -261,3 +262,25 @@ def test_an_index_entry_that_outlived_its_timer_is_indexed_again(backend: Backen
     out = processor(backend, Stats()).process("0", [ClockTick(early + 60, "0")])
     assert out == []
     assert index.due("0", real - 1) == [] and index.due("0", real) == ["c:C1"]
+
+
+def test_an_order_at_the_second_its_cart_nudge_falls_due_comes_first(backend: Backend) -> None:
+    """A timer due at an event's own time fires after that event: an order at exactly an
+    hour after the cart changed cancels the nudge; a second later it no longer can."""
+    reachable = {"contacts": {"push_token": "t"}, "consents": {"push": True}}
+    later = ClockTick(epoch_of("2026-11-23T10:00:00+03:00"), "0")
+    for n, (order_ts, batch_size) in enumerate(itertools.product(("11:00:00", "11:00:01"), (1, 4))):
+        cid = f"C{n}"  # a customer of its own per case, a clock of its own
+        run = processor(backend, Stats())
+        click = {"customer_id": cid, "anonymous_id": f"D{n}"}
+        cart = {"event_id": f"a{n}", "type": "add_to_cart", **click}
+        cart |= {"ts": "2026-11-22T10:00:00+03:00", "sku": "s", "price": 10.0}
+        order = {"event_id": f"o{n}", "type": "order", **click}
+        order |= {"ts": f"2026-11-22T{order_ts}+03:00", "order_id": f"O{n}", "total": 10.0}
+        items = [*events(customer(cid, **reachable), cart, order), later]
+        out = []
+        for first in range(0, len(items), batch_size):
+            out += run.process("0", items[first : first + batch_size])
+        sent = [orjson.loads(notice)["trigger"] for _customer, notice in out]
+        expected = [] if order_ts == "11:00:00" else ["abandoned_cart"]
+        assert sent == expected, (order_ts, batch_size)
