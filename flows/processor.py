@@ -354,9 +354,10 @@ class BatchProcessor:
         sources: Sequence[RawInput | None] | None,
     ) -> list[Output]:
         """The batch as it is, unless it is overfull: then in halves, and a single item
-        after ticks at its time that fire the timers due by then, ``timers_per_tick``
-        customers at a time, earliest first (an event the admission window refuses moves
-        no clock: it goes as it is)."""
+        after clock ticks that fire the timers due before it, ``timers_per_tick`` customers
+        at a time, earliest first. A single event's ticks stop short of its time: the
+        timers due at that very time fire after it (more ticks), as they do in a batch.
+        An event the admission window refuses moves no clock: it goes as it is."""
         due = self._due_by(shard, ats)
         if not self._overfull(due):
             return self._process(shard, items, ats, sources, due)
@@ -366,14 +367,29 @@ class BatchProcessor:
             last = self._bounded(shard, items[h:], ats[h:], sources[h:] if sources else None)
             return [*first, *last]
         [item], [at] = items, ats
+        if isinstance(item, ClockTick):
+            ticked, due = self._ticks(shard, at, due, self._overfull)
+            return [*ticked, *self._process(shard, items, ats, sources, due)]
+        if self._window.refuses(at, self._clock.current()) is not None:
+            return self._process(shard, items, ats, sources)  # loads what it asks for itself
+        just_before = math.nextafter(at, -math.inf)
+        before, due = self._ticks(
+            shard, just_before, self._due_by(shard, [just_before]), self._overfull
+        )
+        applied = self._process(shard, items, ats, sources, due)
+        after, _ = self._ticks(shard, at, self._due_by(shard, ats), bool)
+        return [*before, *applied, *after]
+
+    def _ticks(
+        self, shard: str, at: float, due: list[str] | None, more: Callable[[list[str] | None], bool]
+    ) -> tuple[list[Output], list[str] | None]:
+        """Clock ticks at ``at`` as long as ``more(due)``, each firing the due timers of at
+        most ``timers_per_tick`` customers; their outputs, and what is still due after."""
         outputs: list[Output] = []
-        if isinstance(item, ClockTick) or self._window.refuses(at, self._clock.current()) is None:
-            while self._overfull(due):
-                outputs += self._process(shard, [ClockTick(at, shard)], ats, None)
-                due = self._due_by(shard, ats)
-        else:  # refused: it moves no clock and loads the timers it asks for itself
-            due = None
-        return [*outputs, *self._process(shard, items, ats, sources, due)]
+        while more(due):
+            outputs += self._process(shard, [ClockTick(at, shard)], [at], None)
+            due = self._due_by(shard, [at])
+        return outputs, due
 
     def _attempt(
         self,

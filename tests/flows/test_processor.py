@@ -284,3 +284,28 @@ def test_an_order_at_the_second_its_cart_nudge_falls_due_comes_first(backend: Ba
         sent = [orjson.loads(notice)["trigger"] for _customer, notice in out]
         expected = [] if order_ts == "11:00:00" else ["abandoned_cart"]
         assert sent == expected, (order_ts, batch_size)
+
+
+def test_an_order_at_the_second_a_mass_of_nudges_falls_due_comes_first(backend: Backend) -> None:
+    """The same when more timers are due than a batch may load, fired in bounded ticks:
+    the customer who orders at the very second the nudges fall due (first of them in the
+    index's order) gets none, every other customer gets theirs."""
+    reachable = {"contacts": {"push_token": "t"}, "consents": {"push": True}}
+    for shard, batch_size in (("1", 1), ("2", 20)):  # a shard of its own per case
+        buyer, others = f"A{shard}", [f"C{n}-{shard}" for n in range(3)]
+        items: list[Event | ClockTick] = []
+        for n, cid in enumerate([buyer, *others]):
+            cart = {"event_id": f"a{n}", "type": "add_to_cart", "customer_id": cid}
+            cart |= {"anonymous_id": f"D{cid}", "ts": "2026-11-22T10:00:00+03:00"}
+            items += events(customer(cid, **reachable), cart | {"sku": "s", "price": 10.0})
+        order = {"event_id": "o", "type": "order", "customer_id": buyer, "anonymous_id": "DA"}
+        order |= {"ts": "2026-11-22T11:00:00+03:00", "order_id": "O", "total": 10.0}
+        items += [*events(order), ClockTick(epoch_of("2026-11-23T10:00:00+03:00"), shard)]
+        run = processor(backend, Stats(), timers_per_tick=2)
+        out = []
+        for first in range(0, len(items), batch_size):
+            out += run.process(shard, items[first : first + batch_size])
+        sent = [orjson.loads(notice) for _customer, notice in out]
+        assert [(n["trigger"], n["customer_id"]) for n in sent] == [
+            ("abandoned_cart", cid) for cid in others
+        ], batch_size
