@@ -23,3 +23,17 @@ class DeadLetter(msgspec.Struct, frozen=True, gc=False):
     reason: str
     kind: str
     """a short fixed label of the reason, for metrics (see triggers.events.Rejection)"""
+    outbox_shard: str | None = None
+    """the engine shard whose outbox keeps it until Kafka confirms it (state.outbox): the
+    letter of an event the engine failed on, which a redelivery will not make again (the
+    event is remembered as applied). None: not kept (rejected input comes again)."""
+
+    def outbox_entry(self) -> bytes:
+        """How the outbox keeps it: a JSON array (a notice there is a JSON object)."""
+        return msgspec.json.encode((self.raw, self.origin, self.reason, self.kind))
+
+    @classmethod
+    def from_outbox(cls, entry: bytes, shard: str) -> DeadLetter:
+        """The letter ``outbox_entry`` made, kept in ``shard``'s outbox."""
+        raw, origin, reason, kind = msgspec.json.decode(entry, type=tuple[bytes, str, str, str])
+        return cls(raw, origin, reason, kind, shard)

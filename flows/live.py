@@ -22,6 +22,7 @@ from bytewax.inputs import Source
 from flows.clock import WallClock
 from flows.dataflow import build_flow as build_dataflow
 from flows.flowtime import FLOW_TIMES
+from flows.inputs import DeadLetter
 from flows.kafka_io import (
     KafkaRecord,
     ReliableKafkaSink,
@@ -62,6 +63,25 @@ def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]
     return confirm
 
 
+def confirm_dead_letters(
+    outbox: Outbox, tally: Callable[[list[DeadLetter]], None]
+) -> Callable[[list[DeadLetter]], None]:
+    """Sink hook: dead letters Kafka acknowledged are counted for the console (``tally``),
+    then the engine's leave the outbox (a crash in between re-emits them; the tally
+    counts a letter once by its origin)."""
+
+    def confirm(letters: list[DeadLetter]) -> None:
+        tally(letters)
+        by_shard: dict[str, list[bytes]] = {}
+        for letter in letters:
+            if letter.outbox_shard is not None:
+                by_shard.setdefault(letter.outbox_shard, []).append(letter.outbox_entry())
+        if by_shard:
+            outbox.confirm(by_shard)
+
+    return confirm
+
+
 def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> Dataflow:
     """The live dataflow for ``settings`` (default: from SMARTCOMMS_CONFIG and environment).
 
@@ -89,6 +109,7 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
     source: Source[Any] = (
         kafka_source if stop_at_end else WithClock(kafka_source, engine.shards, engine.tick_seconds)
     )
+    outbox = Outbox(connect(settings.redis.url, settings.redis.retry_for_s), settings.redis.prefix)
     return build_dataflow(
         "smartcomms_live",
         source,
@@ -105,18 +126,16 @@ def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> D
             topics.notices,
             encode_notice,
             kafka.client_config,
-            on_written=confirm_notices(
-                Outbox(
-                    connect(settings.redis.url, settings.redis.retry_for_s), settings.redis.prefix
-                )
-            ),
+            on_written=confirm_notices(outbox),
         ),
         ReliableKafkaSink(
             kafka.brokers,
             topics.dead_letters,
             counting_dead_letters(lambda kind: STATS.dead_letters.update((kind,))),
             kafka.client_config,
-            on_written=tally_dead_letters(settings, settings.redis.url),
+            on_written=confirm_dead_letters(
+                outbox, tally_dead_letters(settings, settings.redis.url)
+            ),
         ),
     )
 

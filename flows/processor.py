@@ -107,7 +107,10 @@ class _FailedOnData(Exception):
 class _Batch:
     """Working set of one batch: loaded states, timers in due order, changes, notices."""
 
-    def __init__(self, states: dict[str, CustomerState], horizon: float, careful: bool) -> None:
+    def __init__(
+        self, shard: str, states: dict[str, CustomerState], horizon: float, careful: bool
+    ) -> None:
+        self.shard = shard
         self.states = states
         self.careful = careful
         """each event and timer from a restore point (see the module's docstring)"""
@@ -515,7 +518,7 @@ class BatchProcessor:
             states = self._cache.take(shard, subjects, self._store.load)
         else:
             states = self._store.load(subjects)
-        batch = _Batch(states, horizon, careful)
+        batch = _Batch(shard, states, horizon, careful)
         batch.indexed = due_subjects
         if self._activity is not None:
             if shard not in self._marks:
@@ -564,7 +567,8 @@ class BatchProcessor:
             state = batch.states[subject]
             remember(state, digest, now)  # never tried again: a replay skips it
             batch.touch(subject, state)
-            batch.rejected.append(_letter(event, source, self._stage, _error(exc)))
+            kept_in = batch.shard if self._outbox is not None else None  # never made again
+            batch.rejected.append(_letter(event, source, self._stage, _error(exc), kept_in))
             batch.stats.poisoned[self._stage] += 1
             self._failures.warning(
                 "event failed; sent to dead letters", stage=self._stage, error=_error(exc)
@@ -812,19 +816,25 @@ class BatchProcessor:
                 state, at, trigger, outcome, notice_id, detail, self._keep_decisions_s, step
             )
 
-    def _unconfirmed_of_earlier_run(self, shard: str) -> list[EmittedNotice]:
+    def _unconfirmed_of_earlier_run(self, shard: str) -> list[Output]:
         if self._outbox is None or shard in self._swept:
             return []
         self._swept.add(shard)
         left_over = self._outbox.written_before(shard, self._started)
         if left_over:
-            log.info("re-emitting notices Kafka never confirmed", shard=shard, count=len(left_over))
+            log.info("re-emitting what Kafka never confirmed", shard=shard, count=len(left_over))
         self._stats.reemitted += len(left_over)
-        return [_customer_of(notice) for notice in left_over]
+        return [
+            _customer_of(entry) if entry[:1] == b"{" else DeadLetter.from_outbox(entry, shard)
+            for entry in left_over
+        ]
 
     def _writer(self, shard: str, batch: _Batch) -> Callable[[Any], None] | None:
         timer_changes = batch.timer_changes()
         new = batch.emitted if self._outbox is not None else []
+        letters = [
+            letter.outbox_entry() for letter in batch.rejected if letter.outbox_shard is not None
+        ]
         copurchases = batch.copurchases if batch.copurchases and batch.copurchases.changed else None
         report, sketches = self._report, self._sketches
         counts = {encode_key(k): n for k, n in batch.report.items() if n} if report else {}
@@ -832,7 +842,8 @@ class BatchProcessor:
         activity = self._activity
         done = activity_counts(batch.stats, batch.lateness) if activity is not None else {}
         clocked = activity is not None and batch.newest_at > 0
-        if not (timer_changes or new or counts or moves or done or clocked) and copurchases is None:
+        changed = timer_changes or new or letters or counts or moves or done or clocked
+        if not changed and copurchases is None:
             return None
         outbox, timers = self._outbox, self._timers
         written_at = time.time()
@@ -841,7 +852,7 @@ class BatchProcessor:
         def write(writes: Any) -> None:
             timers.update(writes, shard, timer_changes)
             if outbox is not None:
-                outbox.add(writes, shard, (n for _c, n in new), written_at)
+                outbox.add(writes, shard, [*(n for _c, n in new), *letters], written_at)
             if copurchases is not None:
                 copurchases.write(writes)
             if counts and report is not None:
@@ -882,8 +893,15 @@ def _error(exc: Exception) -> str:
     return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 3] + "..."
 
 
-def _letter(event: Event, source: RawInput | None, stage: str, error: str) -> DeadLetter:
+def _letter(
+    event: Event,
+    source: RawInput | None,
+    stage: str,
+    error: str,
+    outbox_shard: str | None = None,
+) -> DeadLetter:
     """A dead letter of an event the engine refused (``admission``) or failed on."""
     raw = source.value if source is not None else as_json(event)
     origin = source.origin if source is not None else f"event {event.event_id}"
-    return DeadLetter(raw, origin, f"engine {stage}: {error}", f"engine_{stage}")
+    reason, kind = f"engine {stage}: {error}", f"engine_{stage}"
+    return DeadLetter(raw, origin, reason, kind, outbox_shard)

@@ -29,7 +29,7 @@ class Stats:
     held: int = 0
     """marketing notices moved to the end of quiet hours"""
     reemitted: int = 0
-    """notices an earlier process left unconfirmed, emitted again"""
+    """notices (and engine dead letters) an earlier process left unconfirmed, emitted again"""
     poisoned: Counter[str] = field(default_factory=Counter)
     """valid events the engine failed on and sent to dead-letters, by stage"""
     dropped_timers: Counter[str] = field(default_factory=Counter)
@@ -190,7 +190,11 @@ class StatsCollector(Collector):
                 stats.duplicates,
             ),
             ("smartcomms_held_notices", "Marketing notices held for quiet hours", stats.held),
-            ("smartcomms_reemitted_notices", "Notices re-emitted from the outbox", stats.reemitted),
+            (
+                "smartcomms_reemitted_notices",
+                "Notices (and engine dead letters) re-emitted from the outbox",
+                stats.reemitted,
+            ),
         ):
             family = CounterMetricFamily(name, text)
             family.add_metric([], value)

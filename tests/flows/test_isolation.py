@@ -8,16 +8,19 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 
 from channels.policy import Policy
 from channels.templates import TemplateSet
 from flows import processor as processor_module
 from flows.clock import AdmissionWindow, ClockTick, EventTimeClock
 from flows.inputs import DeadLetter, RawInput
+from flows.live import confirm_dead_letters, confirm_notices
 from flows.processor import BatchProcessor
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.cache import StateCache
+from state.outbox import Outbox
 from tests.backends import Backend
 from tests.events import customer, receipt
 from triggers import decisions, engine
@@ -35,6 +38,7 @@ def build(
     stats: Stats,
     templates: TemplateSet | None = None,
     window: AdmissionWindow | None = None,
+    outbox: Outbox | None = None,
 ) -> BatchProcessor:
     policy = Policy(CHANNELS, templates=templates or TemplateSet.with_overrides({}))
     return BatchProcessor(
@@ -45,6 +49,7 @@ def build(
         WEEK,
         EventTimeClock(),
         stats,
+        outbox,
         keep_decisions_s=WEEK,
         window=window,
         cache=StateCache(100),  # as live: a careful pass must not start from a cached state
@@ -139,6 +144,32 @@ def test_a_template_failing_for_one_customer_dead_letters_only_that_event(
     assert letter.reason.startswith("engine render: ZeroDivisionError")
     assert orjson.loads(notice)["vars"]["balance"] == 50  # r1's 5 bonuses rolled back
     assert stats.poisoned == {"render": 1}
+
+
+def test_the_dead_letter_of_a_failing_event_outlives_a_crash_before_kafka_confirms_it(
+    redis_client: redis.Redis,
+) -> None:
+    """The failed event counts as applied, so its redelivery makes no letter again: the
+    letter waits in the outbox with the batch's notices until Kafka confirms it."""
+    templates = TemplateSet.with_overrides(
+        {"bonus_earned": {"sms": {"text": "{{ 1000 // (earned - 5) }} за покупку"}}}
+    )
+    backend, outbox = Backend("redis", redis_client, None), Outbox(redis_client, "t")
+    items, sources = parsed(PROFILE, receipt("r1", "C1", 100), receipt("r2", "C1", 1000))
+    first = build(backend, Stats(), templates, outbox=outbox).process("0", items, sources)
+    [letter] = [n for n in first if isinstance(n, DeadLetter)]
+    assert letter.outbox_shard == "0" and letter.reason.startswith("engine render")
+    # the worker dies before Kafka confirmed anything; the next one reads the batch again
+    stats = Stats()
+    again = build(backend, stats, templates, outbox=outbox).process("0", items, sources)
+    assert sorted(again, key=repr) == sorted(first, key=repr)  # the same letter and notice
+    assert stats.duplicates == 3 and stats.poisoned == {}  # none applied, none failed again
+    # what Kafka confirms leaves the outbox: a third process has nothing to emit again
+    confirm_notices(outbox)([("0", n) for n in again if not isinstance(n, DeadLetter)])
+    confirm_dead_letters(outbox, lambda _letters: None)(
+        [n for n in again if isinstance(n, DeadLetter)]
+    )
+    assert build(backend, Stats(), templates, outbox=outbox).process("0", items, sources) == []
 
 
 def test_a_failing_timer_is_dropped_with_a_decision(backend: Backend) -> None:

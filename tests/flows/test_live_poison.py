@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 import orjson
@@ -57,6 +58,7 @@ def test_a_poison_event_is_one_dead_letter_also_across_a_restart(
     produce(kafka_brokers, topics.receipts, [poison, *good_receipts("a")])
     [letter] = consume(kafka_brokers, topics.dead_letters, expected=1)
     assert caused_by(consume(kafka_brokers, topics.notices, expected=3)) == {"a0", "a1", "a2"}
+    wait_for_empty_outbox(redis_url, prefix)  # Kafka confirmed the notices and the letter
     first.send_signal(signal.SIGKILL)  # the last snapshot is older: the poison is read again
     first.communicate(timeout=30)
 
@@ -75,6 +77,21 @@ def test_a_poison_event_is_one_dead_letter_also_across_a_restart(
     state = CustomerStore(client, prefix, 0).load(["c:C0"])["c:C0"]
     client.close()
     assert state.balance == 100  # a0 and b0; the poison's 5 bonuses were never counted
+
+
+def wait_for_empty_outbox(redis_url: str, prefix: str, timeout_s: float = 10.0) -> None:
+    """Until every shard's outbox is empty (state.outbox); fails after ``timeout_s``."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = sum(client.zcard(key) for key in client.scan_iter(f"{prefix}:outbox:*"))
+            if left == 0:
+                return
+            assert time.monotonic() < deadline, f"{left} entries left in the outbox"
+            time.sleep(0.1)
+    finally:
+        client.close()
 
 
 @settings(
