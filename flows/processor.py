@@ -238,7 +238,8 @@ class BatchProcessor:
         sketches: ReportStore | None = None,
         activity: ActivityCounters | None = None,
     ) -> None:
-        """``outbox`` None: notices are not tracked until Kafka confirms them (replay).
+        """``outbox`` None: notices (and the dead letters of events that failed) are not
+        tracked until Kafka confirms them (replay).
         ``keep_decisions_s``: keep each customer's decisions of this long in its state for
         `smartcomms trace` (live); 0: they are only counted and logged (replay).
         ``retry_for_s``: how long a batch is tried again while Redis is unreachable.
