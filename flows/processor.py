@@ -823,7 +823,7 @@ class BatchProcessor:
         self._swept.add(shard)
         left_over = self._outbox.written_before(shard, self._started)
         if left_over:
-            log.info("re-emitting what Kafka never confirmed", shard=shard, count=len(left_over))
+            log.info("re-emitting notices Kafka never confirmed", shard=shard, count=len(left_over))
         self._stats.reemitted += len(left_over)
         return [
             _customer_of(entry) if entry[:1] == b"{" else DeadLetter.from_outbox(entry, shard)
