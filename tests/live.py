@@ -95,6 +95,16 @@ def wait_for_profiles(redis_url: str, prefix: str, count: int) -> None:
     client.close()
 
 
+def wait_for_empty_outbox(redis_url: str, prefix: str, timeout_s: float = 10.0) -> None:
+    """Wait until every shard's outbox is empty: Kafka confirmed all (state.outbox)."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout_s
+    while left := sum(client.zcard(key) for key in client.scan_iter(f"{prefix}:outbox:*")):
+        assert time.monotonic() < deadline, f"{left} entries left in the outbox"
+        time.sleep(0.1)
+    client.close()
+
+
 def consume(brokers: str, topic: str, expected: int, settle_s: float = 2.0) -> list:
     """Messages of ``topic`` until ``expected`` arrived and ``settle_s`` passed with no more."""
     consumer = Consumer(

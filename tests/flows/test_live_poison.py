@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import orjson
@@ -25,6 +24,7 @@ from tests.live import (
     recovery_args,
     start_flow,
     stop_flow,
+    wait_for_empty_outbox,
     wait_for_profiles,
 )
 from triggers.dedup import event_digest
@@ -77,21 +77,6 @@ def test_a_poison_event_is_one_dead_letter_also_across_a_restart(
     state = CustomerStore(client, prefix, 0).load(["c:C0"])["c:C0"]
     client.close()
     assert state.balance == 100  # a0 and b0; the poison's 5 bonuses were never counted
-
-
-def wait_for_empty_outbox(redis_url: str, prefix: str, timeout_s: float = 10.0) -> None:
-    """Until every shard's outbox is empty (state.outbox); fails after ``timeout_s``."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = sum(client.zcard(key) for key in client.scan_iter(f"{prefix}:outbox:*"))
-            if left == 0:
-                return
-            assert time.monotonic() < deadline, f"{left} entries left in the outbox"
-            time.sleep(0.1)
-    finally:
-        client.close()
 
 
 @settings(
