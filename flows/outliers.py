@@ -2,14 +2,15 @@
 
 Replay's clock is the latest event time seen, so a single event dated 2036 in a 2026 file
 would fire every customer's timers at once. An event that lies more than ``max_ahead``
-ahead of the clock is therefore held back until the next event shows whether the stream
-really moved on (a gap in the data: it is applied, then the next one) or went on where
-it was (the held event is an outlier: a dead letter). At the end of the input (or a
-clock tick) a held event is applied. Held or not, every event reaches the engine in file
-order, so the notices are the same as without the guard whenever there is no outlier.
+(``engine.event_time.replay_max_jump``, half a year) ahead of the clock is therefore held
+back until the next event shows whether the stream really moved on (a gap in the data: it
+is applied, then the next one) or went on where it was (the held event is an outlier: a
+dead letter). At the end of the input (or a clock tick) a held event is applied. Held or
+not, every event reaches the engine in file order, so the notices are the same as without
+the guard whenever there is no outlier.
 
 Live needs none of this: its clock is the wall clock, and the engine refuses events more
-than ``max_ahead`` ahead of it (flows.processor).
+than ``engine.event_time.max_ahead`` ahead of it (flows.processor).
 """
 
 from __future__ import annotations

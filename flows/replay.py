@@ -162,7 +162,7 @@ def replay(
     notices, dead_letters = _Writer(out, stop), _Writer(err, stop)
 
     def write_notices(items: list[tuple[str, EmittedNotice]]) -> None:
-        notices.write(b"".join(notice + b"\n" for _shard, (_customer, notice) in items))
+        notices.write(b"".join(notice + b"\n" for _key, (_customer, notice) in items))
 
     tally = (
         tally_dead_letters(run_settings, redis_url, redelivered=False)
@@ -185,7 +185,7 @@ def replay(
         1,  # one shard: notices come out in input order, timers fire in event-time order
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),
-        guard_clock=settings.engine.event_time.max_ahead,
+        guard_clock=settings.engine.event_time.replay_max_jump,
     )
     run_main(flow)
     if report is not None:

@@ -143,8 +143,12 @@ class EventTimeWindow(_Section):
     latest: Annotated[datetime, AfterValidator(_aware)] = datetime(2100, 1, 1, tzinfo=UTC)
     """an absolute bound: also where replay's clock has not seen any event yet"""
     max_ahead: Duration = 86_400.0
-    """how far an event may lie ahead of the engine clock (live: the wall clock; replay:
-    the latest event time so far)"""
+    """live: how far an event may lie ahead of the wall clock"""
+    replay_max_jump: Duration = 180 * 86_400.0
+    """replay: a single event this far ahead of the latest event time so far, followed by
+    one where the stream was, is a typo'd timestamp (a dead letter: flows.outliers). Half
+    a year: a typo'd year is caught, while a hand-made file that goes back by days or
+    months after a jump loses nothing"""
 
     @model_validator(mode="after")
     def _ordered(self) -> EventTimeWindow:

@@ -120,9 +120,11 @@ def test_settings_that_would_lie_are_refused_with_the_field(
 def test_event_time_window_defaults_and_durations(tmp_path: Path) -> None:
     window = load_settings(env={}).engine.event_time
     assert (window.earliest.year, window.latest.year, window.max_ahead) == (2000, 2100, 86_400)
+    assert window.replay_max_jump == 180 * 86_400
     path = tmp_path / "c.yaml"
-    path.write_text("engine: {event_time: {max_ahead: 90m}}\n")
-    assert load_settings(path, env={}).engine.event_time.max_ahead == 5400
+    path.write_text("engine: {event_time: {max_ahead: 90m, replay_max_jump: 30d}}\n")
+    window = load_settings(path, env={}).engine.event_time
+    assert (window.max_ahead, window.replay_max_jump) == (5400, 30 * 86_400)
 
 
 def test_files_and_variables_that_cannot_be_read_are_one_line_errors(tmp_path: Path) -> None:
