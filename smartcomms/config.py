@@ -588,24 +588,7 @@ class Settings(_Section):
     @model_validator(mode="before")
     @classmethod
     def _scenarios_expanded(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("scenarios", {}), dict):
-            return data  # the fields' own validation says what is wrong
-        try:
-            builtins = TriggerSettings.model_validate(data.get("triggers") or {}).definitions()
-        except ValidationError:
-            return data
-        configured = data.get("scenarios") or {}
-        merged = {}
-        for sid in [*builtins, *(s for s in configured if s not in builtins)]:
-            definition = configured.get(sid, {})
-            if not isinstance(definition, dict):
-                merged[sid] = definition
-                continue
-            try:
-                merged[sid] = expand(definition, builtins.get(sid))
-            except ValueError as exc:
-                raise ValueError(f"scenarios.{sid}.recipe: {exc}") from None
-        return {**data, "scenarios": merged}
+        return expand_scenarios(data)
 
     def standing_gaps(self) -> list[str]:
         """Scenarios that use segments, tiers or expiring points not configured: they
@@ -668,8 +651,42 @@ def load_settings(
     except ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(
-            f"invalid configuration{where}: {describe_errors(exc, sep='; ')}"
+            f"invalid configuration{where}: {describe_errors(exc, '; ', validated(data))}"
         ) from None
+
+
+def expand_scenarios(data: Any) -> Any:
+    """The configuration ``data`` with every scenario in full: the built-ins (made from
+    ``triggers:``, overridden key by key by a configured scenario of the same id) and the
+    configured ones, ``recipe:`` expanded."""
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios", {}), dict):
+        return data  # the fields' own validation says what is wrong
+    try:
+        builtins = TriggerSettings.model_validate(data.get("triggers") or {}).definitions()
+    except ValidationError:
+        return data
+    configured = data.get("scenarios") or {}
+    merged = {}
+    for sid in [*builtins, *(s for s in configured if s not in builtins)]:
+        definition = configured.get(sid, {})
+        if not isinstance(definition, dict):
+            merged[sid] = definition
+            continue
+        try:
+            merged[sid] = expand(definition, builtins.get(sid))
+        except ValueError as exc:
+            raise ValueError(f"scenarios.{sid}.recipe: {exc}") from None
+    return {**data, "scenarios": merged}
+
+
+def validated(data: dict[str, Any]) -> dict[str, Any]:
+    """The input `Settings` validates for ``data``: its scenarios with the built-ins and
+    recipes expanded (what the paths of its errors refer to)."""
+    try:
+        expanded = expand_scenarios(data)
+    except ValueError:
+        return data
+    return expanded if isinstance(expanded, dict) else data
 
 
 def _env_value(name: str, raw: str) -> Any:
