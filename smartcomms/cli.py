@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
 
 import orjson
 
@@ -27,6 +27,7 @@ from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+T = TypeVar("T", int, float)
 """128 + SIGINT, as a shell reports a command stopped by Ctrl-C"""
 SERVICES = frozenset({"up", "run", "dispatch", "send", "simulate", "console", "demo"})
 """Long-running commands: a peer that hangs up on a socket must not kill them (SIGPIPE
@@ -388,9 +389,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_settings(args), args.config, args.rate, args.customers, args.workers)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (not the usage block): exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (--help shows the usage)\n")
+
+
+def _bounded(kind: Callable[[str], T], low: T, high: T | None = None) -> Callable[[str], T]:
+    """An argparse type: ``kind`` from ``low`` to ``high`` (inclusive), else its error."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            upto = f" and at most {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"must be at least {low}{upto}, not {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="smartcomms",
         description="Real-time trigger processor for retail loyalty communications.",
     )
@@ -440,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Start a local Redis and Kafka-protocol broker, create the topics, "
         "print their addresses and wait for Ctrl-C.",
     )
-    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--partitions", type=_bounded(int, 1), default=4)
 
     for name, func, text in (
         ("run", cmd_run, "Run the live flow (Kafka -> Redis -> notices) with Bytewax."),
@@ -471,12 +495,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Produce realistic synthetic POS, web and profile traffic to Kafka.",
     )
     p.add_argument("--brokers", help="Kafka bootstrap servers")
-    p.add_argument("--count", type=int, default=100_000, help="events to produce (0: endless)")
-    p.add_argument("--rate", type=float, default=0, help="events per second (0: max)")
-    p.add_argument("--customers", type=int, default=5_000)
+    p.add_argument(
+        "--count", type=_bounded(int, 0), default=100_000, help="events to produce (0: endless)"
+    )
+    p.add_argument(
+        "--rate", type=_bounded(float, 0.0), default=0, help="events per second (0: max)"
+    )
+    p.add_argument("--customers", type=_bounded(int, 1), default=5_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
-        "--bad-rate", type=float, default=0.001, help="share of malformed messages (dead letters)"
+        "--bad-rate",
+        type=_bounded(float, 0.0, 1.0),
+        default=0.001,
+        help="share of malformed messages (dead letters)",
     )
 
     p = add(
@@ -497,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("notice_id", nargs="?", metavar="NOTICE_ID")
     p.add_argument("--customer", metavar="CUSTOMER_ID")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_bounded(int, 1), default=20)
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
     scenarios = sub.add_parser(
@@ -567,7 +598,11 @@ def build_parser() -> argparse.ArgumentParser:
         "its control group; cascade outcomes and cost by channel; a customer's profile and "
         "decisions; the scenarios as chains. English and Russian.",
     )
-    p.add_argument("--port", type=int, help="port (default: console.port, 8080; 0: any free)")
+    p.add_argument(
+        "--port",
+        type=_bounded(int, 0, 65535),
+        help="port (default: console.port, 8080; 0: any free)",
+    )
     p.add_argument("--host", help="address to bind (default: console.host, 127.0.0.1)")
     p.add_argument("--redis-url", help="Redis URL (redis://host:port/db)")
 
@@ -577,9 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Start everything locally and stream live traffic through the "
         "flow, showing notices and a running summary. Ctrl-C stops.",
     )
-    p.add_argument("--rate", type=float, default=2_000, help="events per second")
-    p.add_argument("--customers", type=int, default=20_000)
-    p.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
+    p.add_argument("--rate", type=_bounded(float, 1.0), default=2_000, help="events per second")
+    p.add_argument("--customers", type=_bounded(int, 1), default=20_000)
+    p.add_argument("--workers", type=_bounded(int, 1), default=1, help="Bytewax worker processes")
     return parser
 
 

@@ -180,6 +180,31 @@ def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm_or_ctrl_c(
     assert "Traceback" not in stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["replay"], "the following arguments are required: EVENTS.jsonl"),
+        (["replay", "x.jsonl", "--bogus"], "unrecognized arguments: --bogus"),
+        (["nonsense"], "invalid choice: 'nonsense'"),
+        (["console", "--port", "abc"], "--port: not a number: 'abc'"),
+        (["console", "--port", "70000"], "--port: must be at least 0 and at most 65535"),
+        (["up", "--partitions", "0"], "--partitions: must be at least 1, not 0"),
+        (["simulate", "--count", "-5"], "--count: must be at least 0, not -5"),
+        (["simulate", "--rate", "-5"], "--rate: must be at least 0.0, not -5"),
+        (["simulate", "--customers", "0"], "--customers: must be at least 1, not 0"),
+        (["simulate", "--bad-rate", "2"], "--bad-rate: must be at least 0.0 and at most 1.0"),
+        (["demo", "--customers", "0"], "--customers: must be at least 1, not 0"),
+        (["demo", "--rate", "-1"], "--rate: must be at least 1.0, not -1"),
+        (["trace", "--limit", "0"], "--limit: must be at least 1, not 0"),
+    ],
+)
+def test_bad_arguments_are_one_line_not_the_usage(args: list[str], expected: str) -> None:
+    result = smartcomms(*args)
+    message = result.stderr.strip()
+    assert result.returncode == 2 and "\n" not in message and "usage:" not in message, message
+    assert message.startswith("smartcomms") and expected in message, message
+
+
 def test_every_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     from smartcomms.cli import build_parser
 
