@@ -8,7 +8,7 @@ Step ids are a frozen contract (Bytewax recovery keys snapshots by them).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar, cast
 
 import bytewax.operators as op
@@ -21,6 +21,7 @@ from flows.clock import ClockTick
 from flows.inputs import DeadLetter, RawInput
 from flows.outliers import OutlierGuard
 from flows.processor import BatchProcessor, EmittedNotice, Output
+from flows.routing import route_keys
 from triggers.events import Event, Rejection, parse_event, subject_of
 
 X = TypeVar("X")
@@ -28,7 +29,8 @@ Y = TypeVar("Y")
 
 
 def shard_of(subject: str, shards: int) -> str:
-    """Stable shard of a subject: the key of the stateful step (crc32 is stable across runs)."""
+    """Stable shard of a subject (crc32 is stable across runs); the stateful step is keyed
+    by its Bytewax key (flows.routing)."""
     return str(zlib.crc32(subject.encode()) % shards)
 
 
@@ -73,19 +75,23 @@ DEAD_LETTER_KEY = "dead-letter"
 """Key of rejected input in the parsed stream (never a shard: shards are numbers)."""
 
 Parsed = tuple[str, Engine | DeadLetter]
-"""(shard, item) or (DEAD_LETTER_KEY, dead letter)"""
+"""(Bytewax key of the shard, item) or (DEAD_LETTER_KEY, dead letter)"""
 
 
 def parse_batch(
-    items: list[X | ClockTick], read: Callable[[X], RawInput | DeadLetter], shards: int
+    items: list[X | ClockTick],
+    read: Callable[[X], RawInput | DeadLetter],
+    routes: Mapping[str, str],
 ) -> list[Parsed]:
     """Read, parse and key a whole input batch in one call (a Bytewax step per event costs).
-    Clock ticks (the live clock partition, replay's end of input) go to their shard as they
-    are."""
+    An event is keyed by its shard's Bytewax key (``routes``: shard -> key, for every
+    shard). Clock ticks (the live clock partition, replay's end of input) go to their shard
+    as they are."""
+    shards = len(routes)
     out: list[Parsed] = []
     for item in items:
         if isinstance(item, ClockTick):
-            out.append((item.shard, item))
+            out.append((routes[item.shard], item))
             continue
         raw = read(item)
         if isinstance(raw, RawInput):
@@ -98,7 +104,7 @@ def parse_batch(
                     )
                 )
             else:
-                out.append((key_of(parsed, shards), (parsed, raw)))
+                out.append((routes[key_of(parsed, shards)], (parsed, raw)))
         else:
             out.append((DEAD_LETTER_KEY, raw))
     return out
@@ -142,7 +148,8 @@ def build_flow(
 ) -> Dataflow:
     """Wire the dataflow. ``processor()`` is called once per shard batch (cache it).
 
-    Notices reach ``notice_sink`` as ``(shard, (customer_id, notice_json))``. Clock ticks
+    Notices reach ``notice_sink`` as ``(key, (customer_id, notice_json))``, the Bytewax key
+    of their shard (flows.routing.shard_of_key gives the shard). Clock ticks
     (live: flows.ticker) come from ``source`` like events and go to their shard. Dead
     letters are the input that does not parse and the events the engine refused or failed
     on (flows.processor). ``guard_clock``: replay's event-time clock is guarded against
@@ -150,7 +157,8 @@ def build_flow(
     """
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
-    parsed = op.flat_map_batch("parse", raw, lambda items: parse_batch(items, read, shards))
+    routes = route_keys(shards)
+    parsed = op.flat_map_batch("parse", raw, lambda items: parse_batch(items, read, routes))
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD_LETTER_KEY)
     dead = [cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))]
     keyed = cast(KeyedStream[Engine], split.trues)

@@ -32,6 +32,7 @@ from flows.kafka_io import (
     input_source,
     read_kafka,
 )
+from flows.routing import route_keys
 from flows.ticker import WithClock
 from flows.wiring import configured, observed, tally_dead_letters, tune_gc
 from smartcomms.config import ConfigError, Settings, load_settings
@@ -150,7 +151,7 @@ def dispatcher_factory(settings: Settings, redis_url: str) -> Callable[[], Dispa
 
 
 def encode_receipt(item: tuple[str, dict[str, Any]]) -> KafkaRecord:
-    _shard, receipt = item
+    _key, receipt = item
     return receipt["customer_id"].encode(), orjson.dumps(receipt), None
 
 
@@ -167,11 +168,13 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
         dispatcher_factory(settings, settings.redis.url), settings, settings.redis.url, None
     )
 
+    routes = route_keys(shards)  # the shards' Bytewax keys: evenly over the workers
+
     def parse(batch: list[KafkaItem | ClockTick]) -> list[tuple[str, Received | DeadLetter]]:
         out: list[tuple[str, Received | DeadLetter]] = []
         for message in batch:
             if isinstance(message, ClockTick):
-                out.append((message.shard, Tick(message.at, message.shard)))
+                out.append((routes[message.shard], Tick(message.at, message.shard)))
                 continue
             raw = read_kafka(message)
             item = raw if isinstance(raw, DeadLetter) else parse_inputs(raw, topics.notices)
@@ -179,7 +182,7 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
                 out.append((DEAD, item))
             else:
                 assert isinstance(raw, RawInput)
-                out.append((shard_of("c:" + _customer(item), shards), (item, raw)))
+                out.append((routes[shard_of("c:" + _customer(item), shards)], (item, raw)))
         return out
 
     flow = Dataflow("smartcomms_dispatch")

@@ -31,6 +31,7 @@ from flows.kafka_io import (
     read_kafka,
 )
 from flows.processor import EmittedNotice
+from flows.routing import shard_of_key
 from flows.stats import Stats
 from flows.ticker import WithClock
 from flows.wiring import observed, processor_factory, tally_dead_letters
@@ -45,7 +46,7 @@ STATS = Stats()
 
 def encode_notice(item: tuple[str, EmittedNotice]) -> KafkaRecord:
     """Notices are keyed by customer, so one customer's notices stay in order."""
-    _shard, (customer_id, notice) = item
+    _key, (customer_id, notice) = item
     return customer_id.encode(), notice, None
 
 
@@ -55,9 +56,9 @@ def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]
 
     def confirm(items: list[tuple[str, EmittedNotice]]) -> None:
         by_shard: dict[str, list[bytes]] = {}
-        for shard, (_customer, notice) in items:
-            by_shard.setdefault(shard, []).append(notice)
-        FLOW_TIMES.acknowledged(notice for _shard, (_customer, notice) in items)
+        for key, (_customer, notice) in items:
+            by_shard.setdefault(shard_of_key(key), []).append(notice)
+        FLOW_TIMES.acknowledged(notice for _key, (_customer, notice) in items)
         outbox.confirm(by_shard)
 
     return confirm
