@@ -2,6 +2,7 @@
 
     python bench/peers.py [--profiles 50000] [--receipts 300000] [--mix 200000]
                           [--history-customers 23000] [--inputs receipt-heavy,mix,history]
+                          [--processes 2]
 
 Inputs (each on topics of its own, 3 partitions, and as a JSONL file in the same order):
   receipt-heavy  --profiles customer profiles, then --receipts receipts of those customers
@@ -10,12 +11,14 @@ Inputs (each on topics of its own, 3 partitions, and as a JSONL file in the same
                  win-back timer after every purchase (real-like: CDNOW's shape)
 
 For the Kafka inputs it measures (a) a Bytewax Kafka->Kafka passthrough of the topics,
-(b) the smartcomms live flow (one process, one worker), (c) the bonus job written with
-Quix Streams (bench/quix_peer.py: RocksDB state per customer, one output per receipt), in
-a bench-only virtualenv built here on first use (~/.cache/smartcomms-bench; Quix pins its
-own confluent-kafka, nothing of it enters smartcomms' dependencies); for every input
-(d) smartcomms replay (state in memory, then in Redis) against the naive in-memory floor
-(bench/naive_floor.py). It prints events/s and the ratios.
+(b) the smartcomms live flow (one process, one worker; then, with --processes N > 1,
+again as a Bytewax cluster of N processes on loopback: what adding processes buys on this
+machine), (c) the bonus job written with Quix Streams (bench/quix_peer.py: RocksDB state
+per customer, one output per receipt), in a bench-only virtualenv built here on first use
+(~/.cache/smartcomms-bench; Quix pins its own confluent-kafka, nothing of it enters
+smartcomms' dependencies); for every input (d) smartcomms replay (state in memory, then
+in Redis) against the naive in-memory floor (bench/naive_floor.py). It prints events/s
+and the ratios.
 
 The local broker is Tansu (smartcomms.localstack). What it needs here: its DescribeConfigs
 answers only the settings a topic was created with, and Quix derives its changelog topics
@@ -39,6 +42,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import naive_floor
 import orjson
@@ -51,7 +55,7 @@ from flows.live import build_flow
 from flows.replay import replay
 from smartcomms.config import LogSettings, Settings, TopicNames
 from smartcomms.kafka import producer_config
-from smartcomms.localstack import kafka_broker, redis_server
+from smartcomms.localstack import free_port, kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
 from triggers.events import epoch_of
@@ -110,16 +114,41 @@ def history(customers: int) -> Iterator[Message]:
             heapq.heappush(queue, (at + gap, n))
 
 
-def settings_for(name: str, brokers: str, redis_url: str) -> Settings:
+def settings_data(name: str, brokers: str, redis_url: str) -> dict[str, Any]:
+    """The configuration of an input's runs (its own topics and Redis prefix)."""
     topics = TopicNames(**{f: f"{f}-{name}" for f in TopicNames.model_fields})
-    return Settings.model_validate(
-        {
-            "kafka": {"brokers": brokers, "topics": topics.model_dump()},
-            "redis": {"url": redis_url, "prefix": name},
-            "log": {"level": "error"},
-            "observability": {"port": 0},
-        }
-    )
+    return {
+        "kafka": {"brokers": brokers, "topics": topics.model_dump()},
+        "redis": {"url": redis_url, "prefix": name},
+        "log": {"level": "error"},
+        "observability": {"port": 0},
+    }
+
+
+def settings_for(name: str, brokers: str, redis_url: str) -> Settings:
+    return Settings.model_validate(settings_data(name, brokers, redis_url))
+
+
+def cluster_seconds(data: dict[str, Any], processes: int, tmp: Path) -> float:
+    """Seconds the live flow took to read the inputs to their end as a Bytewax cluster of
+    ``processes`` processes on loopback (-i/-a, one worker each), as `k8s/` runs it with
+    that many pods; its state under a Redis prefix of its own. Started as new processes,
+    so the start-up (~3 s for two processes, ~2 s for one) is in the figure."""
+    config = tmp / f"{data['redis']['prefix']}.yaml"
+    config.write_bytes(orjson.dumps(data))  # JSON is YAML
+    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
+    env = {**os.environ, "SMARTCOMMS_CONFIG": str(config)}
+    flow = "flows.live:build_flow(stop_at_end=True)"
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bytewax.run", flow, "-i", str(i), "-a", addresses], env=env
+        )
+        for i in range(processes)
+    ]
+    if any(proc.wait() != 0 for proc in procs):
+        raise SystemExit(f"the live flow's cluster of {processes} processes failed")
+    return time.perf_counter() - started
 
 
 def create_topics(brokers: str, names: list[str]) -> None:
@@ -218,7 +247,13 @@ def rate(count: int, seconds: float) -> str:
 
 
 def bench_input(
-    name: str, messages: Iterator[Message], kafka: bool, brokers: str, redis_url: str, tmp: Path
+    name: str,
+    messages: Iterator[Message],
+    kafka: bool,
+    brokers: str,
+    redis_url: str,
+    tmp: Path,
+    processes: int,
 ) -> None:
     settings = settings_for(name, brokers, redis_url)
     path = tmp / f"{name}.jsonl"
@@ -233,6 +268,12 @@ def bench_input(
         print(f"(a) Bytewax Kafka->Kafka passthrough    {base:10,.0f} ev/s", flush=True)
         live = count / timed(build_flow(settings, stop_at_end=True))
         print(f"(b) smartcomms live flow (1 worker)     {live:10,.0f} ev/s", flush=True)
+        if processes > 1:
+            data = settings_data(f"{name}-cluster", brokers, redis_url)
+            data["kafka"]["topics"] = settings.kafka.topics.model_dump()  # the same input
+            scaled = count / cluster_seconds(data, processes, tmp)
+            print(f"    the same, {processes} processes          {scaled:10,.0f} ev/s", flush=True)
+            print(f"    {processes} processes / 1 process {scaled / live:.2f}")
         quix = count / quix_seconds(quix_python(), settings, count, tmp)
         print(f"(c) Quix Streams 3.28 bonus job         {quix:10,.0f} ev/s", flush=True)
         print(f"    live / passthrough {live / base:.2f}   live / Quix {live / quix:.2f}")
@@ -255,6 +296,12 @@ def main() -> None:
     parser.add_argument("--mix", type=int, default=200_000)
     parser.add_argument("--history-customers", type=int, default=23_000)
     parser.add_argument("--inputs", default="receipt-heavy,mix,history")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="the live flow again as a cluster of this many processes (1: not)",
+    )
     args = parser.parse_args()
     inputs = {
         "receipt-heavy": (lambda: receipt_heavy(args.profiles, args.receipts), True),
@@ -272,7 +319,9 @@ def main() -> None:
     ):
         for name in chosen:
             make, kafka = inputs[name]
-            bench_input(name.replace("-", "_"), make(), kafka, brokers, redis_url, Path(tmp))
+            bench_input(
+                name.replace("-", "_"), make(), kafka, brokers, redis_url, Path(tmp), args.processes
+            )
 
 
 if __name__ == "__main__":
