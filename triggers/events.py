@@ -30,6 +30,7 @@ from triggers.schema import (
     MAX_LINES,
     MAX_MONEY,
     MAX_QTY,
+    as_iso,
     check_date,
     check_timestamp,
     check_timezone,
@@ -253,7 +254,10 @@ def as_json(event: Event) -> bytes:
 
 def epoch_of(ts: str) -> float:
     """Epoch seconds of an RFC 3339 timestamp (already validated)."""
-    return datetime.fromisoformat(ts).timestamp()
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except ValueError:  # a lower-case z
+        return datetime.fromisoformat(as_iso(ts)).timestamp()
 
 
 def subject_of(event: Event) -> str:

@@ -42,10 +42,16 @@ Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 Balance = Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
 
 
+def as_iso(ts: str) -> str:
+    """An RFC 3339 timestamp as ``datetime.fromisoformat`` reads it: RFC 3339 allows a
+    lower-case ``z`` (and ``t``), Python a lower-case ``t`` only."""
+    return ts[:-1] + "Z" if ts.endswith("z") else ts
+
+
 def check_timestamp(value: str) -> str:
     """The value if it is an RFC 3339 timestamp with an offset; ValueError otherwise."""
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(as_iso(value))
     except ValueError:
         raise ValueError("not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None or "T" not in value.upper():

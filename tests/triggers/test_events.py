@@ -131,3 +131,13 @@ def test_any_time_with_an_offset_parses_and_has_its_epoch_time(
     assert isinstance(parsed, Receipt), ts
     expected = (moment - datetime(1970, 1, 1)) / timedelta(seconds=1) - offset_minutes * 60
     assert epoch_of(parsed.ts) == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "ts", ["2026-11-22T10:00:00z", "2026-11-22t10:00:00Z", "2026-11-22t10:00:00.5z"]
+)
+def test_rfc3339_lower_case_t_and_z_are_utc_too(ts: str) -> None:
+    """RFC 3339 5.6 allows them; Python's fromisoformat reads no lower-case z."""
+    parsed = parse(receipt("e1", "C1", 10, ts=ts))
+    assert isinstance(parsed, Receipt), parsed
+    assert epoch_of(parsed.ts) == epoch_of(ts.upper())
