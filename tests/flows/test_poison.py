@@ -20,6 +20,7 @@ from flows.replay import replay
 from smartcomms.config import Settings
 from smartcomms.synthetic import TrafficGenerator
 from tests.backends import Backend
+from tests.events import customer, receipt
 from triggers.events import MAX_LINES, MAX_MONEY, MAX_QTY
 
 GOOD = [raw for _topic, _key, raw in TrafficGenerator(200, seed=23).events(3000)]
@@ -235,17 +236,10 @@ def test_a_real_gap_in_the_data_is_no_outlier(redis_url: str, tmp_path: Path) ->
 def test_a_file_that_jumps_days_ahead_and_comes_back_loses_nothing(tmp_path: Path) -> None:
     """A hand-made file: a receipt four days on, then a late one of the first day. The jump
     is far below `replay_max_jump`, so the later receipt is no typo: both earn their bonus."""
-    receipt = {"type": "receipt", "store_id": "S1", "customer_id": "C1", "total": 1000.0}
     lines = [
-        {
-            "event_id": "p",
-            "type": "customer",
-            "ts": "2026-03-01T09:00:00+03:00",
-            "customer_id": "C1",
-            "contacts": {"email": "c1@example.com"},
-        },
-        {**receipt, "event_id": "r1", "receipt_id": "R1", "ts": "2026-03-05T10:00:00+03:00"},
-        {**receipt, "event_id": "r2", "receipt_id": "R2", "ts": "2026-03-01T12:00:00+03:00"},
+        customer("C1", "2026-03-01T09:00:00+03:00", contacts={"email": "c1@example.com"}),
+        receipt("r1", "C1", 1000.0, "2026-03-05T10:00:00+03:00"),
+        receipt("r2", "C1", 1000.0, "2026-03-01T12:00:00+03:00"),
     ]
     notices, stats = run(tmp_path / "back.jsonl", [orjson.dumps(e) for e in lines], None)
     assert [(n["trigger"], n["caused_by"]) for n in notices] == [
