@@ -1,7 +1,7 @@
 """Replay's guard of its event-time clock: one typo'd timestamp must not move it.
 
 Replay's clock is the latest event time seen, so a single event dated 2036 in a 2026 file
-would fire every customer's timers at once. An event that lies more than ``max_ahead``
+would fire every customer's timers at once. An event that lies more than ``max_jump``
 (``engine.event_time.replay_max_jump``, half a year) ahead of the clock is therefore held
 back until the next event shows whether the stream really moved on (a gap in the data: it
 is applied, then the next one) or went on where it was (the held event is an outlier: a
@@ -38,8 +38,8 @@ class _Held:
 class OutlierGuard:
     """Passes items on in order, holding back at most one event that jumps ahead."""
 
-    def __init__(self, max_ahead: float) -> None:
-        self._max_ahead = max_ahead
+    def __init__(self, max_jump: float) -> None:
+        self._max_jump = max_jump
         self._clock = float("-inf")
         self._held: _Held | None = None
 
@@ -55,7 +55,7 @@ class OutlierGuard:
             if self._held is not None:
                 out.append(self._resolve(self._held, at))
                 self._held = None
-            if self._clock > float("-inf") and at > self._clock + self._max_ahead:
+            if self._clock > float("-inf") and at > self._clock + self._max_jump:
                 self._held = _Held(item, at, self._clock)
             else:
                 out.append(item)
@@ -71,11 +71,11 @@ class OutlierGuard:
         return [held.item]
 
     def _resolve(self, held: _Held, next_at: float) -> Item | DeadLetter:
-        if next_at <= held.clock + self._max_ahead:  # the stream went on where it was
+        if next_at <= held.clock + self._max_jump:  # the stream went on where it was
             event, raw = held.item
             reason = (
                 f"engine admission: ts {event.ts} lies more than "
-                f"{format_duration(self._max_ahead)} ahead of the stream's clock "
+                f"{format_duration(self._max_jump)} ahead of the stream's clock "
                 f"({rfc3339_utc(held.clock)}) and the next event went on from there"
             )
             return DeadLetter(raw.value, raw.origin, reason, "engine_admission")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -27,11 +28,11 @@ from triggers.events import check_timestamp, epoch_of
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-T = TypeVar("T", int, float)
 """128 + SIGINT, as a shell reports a command stopped by Ctrl-C"""
 SERVICES = frozenset({"up", "run", "dispatch", "send", "simulate", "console", "demo"})
 """Long-running commands: a peer that hangs up on a socket must not kill them (SIGPIPE
 stays ignored, the write fails as an error the code handles)."""
+T = TypeVar("T", int, float)
 
 if TYPE_CHECKING:
     from channels.templates import Rendered, TemplateSet
@@ -403,7 +404,10 @@ def _bounded(kind: Callable[[str], T], low: T, high: T | None = None) -> Callabl
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
         if value < low or (high is not None and value > high):
             upto = f" and at most {high}" if high is not None else ""
             raise argparse.ArgumentTypeError(f"must be at least {low}{upto}, not {text}")

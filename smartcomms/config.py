@@ -651,7 +651,7 @@ def load_settings(
     except ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(
-            f"invalid configuration{where}: {describe_errors(exc, '; ', validated(data))}"
+            f"invalid configuration{where}: {describe_errors(exc, '; ', expanded_input(data))}"
         ) from None
 
 
@@ -679,7 +679,7 @@ def expand_scenarios(data: Any) -> Any:
     return {**data, "scenarios": merged}
 
 
-def validated(data: dict[str, Any]) -> dict[str, Any]:
+def expanded_input(data: dict[str, Any]) -> dict[str, Any]:
     """The input `Settings` validates for ``data``: its scenarios with the built-ins and
     recipes expanded (what the paths of its errors refer to)."""
     try:

@@ -186,7 +186,7 @@ def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm_or_ctrl_c(
         (["replay"], "the following arguments are required: EVENTS.jsonl"),
         (["replay", "x.jsonl", "--bogus"], "unrecognized arguments: --bogus"),
         (["nonsense"], "invalid choice: 'nonsense'"),
-        (["console", "--port", "abc"], "--port: not a number: 'abc'"),
+        (["console", "--port", "abc"], "--port: not an integer: 'abc'"),
         (["console", "--port", "70000"], "--port: must be at least 0 and at most 65535"),
         (["up", "--partitions", "0"], "--partitions: must be at least 1, not 0"),
         (["simulate", "--count", "-5"], "--count: must be at least 0, not -5"),
@@ -196,6 +196,9 @@ def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm_or_ctrl_c(
         (["demo", "--customers", "0"], "--customers: must be at least 1, not 0"),
         (["demo", "--rate", "-1"], "--rate: must be at least 1.0, not -1"),
         (["trace", "--limit", "0"], "--limit: must be at least 1, not 0"),
+        (["trace", "--limit", "1.5"], "--limit: not an integer: '1.5'"),
+        (["simulate", "--bad-rate", "nan"], "--bad-rate: not a finite number: 'nan'"),
+        (["demo", "--rate", "inf"], "--rate: not a finite number: 'inf'"),
     ],
 )
 def test_bad_arguments_are_one_line_not_the_usage(args: list[str], expected: str) -> None:

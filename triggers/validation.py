@@ -23,7 +23,6 @@ def describe_errors(exc: ValidationError, sep: str = "\n", data: Any = None) -> 
 def _path(loc: Sequence[int | str], data: Any) -> list[str]:
     parts, node = [], data
     for part in loc:
-        item = None
         if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             item = node[part]
             named = item.get("id") if isinstance(item, dict) else None

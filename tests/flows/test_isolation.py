@@ -17,6 +17,7 @@ from flows.clock import AdmissionWindow, ClockTick, EventTimeClock
 from flows.inputs import DeadLetter, RawInput
 from flows.live import confirm_dead_letters, confirm_notices
 from flows.processor import BatchProcessor
+from flows.routing import route_key
 from flows.stats import Stats
 from smartcomms.config import CHANNELS
 from state.cache import StateCache
@@ -165,7 +166,7 @@ def test_the_dead_letter_of_a_failing_event_outlives_a_crash_before_kafka_confir
     assert sorted(again, key=repr) == sorted(first, key=repr)  # the same letter and notice
     assert stats.duplicates == 3 and stats.poisoned == {}  # none applied, none failed again
     # what Kafka confirms leaves the outbox: a third process has nothing to emit again
-    confirm_notices(outbox)([("0", n) for n in again if not isinstance(n, DeadLetter)])
+    confirm_notices(outbox)([(route_key(0), n) for n in again if not isinstance(n, DeadLetter)])
     confirm_dead_letters(outbox, lambda _letters: None)(
         [n for n in again if isinstance(n, DeadLetter)]
     )

@@ -201,8 +201,8 @@ def test_one_typo_in_the_year_does_not_fire_other_customers_timers(
 
 
 def test_a_real_gap_in_the_data_is_no_outlier(redis_url: str, tmp_path: Path) -> None:
-    """A jump ahead that the next event confirms (a quiet month) is applied, with the timers
-    it passes fired in order."""
+    """A jump ahead that the next event confirms (a quiet half year) is applied, with the
+    timers it passes fired in order."""
     receipt = {
         "type": "receipt",
         "receipt_id": "R",
@@ -220,8 +220,9 @@ def test_a_real_gap_in_the_data_is_no_outlier(redis_url: str, tmp_path: Path) ->
             "consents": {"push": True},
         },
         {**receipt, "event_id": "r1", "ts": "2026-09-01T11:00:00+00:00"},
-        {**receipt, "event_id": "r2", "ts": "2026-11-20T12:00:00+00:00"},  # held, then ...
-        {**receipt, "event_id": "r3", "ts": "2026-11-20T12:30:00+00:00"},  # ... confirmed
+        # more than replay_max_jump (180 days) on: held, then ...
+        {**receipt, "event_id": "r2", "ts": "2027-04-20T12:00:00+00:00"},
+        {**receipt, "event_id": "r3", "ts": "2027-04-20T12:30:00+00:00"},  # ... confirmed
     ]
     notices, stats = run(tmp_path / "gap.jsonl", [orjson.dumps(e) for e in lines], redis_url)
     assert [(n["trigger"], n["caused_by"]) for n in notices] == [

@@ -27,7 +27,7 @@ def test_every_salted_shard_goes_to_worker_shard_mod_workers_up_to_16() -> None:
             assert worker_of(route_key(shard), workers) == shard % workers
 
 
-def test_the_model_is_what_bytewax_does_with_plain_keys() -> None:
+def test_the_model_splits_the_plain_numbers_as_bytewax_was_measured_to() -> None:
     # Bytewax 0.21 with 2 workers puts the shard numbers 0-15 6/10 (measured): the
     # uneven split the salts exist for
     assert [s for s in range(16) if worker_of(str(s), 2) == 0] == [4, 5, 11, 12, 13, 15]
