@@ -12,7 +12,7 @@ Settings come from the YAML file named by ``SMARTCOMMS_CONFIG`` (optional) and t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -55,11 +55,8 @@ def confirm_notices(outbox: Outbox) -> Callable[[list[tuple[str, EmittedNotice]]
     each is observed: flows.flowtime)."""
 
     def confirm(items: list[tuple[str, EmittedNotice]]) -> None:
-        by_shard: dict[str, list[bytes]] = {}
-        for key, (_customer, notice) in items:
-            by_shard.setdefault(shard_of_key(key), []).append(notice)
         FLOW_TIMES.acknowledged(notice for _key, (_customer, notice) in items)
-        outbox.confirm(by_shard)
+        outbox.confirm(_by_shard((shard_of_key(key), notice) for key, (_c, notice) in items))
 
     return confirm
 
@@ -73,14 +70,23 @@ def confirm_dead_letters(
 
     def confirm(letters: list[DeadLetter]) -> None:
         tally(letters)
-        by_shard: dict[str, list[bytes]] = {}
-        for letter in letters:
-            if letter.outbox_shard is not None:
-                by_shard.setdefault(letter.outbox_shard, []).append(letter.outbox_entry())
+        by_shard = _by_shard(
+            (letter.outbox_shard, letter.outbox_entry())
+            for letter in letters
+            if letter.outbox_shard is not None
+        )
         if by_shard:
             outbox.confirm(by_shard)
 
     return confirm
+
+
+def _by_shard(entries: Iterable[tuple[str, bytes]]) -> dict[str, list[bytes]]:
+    """Outbox entries grouped by their shard, as `Outbox.confirm` takes them."""
+    by_shard: dict[str, list[bytes]] = {}
+    for shard, entry in entries:
+        by_shard.setdefault(shard, []).append(entry)
+    return by_shard
 
 
 def build_flow(settings: Settings | None = None, stop_at_end: bool = False) -> Dataflow:

@@ -683,10 +683,10 @@ def expanded_input(data: dict[str, Any]) -> dict[str, Any]:
     """The input `Settings` validates for ``data``: its scenarios with the built-ins and
     recipes expanded (what the paths of its errors refer to)."""
     try:
-        expanded = expand_scenarios(data)
+        expanded: dict[str, Any] = expand_scenarios(data)  # a dict stays a dict
     except ValueError:
         return data
-    return expanded if isinstance(expanded, dict) else data
+    return expanded
 
 
 def _env_value(name: str, raw: str) -> Any:
