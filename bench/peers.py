@@ -46,7 +46,7 @@ from typing import Any
 
 import naive_floor
 import orjson
-from common import ROOT
+from common import ROOT, start_cluster
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from throughput import passthrough, timed
@@ -55,7 +55,7 @@ from flows.live import build_flow
 from flows.replay import replay
 from smartcomms.config import LogSettings, Settings, TopicNames
 from smartcomms.kafka import producer_config
-from smartcomms.localstack import free_port, kafka_broker, redis_server
+from smartcomms.localstack import kafka_broker, redis_server
 from smartcomms.logs import configure as configure_logging
 from smartcomms.synthetic import TrafficGenerator
 from triggers.events import epoch_of
@@ -136,16 +136,9 @@ def cluster_seconds(data: dict[str, Any], processes: int, tmp: Path) -> float:
     so the start-up (~3 s for two processes, ~2 s for one) is in the figure."""
     config = tmp / f"{data['redis']['prefix']}.yaml"
     config.write_bytes(orjson.dumps(data))  # JSON is YAML
-    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
-    env = {**os.environ, "SMARTCOMMS_CONFIG": str(config)}
     flow = "flows.live:build_flow(stop_at_end=True)"
     started = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bytewax.run", flow, "-i", str(i), "-a", addresses], env=env
-        )
-        for i in range(processes)
-    ]
+    procs = start_cluster(flow, processes, {"SMARTCOMMS_CONFIG": str(config)})
     if any(proc.wait() != 0 for proc in procs):
         raise SystemExit(f"the live flow's cluster of {processes} processes failed")
     return time.perf_counter() - started

@@ -1,6 +1,7 @@
 """Throughput and latency of the live flow, against a Bytewax passthrough baseline.
 
     python bench/throughput.py [--events 200000] [--rate 5000] [--latency-seconds 10]
+                               [--processes 1[,2...]]
 
 Starts a local Redis and broker, fills the input topics with a realistic synthetic mix, then
 measures in the same run:
@@ -10,15 +11,14 @@ and prints events/s of both and their ratio. Then it runs the live flow as a pro
 receipts at a fixed rate and reports receipt -> notice latency p50/p99 (time the notice is
 read minus the receipt's event time, which the producer sets to the wall clock), and the
 flow's own time from its /metrics (consumed -> notice acknowledged by the broker: what is
-left when the local broker's fetch deadline is taken out, flows.flowtime).
+left when the local broker's fetch deadline is taken out, flows.flowtime). ``--processes
+1,2`` runs the latency part once per count, the flow as a Bytewax cluster of that many
+processes (its own time summed over their /metrics): what scaling out does to latency.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -29,7 +29,7 @@ import orjson
 from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
 from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
-from common import percentile
+from common import percentile, start_cluster
 from confluent_kafka import Consumer, Producer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -60,22 +60,23 @@ def timed(flow: Dataflow) -> float:
     return time.perf_counter() - started
 
 
-def latency(settings: Settings, rate: float, seconds: float) -> tuple[list[float], Histogram]:
-    """Receipt -> notice latencies (s) with the live flow running as its own process, and
-    the flow's own time (consumed -> produce acknowledged) from its /metrics."""
-    metrics_port = free_port()
-    topics = TopicNames(**{f: f"{f}-latency" for f in TopicNames.model_fields})
+def latency(
+    settings: Settings, rate: float, seconds: float, processes: int = 1, name: str = "latency"
+) -> tuple[list[float], Histogram]:
+    """Receipt -> notice latencies (s) with the live flow running as its own process (or a
+    cluster of ``processes``), and the flow's own time (consumed -> produce acknowledged)
+    from their /metrics; ``name``: of the run's topics and Redis prefix."""
+    metrics_ports = [free_port() for _ in range(processes)]
+    topics = TopicNames(**{f: f"{f}-{name}" for f in TopicNames.model_fields})
     kafka = settings.kafka.model_copy(update={"topics": topics})
     ensure_topics(
         kafka.brokers, [*topics.inputs(), topics.notices, topics.dead_letters], PARTITIONS, {}
     )
     env = {
-        **os.environ,
         "SMARTCOMMS_KAFKA__BROKERS": kafka.brokers,
         "SMARTCOMMS_REDIS__URL": str(settings.redis.url),
-        "SMARTCOMMS_REDIS__PREFIX": "lat",
+        "SMARTCOMMS_REDIS__PREFIX": name,
         "SMARTCOMMS_LOG__LEVEL": "warning",
-        "SMARTCOMMS_OBSERVABILITY__PORT": str(metrics_port),  # the flow's own time
         # Tansu answers a fetch only at its deadline (Apache Kafka answers on arrival)
         "SMARTCOMMS_KAFKA__FETCH_WAIT_MAX_MS": "10",
     }
@@ -85,7 +86,8 @@ def latency(settings: Settings, rate: float, seconds: float) -> tuple[list[float
             for f in TopicNames.model_fields
         }
     )
-    flow = subprocess.Popen([sys.executable, "-m", "bytewax.run", "flows.live:flow"], env=env)
+    own_env = [{"SMARTCOMMS_OBSERVABILITY__PORT": str(port)} for port in metrics_ports]
+    flows = start_cluster("flows.live:flow", processes, env, own_env)  # its own time: /metrics
     consumer = Consumer(
         {
             "bootstrap.servers": kafka.brokers,
@@ -100,7 +102,7 @@ def latency(settings: Settings, rate: float, seconds: float) -> tuple[list[float
     for _role, key, value in generator.events(5000):  # profiles of the latency customers
         producer.produce(kafka.topics.customers, value, key)
     producer.flush(30)
-    time.sleep(3)  # let the flow start and catch up
+    time.sleep(3 + processes)  # let the flow start and catch up
     done = threading.Event()
 
     def produce_receipts() -> None:
@@ -132,9 +134,11 @@ def latency(settings: Settings, rate: float, seconds: float) -> tuple[list[float
                 samples.append(now - datetime.fromisoformat(ts).timestamp())
     thread.join()
     consumer.close()
-    own = flow_seconds(metrics_port)
-    flow.terminate()
-    flow.wait(30)
+    own = summed([flow_seconds(port) for port in metrics_ports])
+    for flow in flows:
+        flow.terminate()
+    for flow in flows:
+        flow.wait(30)
     return samples, own
 
 
@@ -155,10 +159,36 @@ def flow_seconds(port: int) -> Histogram:
     ]
 
 
+def summed(histograms: list[Histogram]) -> Histogram:
+    """The buckets of several processes' histograms added up (the same bounds)."""
+    counts: dict[float, float] = {}
+    for histogram in histograms:
+        for bound, count in histogram:
+            counts[bound] = counts.get(bound, 0.0) + count
+    return sorted(counts.items())
+
+
 def bucket_percentile(buckets: Histogram, p: float) -> float:
     """The upper bound of the bucket holding the p-th percentile."""
     total = buckets[-1][1]
     return next(bound for bound, count in buckets if count >= total * p / 100)
+
+
+def report_latency(samples: list[float], own: Histogram, rate: float, processes: int) -> None:
+    """Prints the end-to-end percentiles and the flow's own time."""
+    if samples:
+        print(
+            f"receipt->notice latency at {rate:,.0f} ev/s, the flow as {processes} "
+            f"process(es), over {len(samples)} notices: "
+            f"p50 {percentile(samples, 50) * 1000:.1f} ms, "
+            f"p99 {percentile(samples, 99) * 1000:.1f} ms"
+        )
+    if own and own[-1][1]:
+        print(
+            f"the flow's own time (consumed -> produce acknowledged) over {own[-1][1]:,.0f} "
+            f"notices: p50 <= {bucket_percentile(own, 50) * 1000:.1f} ms, "
+            f"p99 <= {bucket_percentile(own, 99) * 1000:.1f} ms (histogram bucket bounds)"
+        )
 
 
 def main() -> None:
@@ -167,6 +197,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=5_000, help="latency run, events/s")
     parser.add_argument("--latency-seconds", type=float, default=10)
+    parser.add_argument(
+        "--processes",
+        default="1",
+        help="latency runs, one per count (comma-separated): the flow as that many processes",
+    )
     args = parser.parse_args()
 
     with redis_server() as redis_url, kafka_broker() as brokers:
@@ -193,19 +228,10 @@ def main() -> None:
         print(f"(a) baseline  Bytewax Kafka->Kafka passthrough: {base:9,.0f} ev/s")
         print(f"(b) smartcomms live flow (1 process, 1 worker): {engine:9,.0f} ev/s")
         print(f"ratio smartcomms / passthrough: {engine / base:.2f}")
-        samples, own = latency(settings, args.rate, args.latency_seconds)
-        if samples:
-            print(
-                f"receipt->notice latency at {args.rate:,.0f} ev/s over {len(samples)} "
-                f"notices: p50 {percentile(samples, 50) * 1000:.1f} ms, "
-                f"p99 {percentile(samples, 99) * 1000:.1f} ms"
-            )
-        if own and own[-1][1]:
-            print(
-                f"the flow's own time (consumed -> produce acknowledged) over {own[-1][1]:,.0f} "
-                f"notices: p50 <= {bucket_percentile(own, 50) * 1000:.1f} ms, "
-                f"p99 <= {bucket_percentile(own, 99) * 1000:.1f} ms (histogram bucket bounds)"
-            )
+        for run, processes in enumerate(int(n) for n in args.processes.split(",")):
+            name = f"latency{run}"
+            samples, own = latency(settings, args.rate, args.latency_seconds, processes, name)
+            report_latency(samples, own, args.rate, processes)
 
 
 if __name__ == "__main__":
