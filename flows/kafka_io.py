@@ -20,6 +20,7 @@ from flows.inputs import DeadLetter, RawInput
 from flows.shutdown import StoppableKafkaSource, stop_on_sigterm
 from smartcomms.config import KafkaSettings
 from smartcomms.kafka import KAFKA_LOG, Headers, produce_waiting, producer_config
+from triggers.notices import MAX_NOTICE_BYTES
 
 X = TypeVar("X")
 KafkaRecord = tuple[bytes | None, bytes, Headers | None]
@@ -113,9 +114,16 @@ def read_kafka(item: KafkaItem) -> RawInput | DeadLetter:
 
 
 def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
-    """The original bytes, unchanged; reason and origin travel as headers."""
+    """The original bytes, unchanged; reason and origin travel as headers. Bytes longer
+    than a notice may be (`MAX_NOTICE_BYTES`: what fits in a Kafka message with its
+    headers) are cut to that length, with their whole length in a header ``truncated``:
+    an input that just fit its topic would otherwise fail the sink on every retry."""
     headers: Headers = [("reason", letter.reason.encode()), ("origin", letter.origin.encode())]
-    return None, letter.raw, headers
+    raw = letter.raw
+    if len(raw) > MAX_NOTICE_BYTES:
+        headers.append(("truncated", str(len(raw)).encode()))
+        raw = raw[:MAX_NOTICE_BYTES]
+    return None, raw, headers
 
 
 def counting_dead_letters(count: Callable[[str], object]) -> Callable[[DeadLetter], KafkaRecord]:

@@ -66,6 +66,7 @@ from triggers.engine import (
 )
 from triggers.events import Delivery, Event, Receipt, as_json, epoch_of, subject_of
 from triggers.notices import (
+    MAX_NOTICE_BYTES,
     WITHHELD,
     Anomaly,
     Candidate,
@@ -75,6 +76,7 @@ from triggers.notices import (
     Entered,
     Exited,
     Hold,
+    NoticeTooLarge,
     Skipped,
     Suppress,
     Suppression,
@@ -771,6 +773,8 @@ class BatchProcessor:
             )
             self._stage = "encode"
             encoded = orjson.dumps(notice)
+            if len(encoded) > MAX_NOTICE_BYTES:
+                raise NoticeTooLarge(len(encoded))
             batch.emitted.append((candidate.customer_id, encoded))
             if instant and self._clock.ticking:
                 batch.latency.append(time.time() - due)

@@ -1,12 +1,17 @@
 """Shopping carts: quantities add up, a removal to zero drops the line, an online order
 empties the cart, and an anonymous device's cart moves to the customer at login, keeping
-its age. What carts mean for messages (the abandoned cart) is a scenario's business
-(triggers.scenarios.builtin)."""
+its age; at most `MAX_CART_LINES` products. What carts mean for messages (the abandoned
+cart) is a scenario's business (triggers.scenarios.builtin)."""
 
 from __future__ import annotations
 
 from triggers.customer import CustomerState
 from triggers.events import Click
+
+MAX_CART_LINES = 100
+"""distinct products a cart holds: a full cart takes no new product (quantities of those
+in it still change), as shops' own carts do. Unbounded, a bot adding 100k products made a
+7 MB state and a 7 MB cart nudge, more than a Kafka message takes."""
 
 
 def change_cart(state: CustomerState, click: Click, at: float) -> bool:
@@ -16,6 +21,8 @@ def change_cart(state: CustomerState, click: Click, at: float) -> bool:
     line = state.cart.get(sku)
     if click.type == "add_to_cart":
         if line is None:
+            if len(state.cart) >= MAX_CART_LINES:
+                return False
             state.cart[sku] = [click.qty, click.price or 0.0, click.category]
         else:
             line[0] += click.qty
@@ -44,7 +51,8 @@ def merge_cart(state: CustomerState, device: CustomerState) -> bool:
     for sku, (qty, price, category) in device.cart.items():
         line = state.cart.get(sku)
         if line is None:
-            state.cart[sku] = [qty, price, category]
+            if len(state.cart) < MAX_CART_LINES:
+                state.cart[sku] = [qty, price, category]
         else:
             line[0] += qty
     changed_at = device.cart_changed_at or 0.0

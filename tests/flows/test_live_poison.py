@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import redis
+from confluent_kafka import Producer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ from tests.live import (
 from triggers.dedup import event_digest
 from triggers.engine import Rules, changes_state
 from triggers.events import Rejection, parse_event, subject_of
+from triggers.notices import MAX_NOTICE_BYTES
 
 FAILS_FOR_5_BONUSES = {
     # passes the check at start (its sample earns 99); a receipt of 100 earns 5: 1 // 0
@@ -77,6 +79,36 @@ def test_a_poison_event_is_one_dead_letter_also_across_a_restart(
     state = CustomerStore(client, prefix, 0).load(["c:C0"])["c:C0"]
     client.close()
     assert state.balance == 100  # a0 and b0; the poison's 5 bonuses were never counted
+
+
+def test_a_notice_or_a_letter_too_large_for_kafka_does_not_stop_the_flow(
+    kafka_brokers: str, redis_url: str, topics: TopicNames, prefix: str
+) -> None:
+    # a 5-bonus receipt renders a text over what a Kafka message takes; the sample (99) not
+    huge = "{text: '{{ \"x\" * (1200000 if earned == 5 else 1) }} бонусов'}"
+    env = env_for(
+        kafka_brokers, redis_url, topics, prefix, SMARTCOMMS_TEMPLATES__BONUS_EARNED__SMS=huge
+    )
+    not_json = b"{" + b"x" * (MAX_NOTICE_BYTES + 50_000)  # fits its topic, not our letter
+    proc = start_flow(env)
+    try:
+        produce(kafka_brokers, topics.customers, PROFILES)
+        wait_for_profiles(redis_url, prefix, len(PROFILES))
+        big = Producer({"bootstrap.servers": kafka_brokers, "message.max.bytes": 2_000_000})
+        big.produce(topics.receipts, not_json)
+        assert big.flush(30) == 0
+        produce(kafka_brokers, topics.receipts, [receipt("big", "C0", 100), *good_receipts("g")])
+        notices = consume(kafka_brokers, topics.notices, expected=3)
+        letters = consume(kafka_brokers, topics.dead_letters, expected=2)
+        assert proc.poll() is None, "the flow stopped"
+    finally:
+        stop_flow(proc)
+    assert caused_by(notices) == {"g0", "g1", "g2"}
+    by_size = sorted(letters, key=lambda m: len(m.value()))
+    assert by_size[0].value() == orjson.dumps(receipt("big", "C0", 100))
+    assert dict(by_size[0].headers())["reason"].startswith(b"engine encode: NoticeTooLarge")
+    assert by_size[1].value() == not_json[:MAX_NOTICE_BYTES]
+    assert dict(by_size[1].headers())["truncated"] == str(len(not_json)).encode()
 
 
 @settings(
