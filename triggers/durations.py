@@ -12,6 +12,9 @@ from typing import Annotated
 from pydantic import BeforeValidator, PlainSerializer
 
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+LONGEST_DAYS = 36_500
+"""the longest duration (100 years): a step due past the calendar's end (year 9999) would
+fail every customer who entered it, and one far beyond could never fire anyway"""
 _PATTERN = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 
@@ -27,7 +30,10 @@ def parse_duration(value: object) -> float:
             return 0.0
         match = _PATTERN.match(text)
         if match:
-            return float(match.group(1)) * UNITS[match.group(2)]
+            seconds = float(match.group(1)) * UNITS[match.group(2)]
+            if seconds > LONGEST_DAYS * UNITS["d"]:
+                raise ValueError(f"{value!r} is longer than {LONGEST_DAYS}d (100 years)")
+            return seconds
     raise ValueError(f"{value!r} is not a duration: write 90s, 30m, 2h, 3d or 0")
 
 

@@ -23,6 +23,13 @@ def test_anything_else_is_refused(bad: object) -> None:
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("too_long", ["36501d", "99999999999999999999d", "1" + "0" * 400 + "d"])
+def test_no_duration_is_longer_than_100_years(too_long: str) -> None:
+    assert parse_duration("36500d") == 36_500 * 86_400
+    with pytest.raises(ValueError, match="is longer than 36500d"):
+        parse_duration(too_long)
+
+
 @given(st.integers(0, 10**7))
 def test_written_back_as_read(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds

@@ -82,6 +82,21 @@ def test_birthday_comes_every_year_at_local_midnight_days_before() -> None:
     assert second.caused_by == "birthday:2027" and second.notice_id != first.notice_id
 
 
+def test_a_birthday_a_whole_year_ahead_comes_for_new_year_birthdays_too() -> None:
+    """366 days before 1 January falls on 31 December two years before: the entry after
+    that one is three years on (there was none in one of them, 2027: a leap year between)."""
+    bday = {"entry": {"on": "birthday", "days_before": 366}, "reentry_days": 0, "steps": [STEP]}
+    customer = Customer(rules({"bday": bday}))
+    customer.event("customer", "2026-06-10T12:00:00+00:00", birthday="1990-01-01", timezone="UTC")
+    sent = customer.until("2030-01-01T00:00:00+00:00")
+    assert [(n.caused_by, n.due_ts[:10]) for n in sent] == [
+        ("birthday:2028", "2026-12-31"),
+        ("birthday:2029", "2028-01-01"),
+        ("birthday:2030", "2028-12-31"),
+        ("birthday:2031", "2029-12-31"),
+    ]
+
+
 def test_a_29_february_birthday_is_on_28_february_in_other_years() -> None:
     bday = {"entry": {"on": "birthday"}, "steps": [STEP]}
     customer = Customer(rules({"bday": bday}))

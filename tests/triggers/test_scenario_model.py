@@ -69,6 +69,10 @@ def test_durations(text: object) -> None:
             {"entry": {"on": "purchase"}, "steps": [{**STEP, "after": "3 days"}]},
             "scenarios.x.steps.d1.after",
         ),
+        (  # due past the calendar's end: every customer entering would fail
+            {"entry": {"on": "purchase"}, "steps": [{**STEP, "after": "2920000d"}]},
+            "scenarios.x.steps.d1.after: '2920000d' is longer than 36500d",
+        ),
         (
             {"entry": {"on": "purchase"}, "steps": [{**STEP, "at_local": "25:00"}]},
             "scenarios.x.steps.d1.at_local",

@@ -234,7 +234,8 @@ def _local_moment(day: date, local: time, zone: ZoneInfo) -> float:
 def next_birthday(birthday: str, after: float, days_before: int, timezone: str) -> float:
     """The first birthday entry moment (see `birthday_moment`) after ``after``."""
     year = datetime.fromtimestamp(after, _zone(timezone)).year
-    for candidate in (year, year + 1, year + 2):  # days_before ≤ 366: year + 2 is after
+    # days_before ≤ 366: the entry of year + 3 is on 31 December of year + 1 or later
+    for candidate in (year, year + 1, year + 2, year + 3):
         moment = birthday_moment(birthday, candidate, days_before, timezone)
         if moment > after:
             return moment
