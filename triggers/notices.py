@@ -50,7 +50,15 @@ def uuid5(namespace: bytes, name: str) -> str:
 def step_notice_id(scenario: str, customer_id: str, entry: str, step: str, first: bool) -> str:
     """The notice id of a step of the instance entered by event ``entry``: the first
     step's is the instance's (for the built-ins: trigger, customer, cause, as it always
-    was), every later step's adds its step id."""
+    was), every later step's adds its step id.
+
+    Scenario and step ids have no separator (``\x1f``) in them; a customer or event id
+    that has one is spelled out as a JSON array instead, so that no two instances' parts
+    run together into one id (an event ``e\x1fs2`` is not step ``s2`` of event ``e``). A
+    name of that form starts with ``[``, which no scenario id does."""
+    if "\x1f" in customer_id or "\x1f" in entry:
+        parts = [scenario, customer_id, entry, None if first else step]
+        return uuid5(_NOTICE_NAMESPACE, msgspec.json.encode(parts).decode())
     return notice_id(scenario, customer_id, entry if first else f"{entry}\x1f{step}")
 
 
