@@ -117,3 +117,16 @@ def test_a_new_year_birthday_east_of_greenwich_comes_every_year() -> None:
     assert [(n.caused_by, n.due_ts) for n in sent] == [
         (f"birthday:{year}", f"{year - 1}-12-31T21:00:00.000+00:00") for year in (2027, 2028, 2029)
     ]
+
+
+def test_later_steps_see_the_entry_purchase_s_lines() -> None:
+    later = {"id": "later", "after": "1h", "template": "t"}
+    chain = {"entry": {"on": "purchase"}, "steps": [STEP, later]}
+    customer = Customer(rules({"chain": chain}))
+    lines = [
+        {"sku": f"S{n}", "category": "хлеб", "qty": 1, "price": 10, "amount": 10} for n in range(8)
+    ]
+    [first] = customer.event("receipt", "2026-11-22T10:00:00+03:00", total=80.0, lines=lines)
+    [second] = customer.until("2026-11-22T12:00:00+03:00")
+    assert [line["sku"] for line in second.vars["lines"]] == [f"S{n}" for n in range(8)]
+    assert second.vars["lines"] == first.vars["lines"] and second.vars["total"] == 80

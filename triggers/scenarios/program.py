@@ -27,8 +27,10 @@ ENTRY_VARS: dict[str, tuple[str, ...]] = {
 ALWAYS_VARS = ("first_name", "balance", "days_since_purchase", "tier", "segment")
 CART_VARS = frozenset(ENTRY_VARS["cart_changed"])
 """cart vars are the cart as it is when the step falls due, not as it was at entry"""
-KEPT_LINES = 5
-"""later steps of a purchase-entered scenario see the first lines of the entry purchase"""
+KEPT_LINES = 100
+"""later steps of a purchase-entered scenario see the first 100 lines of the entry purchase
+(the instance keeps them in the customer's document for its whole life: bounded, and more
+than a supermarket receipt has; the step at once sees them all)"""
 
 
 @dataclass(frozen=True, slots=True)
