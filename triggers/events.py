@@ -30,10 +30,10 @@ from triggers.schema import (
     MAX_LINES,
     MAX_MONEY,
     MAX_QTY,
-    as_iso,
     check_date,
     check_timestamp,
     check_timezone,
+    moment_of,
 )
 from triggers.validation import describe_errors
 
@@ -256,8 +256,8 @@ def epoch_of(ts: str) -> float:
     """Epoch seconds of an RFC 3339 timestamp (already validated)."""
     try:
         return datetime.fromisoformat(ts).timestamp()
-    except ValueError:  # a lower-case z
-        return datetime.fromisoformat(as_iso(ts)).timestamp()
+    except ValueError:  # a lower-case z, a leap second
+        return moment_of(ts).timestamp()
 
 
 def subject_of(event: Event) -> str:

@@ -230,6 +230,24 @@ def test_cross_sell_skips_when_the_customer_bought_again(replay) -> None:  # typ
     assert stats.skipped == {("cross", "d7"): 1}
 
 
+def test_cross_sell_is_sent_when_the_customer_only_returned_since(replay) -> None:  # type: ignore[no-untyped-def]
+    """A return is no purchase: net of returns, purchases since the entry are below zero."""
+    events = [
+        customer(
+            "C1",
+            contacts={"email": "a@b.ru"},
+            consents={"email": True},
+            ts="2026-10-01T10:00:00+03:00",
+        ),
+        basket("mine", "C1", ["kettle", "tea"], "2026-10-05T15:00:00+03:00"),
+        {**basket("back", "C1", ["tea"], "2026-10-05T16:00:00+03:00"), "type": "return"},
+    ]
+    notices, _ = replay(
+        events, until="2026-10-20T00:00:00+03:00", cfg=config(cross={"recipe": "cross_sell"})
+    )
+    assert [n["caused_by"] for n in notices if n["trigger"] == "cross"] == ["mine"]
+
+
 def test_birthday_three_days_before_at_ten_local(replay) -> None:  # type: ignore[no-untyped-def]
     profile = customer(
         "C1",

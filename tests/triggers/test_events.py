@@ -141,3 +141,33 @@ def test_rfc3339_lower_case_t_and_z_are_utc_too(ts: str) -> None:
     parsed = parse(receipt("e1", "C1", 10, ts=ts))
     assert isinstance(parsed, Receipt), parsed
     assert epoch_of(parsed.ts) == epoch_of(ts.upper())
+
+
+def test_a_leap_second_is_the_next_second_as_posix_time_counts_it() -> None:
+    parsed = parse(receipt("e1", "C1", 10, ts="2016-12-31T23:59:60Z"))
+    assert isinstance(parsed, Receipt), parsed
+    assert epoch_of(parsed.ts) == epoch_of("2017-01-01T00:00:00Z")
+    assert epoch_of("2016-12-31T23:59:60.5+00:00") == epoch_of("2017-01-01T00:00:00.5Z")
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-W47-7T10:20:00+03:00",  # ISO 8601 week date
+        "20261122T102000+0300",  # ISO 8601 basic format
+        "2026-11-22T10:20+03:00",  # no seconds
+        "2026-11-22T10+03",
+        "2026-11-22T10:20:00+0300",  # offset without a colon
+        "2026-11-22T10:20:00+03:00:30",  # offset with seconds
+        "2026-11-22T10:20:03,5Z",  # decimal comma
+        "2026-11-22",  # no time
+        "2026-11-22T10:20:00",  # no offset
+        "٢٠٢٦-11-22T10:20:00Z",  # digits of another script
+        "2026-02-30T10:20:00Z",  # no such day
+        "2026-11-22T10:20:61Z",
+    ],
+)
+def test_only_rfc3339_date_times_are_timestamps(ts: str) -> None:
+    """What fromisoformat reads beyond RFC 3339 would reach notices' event_ts as sent."""
+    parsed = parse(receipt("e1", "C1", 10, ts=ts))
+    assert isinstance(parsed, Rejection) and "RFC 3339" in parsed.reason, ts
