@@ -176,6 +176,11 @@ def test_browse_abandonment_ends_with_a_cart_or_a_purchase(replay, then: dict) -
     assert [n for n in notices if n["trigger"] == "browse"] == []
 
 
+BUYER = customer(
+    "C1", contacts={"email": "a@b.ru"}, consents={"email": True}, ts="2026-10-01T10:00:00+03:00"
+)
+
+
 def basket(event_id: str, cid: str | None, skus: list[str], ts: str) -> dict:
     lines = [
         {"sku": s, "category": "кухня", "qty": 1, "price": 100.0, "amount": 100.0} for s in skus
@@ -185,12 +190,7 @@ def basket(event_id: str, cid: str | None, skus: list[str], ts: str) -> dict:
 
 def test_cross_sell_recommends_what_others_bought_with_it(replay) -> None:  # type: ignore[no-untyped-def]
     events = [
-        customer(
-            "C1",
-            contacts={"email": "a@b.ru"},
-            consents={"email": True},
-            ts="2026-10-01T10:00:00+03:00",
-        ),
+        BUYER,
         basket("o1", "C2", ["kettle", "tea"], "2026-10-02T10:00:00+03:00"),
         basket("o2", "C3", ["kettle", "tea", "mug"], "2026-10-02T11:00:00+03:00"),
         basket("o3", None, ["kettle", "cable"], "2026-10-02T12:00:00+03:00"),  # anonymous
@@ -214,12 +214,7 @@ def test_cross_sell_recommends_what_others_bought_with_it(replay) -> None:  # ty
 
 def test_cross_sell_skips_when_the_customer_bought_again(replay) -> None:  # type: ignore[no-untyped-def]
     events = [
-        customer(
-            "C1",
-            contacts={"email": "a@b.ru"},
-            consents={"email": True},
-            ts="2026-10-01T10:00:00+03:00",
-        ),
+        BUYER,
         basket("mine", "C1", ["kettle"], "2026-10-05T15:00:00+03:00"),
         basket("again", "C1", ["tea"], "2026-10-08T15:00:00+03:00"),
     ]
@@ -233,12 +228,7 @@ def test_cross_sell_skips_when_the_customer_bought_again(replay) -> None:  # typ
 def test_cross_sell_is_sent_when_the_customer_only_returned_since(replay) -> None:  # type: ignore[no-untyped-def]
     """A return is no purchase: net of returns, purchases since the entry are below zero."""
     events = [
-        customer(
-            "C1",
-            contacts={"email": "a@b.ru"},
-            consents={"email": True},
-            ts="2026-10-01T10:00:00+03:00",
-        ),
+        BUYER,
         basket("mine", "C1", ["kettle", "tea"], "2026-10-05T15:00:00+03:00"),
         {**basket("back", "C1", ["tea"], "2026-10-05T16:00:00+03:00"), "type": "return"},
     ]
