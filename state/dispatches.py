@@ -52,7 +52,7 @@ class DispatchStore:
         """Dispatches of a shard whose channel timed out by ``until``."""
         refs = []
         for member in self._deadlines.due(shard, until):
-            customer_id, _, notice_id = member.partition(_SEP)
+            customer_id, _, notice_id = member.rpartition(_SEP)  # ids are UUIDs
             refs.append((customer_id, notice_id))
         return refs
 

@@ -45,23 +45,25 @@ def change_cart(state: CustomerState, click: Click, at: float) -> bool:
 
 def merge_cart(state: CustomerState, device: CustomerState) -> bool:
     """Login: the device's anonymous cart joins the customer's, with its age kept; whether
-    there was a cart to move."""
+    anything of it joined (a full cart takes none of the device's other products)."""
     if not device.cart:
         return False
+    moved = False
     for sku, (qty, price, category) in device.cart.items():
         line = state.cart.get(sku)
-        if line is None:
-            if len(state.cart) < MAX_CART_LINES:
-                state.cart[sku] = [qty, price, category]
-        else:
+        if line is not None:
             line[0] += qty
+            moved = True
+        elif len(state.cart) < MAX_CART_LINES:
+            state.cart[sku] = [qty, price, category]
+            moved = True
     changed_at = device.cart_changed_at or 0.0
-    if state.cart_changed_at is None or changed_at > state.cart_changed_at:
+    if moved and (state.cart_changed_at is None or changed_at > state.cart_changed_at):
         state.cart_changed_at = changed_at
         state.cart_cause, state.cart_changed_ts = device.cart_cause, device.cart_changed_ts
     device.cart = {}
     device.cart_changed_at = device.cart_cause = device.cart_changed_ts = None
-    return True
+    return moved
 
 
 def empty_cart(state: CustomerState) -> bool:

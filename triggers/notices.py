@@ -20,16 +20,10 @@ Kind = Literal["transactional", "marketing"]
 MAX_NOTICE_BYTES = 900_000
 """the largest notice (its JSON) the engine emits. A notice is one Kafka message, and
 librdkafka refuses a message over its ``message.max.bytes`` (1,000,000 by default; the
-broker's own limit is 1,048,588): the rest is room for the key and the headers. A larger
-notice (a template or var that grew with a bot's data) fails its event or timer as
-poison does (flows.processor), instead of failing the sink over and over."""
-
-
-class NoticeTooLarge(ValueError):
-    """A notice over `MAX_NOTICE_BYTES`."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"the notice is {size:,} bytes, over the {MAX_NOTICE_BYTES:,} allowed")
+broker's own limit is 1,048,588): the rest is room for the key and the headers."""
+TOO_LARGE = "too_large"
+"""why a larger notice (a template or var grown with a bot's data) is suppressed: the
+event stays applied and the chain goes on, as for any suppression (flows.processor)"""
 
 
 def notice_id(trigger: str, customer_id: str, cause: str) -> str:

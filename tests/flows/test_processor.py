@@ -22,6 +22,7 @@ from tests.events import customer, receipt
 from triggers.customer import CustomerState
 from triggers.engine import Rules
 from triggers.events import Event, epoch_of, parse_event
+from triggers.notices import MAX_NOTICE_BYTES
 
 WEEK = 7 * 86_400.0
 
@@ -156,6 +157,18 @@ def test_notices_left_unconfirmed_by_a_crashed_run_are_emitted_again(
     # ... once per process, and not at all for another shard
     assert restarted.process("0", events(*CRASH_BATCH)) == []
     assert restarted.process("1", events(receipt("x", "C9", 1))) == []
+
+
+def test_a_notice_too_large_for_kafka_left_by_an_earlier_version_leaves_the_outbox(
+    redis_client: redis.Redis,
+) -> None:
+    crashed = processor(on_redis(redis_client), Stats(), outbox=True)
+    [(_customer, notice)] = crashed.process("0", events(*CRASH_BATCH))
+    huge = orjson.dumps({**orjson.loads(notice), "text": "x" * MAX_NOTICE_BYTES})
+    redis_client.zadd("t:outbox:{0}", {huge: 1.0})  # as a version without the bound kept it
+    restarted = processor(on_redis(redis_client), Stats(), outbox=True)
+    assert restarted.process("0", events(*CRASH_BATCH)) == [("C1", notice)]
+    assert redis_client.zrange("t:outbox:{0}", 0, -1) == [notice]
 
 
 def test_confirmed_notices_are_not_emitted_again(redis_client: redis.Redis) -> None:

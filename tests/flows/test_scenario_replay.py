@@ -238,6 +238,23 @@ def test_cross_sell_is_sent_when_the_customer_only_returned_since(replay) -> Non
     assert [n["caused_by"] for n in notices if n["trigger"] == "cross"] == ["mine"]
 
 
+def test_a_step_too_large_for_kafka_is_suppressed_and_the_chain_goes_on(replay) -> None:  # type: ignore[no-untyped-def]
+    steps = [
+        {"id": "big", "after": "1h", "template": "huge"},
+        {"id": "next", "after": "2h", "template": "small"},
+    ]
+    chain = {"kind": "transactional", "entry": {"on": "purchase"}, "steps": steps}
+    templates = {
+        "huge": {"default": {"text": "{{ 'x' * 1000000 }}"}},  # over MAX_NOTICE_BYTES
+        "small": {"default": {"text": "ok"}},
+    }
+    events = [BUYER, receipt("r1", "C1", 100, ts="2026-10-05T15:00:00+03:00")]
+    cfg = {**config(chain=chain), "templates": templates}
+    notices, stats = replay(events, until="2026-10-06T00:00:00+03:00", cfg=cfg)
+    assert [n["step"] for n in notices if n["trigger"] == "chain"] == ["next"]
+    assert stats.suppressed == {"too_large": 1}
+
+
 def test_birthday_three_days_before_at_ten_local(replay) -> None:  # type: ignore[no-untyped-def]
     profile = customer(
         "C1",

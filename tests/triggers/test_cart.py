@@ -50,3 +50,13 @@ def test_a_device_cart_joins_a_full_cart_only_where_there_is_room() -> None:
     assert merge_cart(state, device)
     assert len(state.cart) == MAX_CART_LINES
     assert state.cart["S0"][0] == 2 and "D1" in state.cart and "D2" not in state.cart
+
+
+def test_a_device_cart_that_finds_no_room_changes_nothing() -> None:
+    state, device = CustomerState(), CustomerState()
+    for n in range(MAX_CART_LINES):
+        add(state, f"S{n}", n)
+    changed_at = state.cart_changed_at
+    add(device, "D1", 300, {})
+    assert not merge_cart(state, device)  # no nudge re-armed for an unchanged cart
+    assert state.cart_changed_at == changed_at and not device.cart

@@ -69,6 +69,14 @@ def test_durations(text: object) -> None:
             {"entry": {"on": "purchase"}, "steps": [{**STEP, "after": "3 days"}]},
             "scenarios.x.steps.d1.after",
         ),
+        (  # an ended instance's timer at infinity
+            {"entry": {"on": "purchase"}, "steps": [STEP], "attribution_days": float("inf")},
+            "scenarios.x.attribution_days",
+        ),
+        (
+            {"entry": {"on": "purchase"}, "steps": [STEP], "reentry_days": 36501},
+            "scenarios.x.reentry_days",
+        ),
         (  # due past the calendar's end: every customer entering would fail
             {"entry": {"on": "purchase"}, "steps": [{**STEP, "after": "2920000d"}]},
             "scenarios.x.steps.d1.after: '2920000d' is longer than 36500d",

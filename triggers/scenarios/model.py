@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from triggers.durations import Duration
+from triggers.durations import LONGEST_DAYS, Duration
 from triggers.scenarios.conditions import ConditionError, Scope, compile_condition, keys_of
 from triggers.scenarios.signals import TRIGGER_EVENTS
 from triggers.schema import Channel
@@ -152,14 +152,14 @@ class ScenarioSpec(_Spec):
     entry: EntrySpec
     restart: bool = False
     """a new entry while an instance runs: ends it and starts a new one (else: ignored)"""
-    reentry_days: Annotated[float, Field(ge=0)] | None = None
+    reentry_days: Annotated[float, Field(ge=0, le=LONGEST_DAYS)] | None = None
     """after an instance ended: None never again, 0 at once, N not before N days after
     its entry"""
     exit_on: list[Annotated[ExitSpec, BeforeValidator(_exit)]] = []
     """trigger events (names or ``{on, where}``) that end a running instance at once"""
     control_percent: Annotated[float, Field(ge=0, le=100)] = 0.0
     variants: list[VariantSpec] = []
-    attribution_days: Annotated[float, Field(ge=0)] = 7.0
+    attribution_days: Annotated[float, Field(ge=0, le=LONGEST_DAYS)] = 7.0
     steps: Annotated[list[StepSpec], Field(min_length=1)]
     notice_vars: list[str] | None = None
     """the vars its notices carry, in this order (default: every var the contract lists

@@ -75,7 +75,7 @@ _STATE_VARS: dict[str, Callable[[CustomerState, float], Any]] = {
 
 def entry_snapshot(scenario: Scenario, entry_vars: Mapping[str, Any]) -> dict[str, Any]:
     """What an instance keeps of its entry's vars for its later steps (lines: the first
-    few)."""
+    `KEPT_LINES`)."""
     kept = {name: entry_vars[name] for name in scenario.entry_vars if name in entry_vars}
     if isinstance(kept.get("lines"), list):
         kept["lines"] = kept["lines"][:KEPT_LINES]
