@@ -19,8 +19,10 @@ from confluent_kafka import Message as KafkaMessage
 
 from channels.gateways.factory import build_gateway
 from channels.sender import Sender
+from flows.inputs import DeadLetter
+from flows.kafka_io import encode_dead_letter
 from smartcomms.config import ConfigError, Settings
-from smartcomms.kafka import Headers, client_config, produce_waiting, producer_config
+from smartcomms.kafka import client_config, produce_waiting, producer_config
 from smartcomms.observability import BATCH_SIZE, HEALTH, serve
 from state.connection import connect
 
@@ -89,11 +91,9 @@ def _send_batch(
             continue  # partition EOF and the like: nothing to send
         reason = _unreadable(message.value())
         if reason:
-            headers: Headers = [
-                ("reason", reason.encode()),
-                ("origin", (message.topic() or "").encode()),
-            ]
-            produce_waiting(producer, topics.dead_letters, message.value() or b"", None, headers)
+            letter = DeadLetter(message.value() or b"", message.topic() or "", reason, "unreadable")
+            key, value, headers = encode_dead_letter(letter)  # cut to what Kafka takes
+            produce_waiting(producer, topics.dead_letters, value, key, headers)
             continue
         queued.append(orjson.loads(message.value() or b""))
     for receipt in sender.process(queued):
