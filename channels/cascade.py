@@ -90,6 +90,14 @@ def gateway_answered(
         _next_channel(dispatch)
 
 
+IMPLIED = {
+    "clicked": ("clicked", "opened", "delivered"),
+    "opened": ("opened", "delivered"),
+}
+"""what a receipt's status tells besides itself (the contract: a click is an opening, an
+opening a delivery): a click ends a cascade that ends on ``opened``"""
+
+
 def receipt(
     dispatch: Dispatch, channel: str, status: str, now: float, ending: Collection[str]
 ) -> bool:
@@ -100,7 +108,7 @@ def receipt(
     if dispatch.finished or channel != dispatch.channels[dispatch.step] or not dispatch.attempts:
         return False
     attempt = dispatch.attempts[-1]
-    if status in ending:
+    if any(told in ending for told in IMPLIED.get(status, (status,))):
         attempt[1] = status
         dispatch.status, dispatch.deadline = "done", None
     elif status == "failed":

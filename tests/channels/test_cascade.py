@@ -70,6 +70,16 @@ def test_only_opened_ends_where_reads_are_reported() -> None:
     assert timed_out(d, 100) and d.channel == "sms"  # delivered but unread: go on to SMS
 
 
+def test_a_click_is_an_opening_and_ends_the_cascade() -> None:
+    for ending in (ENDING, {"opened"}):
+        d = dispatch(["telegram", "sms"])
+        begin_send(d, 0)
+        gateway_answered(d, True, None, 0, timeout_s=100)
+        assert receipt(d, "telegram", "clicked", 1, ending)
+        assert d.finished and d.attempts[-1][1] == "clicked"
+        assert not timed_out(d, 100)  # no SMS after a read message
+
+
 def test_last_channel_failing_exhausts_the_cascade() -> None:
     d = dispatch(["sms"])
     begin_send(d, 0)
