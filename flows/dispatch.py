@@ -42,7 +42,7 @@ from state.connection import connect
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
 from triggers.customer import DAY
-from triggers.events import Delivery, Rejection, parse_event
+from triggers.events import Delivery, parse_event
 from triggers.schema import Channel, Id
 from triggers.validation import describe_errors
 
@@ -61,8 +61,12 @@ class _NoticeIn(BaseModel):
     vars: dict[str, Any]
 
 
-def parse_inputs(raw: RawInput, notices_topic: str) -> dict[str, Any] | Delivery | DeadLetter:
-    """A notice (plain dict of the contract) or a delivery receipt; anything else is dead."""
+def parse_inputs(
+    raw: RawInput, notices_topic: str
+) -> dict[str, Any] | Delivery | DeadLetter | None:
+    """A notice (plain dict of the contract; anything else on the notices topic is dead) or
+    a delivery receipt. Anything else on ``deliveries`` is None: the live flow reads that
+    topic too and gives it its one verdict (applied, or a dead letter)."""
     topic = raw.origin.split(":", 1)[0]
     if topic == notices_topic:
         try:
@@ -76,12 +80,7 @@ def parse_inputs(raw: RawInput, notices_topic: str) -> dict[str, Any] | Delivery
             return DeadLetter(raw.value, raw.origin, reason, "not_a_notice")
         return cast(dict[str, Any], notice)
     event = parse_event(raw.value)
-    if isinstance(event, Delivery):
-        return event
-    if isinstance(event, Rejection):
-        return DeadLetter(raw.value, raw.origin, event.reason, event.kind)
-    reason = f"not a delivery receipt: {type(event).__name__}"
-    return DeadLetter(raw.value, raw.origin, reason, "not_a_receipt")
+    return event if isinstance(event, Delivery) else None
 
 
 def _customer(item: dict[str, Any] | Delivery) -> str:
@@ -177,7 +176,15 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
                 out.append((routes[message.shard], Tick(message.at, message.shard)))
                 continue
             raw = read_kafka(message)
-            item = raw if isinstance(raw, DeadLetter) else parse_inputs(raw, topics.notices)
+            item: dict[str, Any] | Delivery | DeadLetter | None
+            if isinstance(raw, RawInput):
+                item = parse_inputs(raw, topics.notices)
+            elif raw.origin.startswith(f"{topics.deliveries}:"):
+                item = None  # a bad message of deliveries: the live flow letters it
+            else:
+                item = raw
+            if item is None:
+                continue
             if isinstance(item, DeadLetter):
                 out.append((DEAD, item))
             else:

@@ -17,6 +17,7 @@ import redis
 from smartcomms.config import TopicNames
 from smartcomms.topics import ensure_topics
 from state.customers import CustomerStore
+from tests.events import receipt
 from tests.gateway_server import Answer, Provider, provider
 from tests.live import consume, env_for, produce, start_flow, stop_flow
 from triggers.customer import CustomerState
@@ -195,3 +196,19 @@ def test_a_notice_the_dispatcher_cannot_walk_is_a_dead_letter(change: dict, expe
     letter = parse_inputs(RawInput(raw, "notices:0@7"), "notices")
     assert isinstance(letter, DeadLetter) and letter.raw == raw
     assert letter.kind == "not_a_notice" and expected in letter.reason, letter.reason
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{oops",  # not JSON
+        orjson.dumps({"type": "delivery", "event_id": "d1"}),  # a required field missing
+        orjson.dumps(receipt("r1", "C1", 100)),  # valid, but no delivery receipt
+    ],
+)
+def test_the_dispatcher_leaves_what_is_no_delivery_receipt_to_the_live_flow(raw: bytes) -> None:
+    """Both read `deliveries`: one verdict per message (applied, or one dead letter)."""
+    from flows.dispatch import parse_inputs
+    from flows.inputs import RawInput
+
+    assert parse_inputs(RawInput(raw, "deliveries:0@7"), "notices") is None
