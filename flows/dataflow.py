@@ -18,6 +18,7 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from flows.clock import ClockTick
+from flows.fatal import stop_if_redis_is_gone
 from flows.inputs import DeadLetter, RawInput
 from flows.outliers import OutlierGuard
 from flows.processor import BatchProcessor, EmittedNotice, Output
@@ -57,7 +58,10 @@ class _EngineLogic(StatefulBatchLogic[Engine, Output, None]):
                 sources.append(value[1])
         # Bytewax does not tell the logic its key; every item of the batch carries it
         shard = key_of(items[0], self._shards)
-        return self._processor.process(shard, items, sources), StatefulBatchLogic.DISCARD
+        outputs = stop_if_redis_is_gone(
+            "engine", lambda: self._processor.process(shard, items, sources)
+        )
+        return outputs, StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
         return None
@@ -168,7 +172,11 @@ def build_flow(
         )
         keyed, outliers = _without_dead_letters("split_outliers", guarded)
         dead.append(outliers)
-    engine = op.stateful_batch("engine", keyed, lambda _: _EngineLogic(processor(), shards))
+    engine = op.stateful_batch(
+        "engine",
+        keyed,
+        lambda _: _EngineLogic(stop_if_redis_is_gone("engine", processor), shards),
+    )
     notices, failed = _without_dead_letters("split_failed", engine)
     op.output("dead_letters", op.merge("all_dead_letters", *dead, failed), dead_letter_sink)
     op.output("notices", cast(Stream[tuple[str, EmittedNotice]], notices), notice_sink)

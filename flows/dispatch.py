@@ -23,6 +23,7 @@ from channels.dispatcher import Dispatcher, Tick
 from channels.gateways.factory import build_gateway
 from flows.clock import ClockTick
 from flows.dataflow import shard_of
+from flows.fatal import stop_if_redis_is_gone
 from flows.inputs import DeadLetter, RawInput
 from flows.kafka_io import (
     KafkaItem,
@@ -113,7 +114,9 @@ class _DispatchLogic(StatefulBatchLogic[Received, dict[str, Any] | DeadLetter, N
             if not isinstance(value, Tick):
                 failed.append(DeadLetter(value[1].value, value[1].origin, reason, "dispatch"))
 
-        receipts = self._dispatcher.process(shard, items, dead_letter)
+        receipts = stop_if_redis_is_gone(
+            "dispatch", lambda: self._dispatcher.process(shard, items, dead_letter)
+        )
         return [*receipts, *failed], StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
@@ -201,7 +204,11 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     split = op.branch("split_rejects", parsed, lambda kv: kv[0] != DEAD)
     rejects = cast(Stream[DeadLetter], op.key_rm("unkey_rejects", split.falses))
     keyed = cast(KeyedStream[Received], split.trues)
-    outputs = op.stateful_batch("dispatch", keyed, lambda _: _DispatchLogic(dispatcher(), shards))
+    outputs = op.stateful_batch(
+        "dispatch",
+        keyed,
+        lambda _: _DispatchLogic(stop_if_redis_is_gone("dispatch", dispatcher), shards),
+    )
     sent = op.branch("split_failed", outputs, lambda kv: not isinstance(kv[1], DeadLetter))
     failed = cast(Stream[DeadLetter], op.key_rm("unkey_failed", sent.falses))
     op.output(

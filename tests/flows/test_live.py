@@ -82,3 +82,21 @@ def test_settings_object_builds_a_flow() -> None:
 
     flow = build_flow(Settings.model_validate({"redis": {"url": "redis://127.0.0.1:1/0"}}))
     assert flow.flow_id == "smartcomms_live"
+
+
+@pytest.mark.parametrize("flow", ["flows.live:flow", "flows.dispatch:build_flow()"])
+def test_a_flow_whose_redis_is_gone_stops_with_one_line(
+    kafka_brokers: str, topics: TopicNames, flow: str
+) -> None:
+    """Not a panic of Bytewax's runtime and three tracebacks (~100 lines): one error line
+    naming Redis, exit 1, and the supervisor restarts the process (flows.fatal)."""
+    from tests.live import env_for, start_flow
+
+    dead = "redis://127.0.0.1:1/0"
+    env = env_for(kafka_brokers, dead, topics, "gone", SMARTCOMMS_REDIS__RETRY_FOR_S="1")
+    env.pop("SMARTCOMMS_TRACEBACK", None)
+    proc = start_flow(env, flow=flow)  # clock ticks run the engine without any event
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err[-2000:]
+    assert b"Redis is gone; stopping" in err and b"ConnectionError" in err, err[-2000:]
+    assert b"Traceback" not in err and b"panicked" not in err, err[-2000:]

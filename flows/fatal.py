@@ -1,0 +1,53 @@
+"""A flow process whose Redis is gone stops with one line.
+
+Bytewax turns an exception in a step into a panic of its Rust runtime: a Rust backtrace and
+three Python tracebacks, ~100 lines, for what is an operational fact: Redis stayed
+unreachable for the whole ``redis.retry_for_s``, refused us, or lost writes it had
+acknowledged (flows.processor, state.fence). The engine's and the dispatcher's steps call
+through `stop_if_redis_is_gone`: one error line naming Redis, then the process exits 1 at
+once, as a crash would. The supervisor restarts it; the outbox and the snapshots make a
+crash lose nothing. Only a flow process (``python -m bytewax.run``: `smartcomms run` and
+`dispatch`, the pods) stops so; a flow run inside another program (replay, tests,
+benchmarks) gets the exception, and ``SMARTCOMMS_TRACEBACK=1`` keeps Bytewax's report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+import redis
+import structlog
+
+from state.connection import RedisUnavailable
+from state.fence import LostWrites
+
+T = TypeVar("T")
+REDIS_GONE = (redis.RedisError, RedisUnavailable, LostWrites)
+
+log = structlog.get_logger("smartcomms")
+
+
+def stop_if_redis_is_gone(step: str, call: Callable[[], T]) -> T:
+    """``call()``; when Redis is gone, one line and exit 1 (see the module)."""
+    try:
+        return call()
+    except REDIS_GONE as exc:
+        if os.environ.get("SMARTCOMMS_TRACEBACK") or not _flow_process():
+            raise
+        _stop(step, exc)
+
+
+def _flow_process() -> bool:
+    """Whether this process is ``python -m bytewax.run``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec is not None and spec.name == "bytewax.run"
+
+
+def _stop(step: str, exc: Exception) -> NoReturn:
+    log.error("Redis is gone; stopping", step=step, error=f"{type(exc).__name__}: {exc}")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(1)
