@@ -837,11 +837,11 @@ class BatchProcessor:
             return []
         self._swept.add(shard)
         left_over = self._outbox.written_before(shard, self._started)
-        too_large = [e for e in left_over if e[:1] == b"{" and len(e) > MAX_NOTICE_BYTES]
+        too_large = [entry for entry in left_over if _too_large(entry)]
         if too_large:  # kept by a version before the bound: Kafka refuses them at every start
             self._outbox.confirm({shard: too_large})
             log.warning("notices too large for Kafka left the outbox", count=len(too_large))
-            left_over = [e for e in left_over if e not in too_large]
+            left_over = [entry for entry in left_over if not _too_large(entry)]
         if left_over:
             log.info("re-emitting notices Kafka never confirmed", shard=shard, count=len(left_over))
         self._stats.reemitted += len(left_over)
@@ -885,6 +885,11 @@ class BatchProcessor:
                 activity.add_marks(writes, shard, batch.marked)
 
         return write
+
+
+def _too_large(entry: bytes) -> bool:
+    """An outbox entry that is a notice over `MAX_NOTICE_BYTES` (a letter is an array)."""
+    return entry[:1] == b"{" and len(entry) > MAX_NOTICE_BYTES
 
 
 def _seen(batch: _Batch, source: RawInput) -> bool:

@@ -49,31 +49,30 @@ RFC3339 = re.compile(
 """RFC 3339's date-time (section 5.6): a date, a time with seconds, an offset. What else
 ``datetime.fromisoformat`` reads (week dates, ``20261122T1020+0300``, no seconds, offsets
 with seconds) is ISO 8601 but not this, and would reach notices' ``event_ts`` as sent."""
-_SHAPE = RFC3339.fullmatch
 
 
 def moment_of(ts: str) -> datetime:
-    """The moment of an RFC 3339 timestamp of the right shape: a lower-case ``z`` (RFC 3339
-    allows it, Python does not) is ``Z``; a leap second (``:60``) is read as the next
-    second, as POSIX time counts it. ValueError or OverflowError when there is no such
-    moment (a 30 February)."""
-    text = ts[:-1] + "Z" if ts.endswith("z") else ts
-    if text[17:19] == "60":
+    """The moment of an RFC 3339 timestamp of the right shape: ``datetime.fromisoformat``'s
+    (~0.2 µs), and where it refuses, a lower-case ``z`` (RFC 3339 allows it, Python does
+    not) is ``Z`` and a leap second (``:60``) is the next second, as POSIX time counts it.
+    ValueError or OverflowError when there is no such moment (a 30 February)."""
+    try:
+        return datetime.fromisoformat(ts)
+    except ValueError:
+        text = ts[:-1] + "Z" if ts.endswith("z") else ts
+        if text[17:19] != "60":
+            return datetime.fromisoformat(text)
         return datetime.fromisoformat(text[:17] + "59" + text[19:]) + timedelta(seconds=1)
-    return datetime.fromisoformat(text)
 
 
 def check_timestamp(value: str) -> str:
     """The value if it is an RFC 3339 timestamp with an offset; ValueError otherwise."""
-    if _SHAPE(value) is None:
+    if RFC3339.fullmatch(value) is None:
         raise ValueError("not an RFC 3339 timestamp with an offset (2026-11-22T10:00:00+03:00)")
     try:
-        datetime.fromisoformat(value)  # ~0.2 µs; what it refuses, `moment_of` may read
-    except ValueError:
-        try:
-            moment_of(value)
-        except (ValueError, OverflowError):
-            raise ValueError("not an RFC 3339 timestamp: no such date or time") from None
+        moment_of(value)
+    except (ValueError, OverflowError):
+        raise ValueError("not an RFC 3339 timestamp: no such date or time") from None
     return value  # any such time has an epoch time: `epoch_of` cannot fail on it
 
 
