@@ -3,9 +3,10 @@
 Bytewax turns an exception in a step into a panic of its Rust runtime: a Rust backtrace and
 three Python tracebacks, ~100 lines, for what is an operational fact: Redis stayed
 unreachable for the whole ``redis.retry_for_s``, refused us, or lost writes it had
-acknowledged (flows.processor, state.fence). The engine's and the dispatcher's steps call
-through `stop_if_redis_is_gone`: one error line naming Redis, then the process exits 1 at
-once, as a crash would. The supervisor restarts it; the outbox and the snapshots make a
+acknowledged (flows.processor, state.fence). The engine's and the dispatcher's steps, and
+the sinks' hooks that confirm in Redis (flows.kafka_io), call through
+`stop_if_redis_is_gone`: one error line naming Redis, then the process exits 1 at once, as
+a crash would. The supervisor restarts it; the outbox and the snapshots make a
 crash lose nothing. Only a flow process (``python -m bytewax.run``: `smartcomms run` and
 `dispatch`, the pods) stops so; a flow run inside another program (replay, tests,
 benchmarks) gets the exception, and ``SMARTCOMMS_TRACEBACK=1`` keeps Bytewax's report.

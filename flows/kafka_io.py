@@ -16,6 +16,7 @@ from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
+from flows.fatal import stop_if_redis_is_gone
 from flows.inputs import DeadLetter, RawInput
 from flows.shutdown import StoppableKafkaSource, stop_on_sigterm
 from smartcomms.config import KafkaSettings
@@ -65,8 +66,9 @@ class _ProducerPartition(StatelessSinkPartition[X], Generic[X]):
             first = self._errors[0] if self._errors else f"{remaining} still queued after 60 s"
             self._errors.clear()
             raise DeliveryFailed(f"writing to Kafka topic {self._topic!r} failed: {first}")
-        if self._on_written is not None:
-            self._on_written(items)
+        on_written = self._on_written
+        if on_written is not None:  # the hooks confirm in Redis (the outbox, the tallies)
+            stop_if_redis_is_gone(f"sink {self._topic}", lambda: on_written(items))
 
     def close(self) -> None:
         self._producer.flush(30)
