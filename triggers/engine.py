@@ -160,6 +160,12 @@ def apply_event(
     """
     actions: list[Action] = []
     notes = [] if notes is None else notes
+    customer_id = getattr(event, "customer_id", None)
+    if customer_id is not None and state.timers.get(NEXT_CHANGE) == at:
+        # windows are (now - N days, now]: a change of standing due at this very time
+        # comes first, and the event sees the new segment, tier and balance (other timers
+        # due now fire after it: an order at the second its cart's nudge falls due wins)
+        actions += fire_timer(state, NEXT_CHANGE, at, customer_id, rules, notes)
     if isinstance(event, Receipt):
         signals = _receipt(state, event, at, rules, actions, notes)
     elif isinstance(event, Click):
@@ -171,7 +177,6 @@ def apply_event(
         signals = [receipt] if isinstance(receipt, Signal) else []
         if isinstance(receipt, Anomaly):
             actions.append(receipt)
-    customer_id = getattr(event, "customer_id", None)
     if customer_id is None:
         return actions
     loyalty = rules.loyalty

@@ -18,7 +18,9 @@ class Tier:
 
 def tier_of(spend_cents: int, tiers: Sequence[Tier]) -> str | None:
     """The highest tier held with this spend (``tiers`` ascending); None: not even the
-    first (its ``from_spend`` is above zero)."""
+    first (its ``from_spend`` is above zero). Returns beyond the window's purchases (a
+    spend below zero) hold what no spend holds."""
+    spend_cents = max(spend_cents, 0)
     held = None
     for tier in tiers:
         if spend_cents >= tier.from_cents:

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from tests.events import customer, receipt
-from tests.scenario import of, run
+from tests.scenario import click, of, run
 
 SMARTCOMMS = [sys.executable, "-m", "smartcomms.cli"]
 T0 = datetime.fromisoformat("2026-01-10T12:00:00+03:00")
@@ -134,6 +134,33 @@ def test_the_segment_changes_at_the_exact_moment_recency_drops(
     assert cooling["caused_by"].startswith("segment_changed:")
     again, _stats = run(url, tmp_path, events, ts(20), CONFIG)
     assert [n["notice_id"] for n in again] == [n["notice_id"] for n in notices]
+
+
+def test_an_event_at_the_very_moment_of_a_change_sees_the_new_standing(
+    url: str | None, tmp_path: Path
+) -> None:
+    """Windows are (now - N days, now]: at exactly expiry and exactly 365 days after the
+    purchase, an event's step already sees the balance dropped and the tier fallen."""
+    probe = {
+        "kind": "transactional",
+        "entry": {"on": "login"},
+        "reentry_days": 0,
+        "steps": [{"id": "s1", "template": "standing"}],
+    }
+    config = {
+        **CONFIG,
+        "templates": {**TEMPLATES, "standing": {"default": {"text": "{{ tier }} {{ balance }}"}}},
+        "scenarios": {**CONFIG["scenarios"], "probe": probe},
+    }
+    events = [
+        ANNA,
+        receipt("r1", "C1", 20000, ts=ts(0), lines=[]),  # silver; 600 that expire at day 30
+        click("login", ts(29)),
+        click("login", ts(30)),
+        click("login", ts(365)),
+    ]
+    notices, _stats = run(url, tmp_path, events, ts(400), config)
+    assert [n["text"] for n in of(notices, "probe")] == ["silver 600", "silver 0", "base 0"]
 
 
 def test_profile_shows_the_standing(redis_url: str, tmp_path: Path) -> None:

@@ -97,6 +97,14 @@ def test_the_tier_is_the_highest_whose_spend_holds() -> None:
     assert LOYALTY.scores(_bought((1, 70000), (0.5, -20000)), NOW)[1] == "silver"  # a return
 
 
+def test_returns_beyond_the_windows_purchases_hold_the_tier_of_no_spend() -> None:
+    """A return of a purchase older than the window leaves its spend below zero: the
+    customer holds base and earns at its percent, not the flat one of no tiers."""
+    returned = _bought((0.5, -1000))
+    assert LOYALTY.scores(returned, NOW)[1] == "base"
+    assert LOYALTY.accrual_percent(returned, NOW) == Decimal(3)
+
+
 def _special_moments(state: CustomerState, loyalty: Loyalty, now: float) -> list[float]:
     """Every moment the contract lets a score change without an event."""
     moments = []
