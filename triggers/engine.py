@@ -166,20 +166,27 @@ def apply_event(
         # comes first, and the event sees the new segment, tier and balance (other timers
         # due now fire after it: an order at the second its cart's nudge falls due wins)
         actions += fire_timer(state, NEXT_CHANGE, at, customer_id, rules, notes)
+    loyalty = rules.loyalty
+    signals: list[Signal] = []
+    if customer_id is not None and loyalty.tiers and state.tier is None:
+        # not scored yet (a new customer, or tiers switched on after its purchases): first
+        # the tier it holds before the event (its accrual's), so that the event's move
+        # from it is a change whatever came first, a profile or the receipt
+        signals += loyalty.refresh(state, at, event.event_id, event.ts, notes)
     if isinstance(event, Receipt):
-        signals = _receipt(state, event, at, rules, actions, notes)
+        signals += _receipt(state, event, at, rules, actions, notes)
     elif isinstance(event, Click):
-        signals = _click(state, event, at, rules, linked, notes)
+        signals += _click(state, event, at, rules, linked, notes)
     elif isinstance(event, CustomerUpdate):
-        signals = _customer(state, event, at, rules)
+        signals += _customer(state, event, at, rules)
     else:
         receipt = record_receipt(state, event, at)
-        signals = [receipt] if isinstance(receipt, Signal) else []
+        if isinstance(receipt, Signal):
+            signals.append(receipt)
         if isinstance(receipt, Anomaly):
             actions.append(receipt)
     if customer_id is None:
         return actions
-    loyalty = rules.loyalty
     if loyalty.active and _moves_standing(event, state, at, rules):
         signals += loyalty.refresh(state, at, event.event_id, event.ts, notes)
     interpreter = rules.interpreter
@@ -192,15 +199,14 @@ def apply_event(
 
 def _moves_standing(event: Event, state: CustomerState, at: float, rules: Rules) -> bool:
     """Whether the event must bring the customer's standing to its time: a purchase or
-    return; the first event of a customer not scored yet (loyalty switched on after its
-    purchases); where quantile bounds move or the ``rfm`` code is compared, an event at
-    which the code scored now is not the one stored (what the timer waits for is exact
-    already: the segment under the bounds it was armed with, the tier, the lots)."""
+    return; the first event of a customer whose segment is not scored yet (RFM switched
+    on after its purchases; `apply_event` scores the tier before the event); where
+    quantile bounds move or the ``rfm`` code is compared, an event at which the code
+    scored now is not the one stored (what the timer waits for is exact already: the
+    segment under the bounds it was armed with, the tier, the lots)."""
     if isinstance(event, Receipt) or event.type == "order":
         return True
     loyalty = rules.loyalty
-    if loyalty.tiers and state.tier is None:
-        return True
     if loyalty.rfm is None or state.last_purchase_at is None:
         return False
     if state.rfm is None or rules.reads_code or loyalty.quantiles:

@@ -335,6 +335,22 @@ def test_a_scenario_added_later_finds_every_segment_and_tier_timed() -> None:
     ]
 
 
+@pytest.mark.parametrize("profile_first", [True, False])
+def test_a_first_receipt_that_crosses_a_tier_is_a_change_whatever_came_first(
+    profile_first: bool,
+) -> None:
+    """The customer held base before it (the receipt earns at base's percent), with or
+    without a profile before: base -> gold is a change, both ways."""
+    up = {"entry": {"on": "tier_changed"}, "steps": [{"id": "s", "template": "t"}]}
+    customer = Customer(rules({"up": up}, **LOYAL_PROGRAMME))
+    if profile_first:
+        customer.event("customer", "2027-01-01T00:00:00Z", first_name="A")
+    sent = customer.event("receipt", "2027-01-01T10:00:00Z", total=1500.0)
+    [moved] = [candidate for candidate in sent if candidate.trigger == "up"]
+    assert (moved.vars["from"], moved.vars["to"]) == ("base", "gold")
+    assert customer.state.tier == "gold"
+
+
 def test_a_condition_on_the_code_sees_it_at_the_moment_of_the_check() -> None:
     """No timer waits for M or for R within a segment (R 2 -> 1 at 180 days keeps F 1
     hibernating); a scenario comparing `rfm` scores it anew at each check."""
