@@ -339,7 +339,13 @@ def _click(
     if click.type in CLICK_SIGNALS and program.uses(click.type):
         signals.append(
             Signal(
-                click.type, click.event_id, at, click.ts, _product(click), {}, (click.sku or "",)
+                click.type,
+                click.event_id,
+                at,
+                click.ts,
+                _product(click),
+                {},
+                (click.sku,) if click.sku else (),  # none: recommendations start from the cart
             )
         )
     if click.type in CART_CHANGES:

@@ -212,6 +212,26 @@ def test_cross_sell_recommends_what_others_bought_with_it(replay) -> None:  # ty
     assert "tea, cable" in offer["text"]
 
 
+def test_an_entry_without_products_recommends_from_the_cart(replay) -> None:  # type: ignore[no-untyped-def]
+    """A login has no product of its own: its steps start from the cart (else the views)."""
+    events = [
+        BUYER,
+        basket("o1", "C2", ["kettle", "tea"], "2026-10-02T10:00:00+03:00"),
+        click(
+            "add_to_cart", "2026-10-05T09:00:00+03:00", sku="kettle", price=1.0, category="кухня"
+        ),
+        click("login", "2026-10-05T10:00:00+03:00"),
+    ]
+    picks = "{% for r in recommendations %}{{ r.sku }} {% endfor %}"
+    cfg = {
+        **config(back={"entry": {"on": "login"}, "steps": [{"id": "s1", "template": "picks"}]}),
+        "templates": {"picks": {"default": {"text": picks}}},
+    }
+    notices, _ = replay(events, until="2026-10-06T00:00:00+03:00", cfg=cfg)
+    [back] = [n for n in notices if n["trigger"] == "back"]
+    assert back["vars"]["recommendations"] == [{"sku": "tea", "category": "кухня"}]
+
+
 def test_cross_sell_skips_when_the_customer_bought_again(replay) -> None:  # type: ignore[no-untyped-def]
     events = [
         BUYER,
