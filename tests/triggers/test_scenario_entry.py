@@ -82,6 +82,18 @@ def test_birthday_comes_every_year_at_local_midnight_days_before() -> None:
     assert second.caused_by == "birthday:2027" and second.notice_id != first.notice_id
 
 
+def test_a_birthday_corrected_after_this_years_entry_waits_for_next_year() -> None:
+    """One birthday instance a year: a second one would repeat the first's notice ids."""
+    bday = {"entry": {"on": "birthday"}, "reentry_days": 0, "steps": [STEP]}
+    customer = Customer(rules({"bday": bday}))
+    customer.event("customer", "2026-01-10T12:00:00+00:00", birthday="1990-03-10", timezone="UTC")
+    [first] = customer.until("2026-03-10T12:00:00+00:00")
+    customer.event("customer", "2026-03-11T12:00:00+00:00", birthday="1990-05-10", timezone="UTC")
+    [second] = customer.until("2027-12-31T00:00:00+00:00")
+    assert (first.caused_by, second.caused_by) == ("birthday:2026", "birthday:2027")
+    assert second.due_ts == "2027-05-10T00:00:00.000+00:00"
+
+
 def test_a_birthday_a_whole_year_ahead_comes_for_new_year_birthdays_too() -> None:
     """366 days before 1 January falls on 31 December two years before: the entry after
     that one is three years on (there was none in one of them, 2027: a leap year between)."""

@@ -198,8 +198,12 @@ class Interpreter:
             return
         for scenario in self.program.birthdays:
             name = BIRTHDAY + scenario.id
-            if again or name not in state.timers:
-                arm(state, name, self._next_birthday(state, scenario, now))
+            armed = state.timers.get(name)
+            if armed is None or again:
+                due = self._next_birthday(state, scenario, now)
+                if armed is not None:  # one entry a birthday year: its notice ids name it
+                    due = self._not_before_year_of(state, scenario, due, armed)
+                arm(state, name, due)
 
     def _timezone(self, state: CustomerState) -> str:
         return state.timezone or self._default_timezone
@@ -207,6 +211,17 @@ class Interpreter:
     def _next_birthday(self, state: CustomerState, scenario: Scenario, after: float) -> float:
         assert state.birthday is not None
         return next_birthday(state.birthday, after, scenario.days_before, self._timezone(state))
+
+    def _not_before_year_of(
+        self, state: CustomerState, scenario: Scenario, due: float, armed: float
+    ) -> float:
+        """``due``, or the first entry after it in the birthday year of ``armed`` or later: a
+        birthday or timezone changed after this year's entry waits for the next year (as
+        does one changed to a later date by a customer who joined after its birthday)."""
+        zone, before = self._timezone(state), scenario.days_before
+        while birthday_year(due, before, zone) < birthday_year(armed, before, zone):
+            due = self._next_birthday(state, scenario, due)
+        return due
 
     def _birthday(self, run: _Run, scenario_id: str, due: float) -> None:
         scenario = self.program.scenarios.get(scenario_id)
