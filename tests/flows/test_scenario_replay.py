@@ -81,8 +81,8 @@ def test_welcome_without_a_purchase_opened_day_one(replay) -> None:  # type: ign
     notices, stats = replay(events, until="2026-11-20T00:00:00+03:00", cfg=WELCOME)
     assert steps(notices, "welcome") == [
         ("d1", utc("2026-11-02T10:00:00+03:00"), ["push", "email"]),  # at once
-        ("d4", utc("2026-11-05T11:00:00+03:00"), ["push", "email"]),  # no purchase: reminder
-        ("d7", utc("2026-11-08T11:00:00+03:00"), ["push", "email"]),  # opened, no purchase
+        ("d4", utc("2026-11-05T10:00:00+03:00"), ["push", "email"]),  # no purchase: reminder
+        ("d7", utc("2026-11-08T10:00:00+03:00"), ["push", "email"]),  # opened, no purchase
     ]
     assert notices[0]["notice_id"] == d1 and notices[0]["caused_by"] == REGISTERED["event_id"]
     assert notices[0]["text"].startswith("Анна, скидка 10 % на первую покупку")
@@ -94,7 +94,7 @@ def test_welcome_with_a_purchase_on_day_two(replay) -> None:  # type: ignore[no-
     notices, stats = replay([REGISTERED, bought], until="2026-11-20T00:00:00+03:00", cfg=WELCOME)
     assert [(step, due) for step, due, _ in steps(notices, "welcome")] == [
         ("d1", utc("2026-11-02T10:00:00+03:00")),
-        ("d14", utc("2026-11-15T11:00:00+03:00")),  # there was a purchase: review bonus
+        ("d14", utc("2026-11-15T10:00:00+03:00")),  # there was a purchase: review bonus
     ]
     assert stats.skipped == {("welcome", "d4"): 1, ("welcome", "d7"): 1}
     assert notices[-1]["vars"]["review_bonus"] == 100
@@ -117,10 +117,10 @@ def test_retention_chain_with_a_channel_per_step(replay) -> None:  # type: ignor
     events = [RETENTION_CUSTOMER, receipt("r1", "C1", 900.0, ts="2026-09-01T15:00:00+03:00")]
     notices, _ = replay(events, until="2026-10-20T00:00:00+03:00", cfg=RETENTION)
     assert steps(notices, "retention") == [
-        ("d30", utc("2026-10-02T12:00:00+03:00"), ["email"]),
-        ("d32", utc("2026-10-04T12:00:00+03:00"), ["push"]),
-        ("d35", utc("2026-10-07T12:00:00+03:00"), ["telegram", "viber", "whatsapp"]),
-        ("d40", utc("2026-10-12T12:00:00+03:00"), ["web_push"]),
+        ("d30", utc("2026-10-01T15:00:00+03:00"), ["email"]),  # 30 days on
+        ("d32", utc("2026-10-03T15:00:00+03:00"), ["push"]),
+        ("d35", utc("2026-10-06T15:00:00+03:00"), ["telegram", "viber", "whatsapp"]),
+        ("d40", utc("2026-10-11T15:00:00+03:00"), ["web_push"]),
     ]
 
 
@@ -203,7 +203,7 @@ def test_cross_sell_recommends_what_others_bought_with_it(replay) -> None:  # ty
         events, until="2026-10-20T00:00:00+03:00", cfg=config(cross={"recipe": "cross_sell"})
     )
     [offer] = [n for n in notices if n["trigger"] == "cross"]
-    assert utc(offer["due_ts"]) == utc("2026-10-13T12:00:00+03:00")  # 7 days on, then 12:00
+    assert utc(offer["due_ts"]) == utc("2026-10-12T15:00:00+03:00")  # 7 days on
     # with kettle and mug: tea 3 + 1, cable 3 (o4 counted once); the seeds left out
     assert offer["vars"]["recommendations"] == [
         {"sku": "tea", "category": "кухня"},
