@@ -71,7 +71,7 @@ def test_show_prints_a_scenario_as_the_engine_runs_it(tmp_path: Path) -> None:
     assert welcome["steps"][1] | {"if": None} == {
         "id": "d4",
         "after": "3d",
-        "at_local": "11:00",
+        "at_local": None,
         "if": None,
         "channels": None,
         "template": "welcome_d4",
