@@ -13,6 +13,7 @@ The registry `FACTS` is the list of keys: a new condition is one entry there.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -284,7 +285,7 @@ def _comparison(value: Any, kind: type | tuple[type, ...], path: str) -> Callabl
             raise ConditionError(
                 f"{path}: unknown comparison {op!r}; known: {[*COMPARISONS, 'in']}"
             )
-        if operand is not None:
+        if operand is not None or op not in ("eq", "ne"):  # null orders against nothing
             _check_type(operand, kind, f"{path}.{op}")
         return _compare(COMPARISONS[op], op, operand)
     if value is not None:
@@ -304,6 +305,6 @@ def _compare(test: Callable[[Any, Any], bool], op: str, operand: Any) -> Callabl
 
 def _check_type(value: Any, kind: type | tuple[type, ...], path: str) -> None:
     ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
-    if not ok:
+    if not ok or (isinstance(value, float) and math.isnan(value)):  # NaN compares false
         expected = "a number" if kind == NUMBER else f"a {getattr(kind, '__name__', kind)}"
         raise ConditionError(f"{path}: {value!r} is not {expected}")
