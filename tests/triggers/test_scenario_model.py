@@ -111,6 +111,18 @@ def test_durations(text: object) -> None:
             "a map by variant needs variants",
         ),
         ({"entry": {"on": "purchase"}, "steps": [STEP], "colour": "red"}, "scenarios.x.colour"),
+        (  # every event reaching the step would fail to encode its notice
+            {"entry": {"on": "purchase"}, "steps": [{**STEP, "vars": {"n": 10**27}}]},
+            "scenarios.x.steps.d1.vars: not JSON a notice can carry",
+        ),
+        (
+            {
+                "entry": {"on": "purchase"},
+                "steps": [STEP],
+                "variants": [{"id": "a", "weight": 1e999}],
+            },
+            "scenarios.x.variants.0.weight",
+        ),
         ({"recipe": "welcome_series_2"}, "scenarios.x.recipe: unknown recipe"),
         (  # a step of a recipe, by the id the override and the recipe share
             {"recipe": "welcome_series", "steps": [{"id": "d4", "after": "3x"}]},

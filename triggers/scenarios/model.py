@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -138,10 +139,19 @@ class StepSpec(_Spec):
             raise ValueError("a channel is listed twice")
         return value
 
+    @field_validator("vars")
+    @classmethod
+    def _as_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:  # what a notice cannot carry would fail every event that reaches the step
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise ValueError(f"not JSON a notice can carry: {exc}") from None
+        return value
+
 
 class VariantSpec(_Spec):
     id: Name
-    weight: Annotated[float, Field(gt=0)] = 1.0
+    weight: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
 
 
 class ScenarioSpec(_Spec):
