@@ -121,7 +121,7 @@ def test_durations(text: object) -> None:
                 "steps": [STEP],
                 "variants": [{"id": "a", "weight": 1e999}],
             },
-            "scenarios.x.variants.0.weight",
+            "scenarios.x.variants.a.weight: Input should be a finite number",
         ),
         ({"recipe": "welcome_series_2"}, "scenarios.x.recipe: unknown recipe"),
         (  # a step of a recipe, by the id the override and the recipe share
