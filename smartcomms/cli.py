@@ -61,7 +61,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args, quiet=True)  # stderr is for dead letters and the summary
     events = Path(args.events)
     if not events.is_file():
-        raise ConfigError(f"no such events file: {events}")
+        what = "a directory, not an events file" if events.is_dir() else "no such events file"
+        raise ConfigError(f"{what}: {events}")
+    try:
+        events.open("rb").close()
+    except OSError as exc:
+        raise ConfigError(f"cannot read events file {events}: {exc.strerror}") from None
+    _refuse_to_overwrite(events, args.out, args.report)
     until = None
     if args.until is not None:
         try:
@@ -89,6 +95,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     err.write(b"summary: " + orjson.dumps(stats.summary()) + b"\n")
     return 0
+
+
+def _refuse_to_overwrite(events: Path, out: str | None, report: str | None) -> None:
+    """--out and --report must not name the events file or each other (it would be emptied
+    before it is read, or the report would overwrite the notices)."""
+    named = [(name, Path(path)) for name, path in (("--out", out), ("--report", report)) if path]
+    for n, (name, path) in enumerate(named):
+        if path.exists() and path.samefile(events):
+            raise ConfigError(f"{name} {path} is the events file: it would be emptied")
+        for other, earlier in named[:n]:
+            if path.resolve() == earlier.resolve():
+                raise ConfigError(f"{name} and {other} name the same file: {path}")
 
 
 def _write_report(

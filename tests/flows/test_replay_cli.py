@@ -112,6 +112,22 @@ def test_bad_arguments_fail_with_a_clear_message(tmp_path: Path) -> None:
     assert missing.returncode != 0 and b"no such events file" in missing.stderr
 
 
+def test_outputs_never_overwrite_the_events_or_each_other(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    result = run_replay(tmp_path, "--out", str(events))
+    assert (
+        result.returncode == 2
+        and b"--out" in result.stderr
+        and b"is the events file" in result.stderr
+    )
+    assert events.read_bytes() == jsonl(EVENTS)  # read, not emptied
+    same = str(tmp_path / "both.json")
+    result = run_replay(tmp_path, "--out", same, "--report", same)
+    assert result.returncode == 2 and b"name the same file" in result.stderr
+    result = run_replay(tmp_path, "--out", str(tmp_path))  # the events' directory
+    assert result.returncode == 2 and b"--out" in result.stderr
+
+
 def test_replay_uses_the_configured_channel_order(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("channels: {order: [sms, push]}\n")
