@@ -192,7 +192,9 @@ def replay(
         report.update(processor().report_counts())
     for what, writer in (("notices", notices), ("dead letters", dead_letters)):
         if writer.failure is not None:
-            raise OutputFailed(f"cannot write {what}: {writer.failure.strerror}")
+            raise OutputFailed(
+                f"cannot write {what}: {writer.failure.strerror}"
+            ) from writer.failure
     return stats
 
 

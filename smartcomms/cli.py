@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -29,9 +28,8 @@ from triggers.events import check_timestamp, epoch_of
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 """128 + SIGINT, as a shell reports a command stopped by Ctrl-C"""
-SERVICES = frozenset({"up", "run", "dispatch", "send", "simulate", "console", "demo"})
-"""Long-running commands: a peer that hangs up on a socket must not kill them (SIGPIPE
-stays ignored, the write fails as an error the code handles)."""
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, as a shell reports a command whose reader left"""
 T = TypeVar("T", int, float)
 
 if TYPE_CHECKING:
@@ -445,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: object, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", metavar="FILE", help="YAML configuration (env overrides it)")
-        p.set_defaults(func=func, serves=name in SERVICES)
+        p.set_defaults(func=func)
         return p
 
     p = add(
@@ -643,8 +641,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    if not getattr(args, "serves", False):  # `smartcomms replay ... | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if getattr(args, "bytewax_args", None) and args.bytewax_args[0] == "--":
         args.bytewax_args = args.bytewax_args[1:]
     try:
@@ -652,7 +648,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C in a command that does not wait for one
         print(f"smartcomms {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ConfigError, RedisUnavailable, KafkaUnavailable, OSError) as exc:
+    except OSError as exc:
+        if not _reader_left(exc):
+            print(f"smartcomms {args.command}: {one_line(str(exc))}", file=sys.stderr)
+            return EXIT_USAGE
+        # `smartcomms replay ... | head`: the reader has what it wanted; end quietly, as a
+        # process killed by SIGPIPE would (SIGPIPE itself stays ignored: a Redis server
+        # that hangs up must be an error the command reports, not a silent death)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except (ConfigError, RedisUnavailable, KafkaUnavailable) as exc:
         print(f"smartcomms {args.command}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # nobody is shown a traceback, unless they ask for it
@@ -664,6 +669,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+
+
+def _reader_left(exc: OSError) -> bool:
+    """Whether ``exc`` is, or was caused by, a write to a closed pipe (flows.replay's
+    OutputFailed keeps the write's error as its cause)."""
+    return isinstance(exc, BrokenPipeError) or isinstance(exc.__cause__, BrokenPipeError)
 
 
 def one_line(text: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import redis
 
+from smartcomms.localstack import redis_server
 from tests.events import customer, jsonl, receipt
 
 EVENTS = [
@@ -170,3 +171,49 @@ def test_a_given_redis_keeps_the_state_and_gives_the_same_notices_every_run(
 
 def without_created_at(stdout: bytes) -> list[dict]:
     return [{k: v for k, v in n.items() if k != "created_at"} for n in notices_of(stdout)]
+
+
+def _many_receipts(path: Path, count: int) -> None:
+    profiles = [customer(f"C{n}", contacts={"push_token": f"t{n}"}) for n in range(100)]
+    receipts = [receipt(f"r{n}", f"C{n % 100}", 100) for n in range(count)]
+    path.write_bytes(jsonl([*profiles, *receipts]))
+
+
+def test_a_redis_lost_during_replay_is_reported_not_a_silent_death(tmp_path: Path) -> None:
+    """The command reports the loss (exit 2, a line of its own), whatever the moment: a
+    write to the socket Redis closed raises SIGPIPE, which must not kill it silently."""
+    events = tmp_path / "events.jsonl"
+    _many_receipts(events, 200_000)
+    env = {**os.environ, "SMARTCOMMS_REDIS__RETRY_FOR_S": "1"}
+    env.pop("SMARTCOMMS_TRACEBACK", None)
+    with redis_server() as url:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smartcomms.cli", "replay", str(events), "--redis-url", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline()  # it runs: notices come out
+    # the server is gone (stopped at the end of the block)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (proc.returncode, err[-2000:])
+    assert b"smartcomms replay: " in err, err[-2000:]
+
+
+def test_a_reader_that_leaves_ends_replay_quietly(tmp_path: Path) -> None:
+    """`smartcomms replay ... | head`: exit 141, as a shell reports SIGPIPE, no message."""
+    events = tmp_path / "events.jsonl"
+    _many_receipts(events, 50_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smartcomms.cli", "replay", str(events)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err[-2000:]
+    assert b"smartcomms replay" not in err and b"Traceback" not in err, err[-2000:]
