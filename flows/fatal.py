@@ -1,4 +1,4 @@
-"""A flow process whose Redis is gone stops with one line.
+"""A flow process whose Redis is gone, or that cannot listen, stops with one line.
 
 Bytewax turns an exception in a step into a panic of its Rust runtime: a Rust backtrace and
 three Python tracebacks, ~100 lines, for what is an operational fact: Redis stayed
@@ -10,6 +10,7 @@ a crash would. The supervisor restarts it; the outbox and the snapshots make a
 crash lose nothing. Only a flow process (``python -m bytewax.run``: `smartcomms run` and
 `dispatch`, the pods) stops so; a flow run inside another program (replay, tests,
 benchmarks) gets the exception, and ``SMARTCOMMS_TRACEBACK=1`` keeps Bytewax's report.
+The observability server's start goes through `stop_if_port_is_taken` alike (exit 2).
 """
 
 from __future__ import annotations
@@ -33,12 +34,24 @@ log = structlog.get_logger("smartcomms")
 
 def stop_if_redis_is_gone(step: str, call: Callable[[], T]) -> T:
     """``call()``; when Redis is gone, one line and exit 1 (see the module)."""
+    return _stop_on(REDIS_GONE, "Redis is gone; stopping", 1, step, call)
+
+
+def stop_if_port_is_taken(step: str, call: Callable[[], T]) -> T:
+    """``call()``; when it cannot listen (the observability port taken, a bad host), one
+    line and exit 2, as for a bad setting (not Bytewax's panic and a traceback)."""
+    return _stop_on((OSError,), "cannot listen; stopping", 2, step, call)
+
+
+def _stop_on(
+    errors: tuple[type[Exception], ...], message: str, code: int, step: str, call: Callable[[], T]
+) -> T:
     try:
         return call()
-    except REDIS_GONE as exc:
+    except errors as exc:
         if os.environ.get("SMARTCOMMS_TRACEBACK") or not _flow_process():
             raise
-        _stop(step, exc)
+        _stop(message, code, step, exc)
 
 
 def _flow_process() -> bool:
@@ -47,8 +60,8 @@ def _flow_process() -> bool:
     return spec is not None and spec.name == "bytewax.run"
 
 
-def _stop(step: str, exc: Exception) -> NoReturn:
-    log.error("Redis is gone; stopping", step=step, error=f"{type(exc).__name__}: {exc}")
+def _stop(message: str, code: int, step: str, exc: Exception) -> NoReturn:
+    log.error(message, step=step, error=f"{type(exc).__name__}: {exc}")
     sys.stderr.flush()
     sys.stdout.flush()
-    os._exit(1)
+    os._exit(code)

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from channels.policy import Policy
 from flows.clock import AdmissionWindow, Clock
+from flows.fatal import stop_if_port_is_taken
 from flows.inputs import DeadLetter
 from flows.processor import BatchProcessor
 from flows.stats import Stats, StatsCollector
@@ -189,7 +190,9 @@ def observed(
     when the dataflow runs (building a flow to inspect it binds no port)."""
 
     def get() -> T:
-        start_observability(settings, redis_url, stats)
+        stop_if_port_is_taken(
+            "observability", lambda: start_observability(settings, redis_url, stats)
+        )
         return build()
 
     return get
@@ -212,7 +215,11 @@ def start_observability(settings: Settings, redis_url: str, stats: Stats | None)
     }
     if stats is not None:
         REGISTRY.register(StatsCollector(stats))
-    serve(config.port, HEALTH, config.host)
+    try:
+        serve(config.port, HEALTH, config.host)
+    except OSError as exc:
+        where = f"observability.port {config.port} on {config.host!r}"
+        raise OSError(exc.errno, f"{where}: {exc.strerror}") from None
     structlog.get_logger().info("observability", port=config.port)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -99,4 +100,27 @@ def test_a_flow_whose_redis_is_gone_stops_with_one_line(
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err[-2000:]
     assert b"Redis is gone; stopping" in err and b"ConnectionError" in err, err[-2000:]
+    assert b"Traceback" not in err and b"panicked" not in err, err[-2000:]
+
+
+@pytest.mark.parametrize("flow", ["flows.live:flow", "flows.dispatch:build_flow()"])
+def test_a_flow_whose_metrics_port_is_taken_stops_with_one_line(
+    kafka_brokers: str, redis_url: str, topics: TopicNames, flow: str
+) -> None:
+    """The observability port taken (9100 is node_exporter's too): one line naming it,
+    exit 2 as for a bad setting; not Bytewax's panic and a traceback."""
+    from tests.live import env_for, start_flow
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = env_for(
+            kafka_brokers, redis_url, topics, "taken", SMARTCOMMS_OBSERVABILITY__PORT=port
+        )
+        env.pop("SMARTCOMMS_TRACEBACK", None)
+        proc = start_flow(env, flow=flow)  # clock ticks run the engine without any event
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err[-2000:]
+    assert b"cannot listen; stopping" in err and f"observability.port {port}".encode() in err
     assert b"Traceback" not in err and b"panicked" not in err, err[-2000:]
