@@ -57,6 +57,20 @@ def test_unknown_key_and_broken_yaml_are_errors(tmp_path: Path) -> None:
         load_settings(path, env={})
 
 
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path: Path) -> None:
+    """YAML itself keeps the last: a second scenario of one id would replace the first."""
+    path = tmp_path / "c.yaml"
+    step = "steps: [{id: a, template: win_back}]"
+    path.write_text(
+        f"scenarios:\n  w: {{entry: {{on: purchase}}, {step}}}\n"
+        f"  w: {{entry: {{on: login}}, {step}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"duplicate key 'w'.*line 3"):
+        load_settings(path, env={})
+    path.write_text("engine: {shards: 4}\nredis: {prefix: a}\n")  # the same key apart: fine
+    assert load_settings(path, env={}).engine.shards == 4
+
+
 def test_quiet_hours_accept_unquoted_yaml_times(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("quiet_hours: {start: 22:30, end: '08:00'}\n")
