@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from smartcomms.standing_settings import LoyaltySettings, SegmentSettings
-from triggers.durations import Duration
+from triggers.durations import LONGEST_DAYS, Duration
 from triggers.scenarios.builtin import builtin_definitions
 from triggers.scenarios.library import expand
 from triggers.scenarios.model import Name as ScenarioName
@@ -66,7 +66,7 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TopicNames(_Section):
@@ -161,17 +161,17 @@ class EngineSettings(_Section):
     shards: int = Field(default=16, ge=1, le=4096)
     """Keys of the stateful step: customers are hashed onto this many shards. Fixed for the
     life of a deployment (timer indexes are per shard); must be >= the most workers you run."""
-    dedup_window_days: float = Field(default=7, gt=0)
+    dedup_window_days: float = Field(default=7, gt=0, le=LONGEST_DAYS)
     """How long an applied event_id is remembered per customer (engine clock)."""
     default_timezone: str = "Europe/Moscow"
-    anonymous_ttl_days: float = Field(default=30, gt=0)
+    anonymous_ttl_days: float = Field(default=30, gt=0, le=LONGEST_DAYS)
     """How long state of anonymous devices is kept after their last event."""
-    decision_log_days: float = Field(default=30, gt=0)
+    decision_log_days: float = Field(default=30, gt=0, le=LONGEST_DAYS)
     """Live mode: how long each customer's decisions are kept for `smartcomms trace
     --customer` (at most 20 of them; in the customer's document)."""
     tick_seconds: float = Field(default=0.5, gt=0, le=60)
     """Live mode: how often every shard looks for due timers (lateness is at most this)."""
-    timers_per_tick: int = Field(default=1000, ge=1)
+    timers_per_tick: int = Field(default=1000, ge=1, le=1_000_000)
     """Live mode: a tick fires the due timers of at most this many customers per shard,
     earliest first; the rest fire on the next ticks. A mass of timers coming due at once
     (the end of an outage, a bulk import) then drains in bounded batches instead of one
@@ -439,7 +439,7 @@ GatewaySettings = Annotated[
 class DispatchSettings(_Section):
     """How the dispatcher walks a notice's cascade."""
 
-    timeout_minutes: dict[str, float] = {
+    timeout_minutes: dict[str, Annotated[float, Field(gt=0, le=LONGEST_DAYS * 1440)]] = {
         "push": 10,
         "web_push": 10,
         "telegram": 120,
@@ -449,7 +449,7 @@ class DispatchSettings(_Section):
         "email": 1440,
     }
     """how long a channel may stay without an ending receipt before the next is tried"""
-    ending: dict[str, list[str]] = {}
+    ending: dict[str, list[Literal["sent", "delivered", "opened", "clicked"]]] = {}
     """channel -> receipt statuses that end the cascade (default: delivered, opened)"""
     concurrency: int = Field(default=32, ge=1, le=1024)
     """gateway calls in flight at once per channel and worker (SMTP: at most 8 sessions)"""

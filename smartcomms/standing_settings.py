@@ -19,7 +19,7 @@ Bounds = Annotated[list[float], Field(min_length=4, max_length=4)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _ascending(name: str, values: list[float]) -> None:

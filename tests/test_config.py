@@ -118,6 +118,18 @@ def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
             "engine.event_time",
             "earliest must lie before latest",
         ),
+        # no setting is infinite or NaN (an OverflowError, or a panic on Redis, at run time)
+        ("triggers: {win_back: {after_days: .inf}}", "triggers.win_back.after_days", "finite"),
+        ("redis: {retry_for_s: .nan}", "redis.retry_for_s", "finite"),
+        (
+            "loyalty: {tiers: [{name: a, from_spend: .inf, accrual_percent: 1}]}",
+            "loyalty.tiers.0.from_spend",
+            "finite",
+        ),
+        ("engine: {anonymous_ttl_days: 1e12}", "engine.anonymous_ttl_days", "36500"),
+        ("engine: {timers_per_tick: 9223372036854775808}", "engine.timers_per_tick", "1000000"),
+        ("dispatch: {timeout_minutes: {push: -5}}", "dispatch.timeout_minutes.push", "greater"),
+        ("dispatch: {ending: {push: [bogus]}}", "dispatch.ending.push.0", "'sent'"),
     ],
 )
 def test_settings_that_would_lie_are_refused_with_the_field(

@@ -49,7 +49,9 @@ LocalTime = Annotated[
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def _trigger_event(value: str, entry: bool) -> str:
@@ -151,7 +153,7 @@ class StepSpec(_Spec):
 
 class VariantSpec(_Spec):
     id: Name
-    weight: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    weight: Annotated[float, Field(gt=0)] = 1.0
 
 
 class ScenarioSpec(_Spec):
