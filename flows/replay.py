@@ -122,11 +122,19 @@ class BatchCallbackSink(DynamicSink[X]):
         return _CallbackPartition(self._write)
 
 
+SHOWN_BYTES = 2000
+"""of a dead letter's input on stderr (the whole of it goes to the dead-letters topic live)"""
+_ESCAPED = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+
+
 def _dead_letter_line(letter: DeadLetter) -> bytes:
-    return (
-        f"dead letter at {letter.origin}: {letter.reason}: ".encode()
-        + letter.raw.decode("utf-8", "backslashreplace").encode()
-    )
+    """One line for a person: the input's first `SHOWN_BYTES`, control characters escaped
+    (a terminal must not act on them)."""
+    raw = letter.raw
+    shown = raw[:SHOWN_BYTES].decode("utf-8", "backslashreplace")
+    shown = shown.translate(_ESCAPED)
+    more = f" … ({len(raw):,} bytes)" if len(raw) > SHOWN_BYTES else ""
+    return f"dead letter at {letter.origin}: {letter.reason}: {shown}{more}".encode()
 
 
 def replay(

@@ -207,14 +207,14 @@ class BonusEarnedRule(_Section):
 class AbandonedCartRule(_Section):
     enabled: bool = True
     template: str = "abandoned_cart"
-    delay_minutes: float = Field(default=60, gt=0)
+    delay_minutes: float = Field(default=60, gt=0, le=LONGEST_DAYS * 1440)
     """fires this long after the last change of a non-empty cart"""
 
 
 class WinBackRule(_Section):
     enabled: bool = True
     template: str = "win_back"
-    after_days: float = Field(default=30, gt=0)
+    after_days: float = Field(default=30, gt=0, le=LONGEST_DAYS)
     offer: str = "Дарим 300 бонусов на следующую покупку"
 
 

@@ -113,6 +113,23 @@ def test_bad_arguments_fail_with_a_clear_message(tmp_path: Path) -> None:
     assert missing.returncode != 0 and b"no such events file" in missing.stderr
 
 
+def test_a_dead_letter_on_stderr_is_one_short_line_a_terminal_cannot_act_on(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\x1b[2J{not json" + b"x" * 100_000 + b"\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "smartcomms.cli", "replay", str(events)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith(b"dead letter")]
+    assert b"\x1b" not in line and b"\\x1b[2J{not json" in line
+    assert len(line) < 2_200 and line.endswith(b"(100,013 bytes)")
+
+
 def test_outputs_never_overwrite_the_events_or_each_other(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     result = run_replay(tmp_path, "--out", str(events))
