@@ -27,6 +27,9 @@ def utc(ts: str) -> float:
         ("2026-03-28T12:00:00+00:00", "10:00", "Europe/Berlin", "2026-03-29T08:00:00+00:00"),
         # Berlin, fall back on 25 October 2026: 02:30 happens twice, the first counts
         ("2026-10-25T00:00:00+00:00", "02:30", "Europe/Berlin", "2026-10-25T00:30:00+00:00"),
+        # ... and after the first, the second (02:30 CET) is the first at or after it
+        ("2026-10-25T00:45:00+00:00", "02:30", "Europe/Berlin", "2026-10-25T01:30:00+00:00"),
+        ("2026-10-25T01:30:01+00:00", "02:30", "Europe/Berlin", "2026-10-26T01:30:00+00:00"),
         ("2026-10-24T12:00:00+00:00", "10:00", "Europe/Berlin", "2026-10-25T09:00:00+00:00"),
         # a zone 5:45 from UTC
         ("2026-11-22T00:00:00+00:00", "10:00", "Asia/Kathmandu", "2026-11-22T04:15:00+00:00"),

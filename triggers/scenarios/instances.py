@@ -205,13 +205,17 @@ def _zone(name: str) -> ZoneInfo:
 def at_local(after: float, local: time, timezone: str) -> float:
     """The first moment at or after ``after`` (epoch s) whose local time in ``timezone`` is
     ``local``. On a day the clocks jump over it, the moment of the jump; on a day it comes
-    twice (clocks turned back), the first time."""
+    twice (clocks turned back), the first of the two at or after ``after``."""
     zone = _zone(timezone)
     day = datetime.fromtimestamp(after, zone).date()
     for offset in range(3):
-        moment = _local_moment(day + timedelta(days=offset), local, zone)
+        wall = datetime.combine(day + timedelta(days=offset), local)
+        moment = _local_moment(wall.date(), local, zone)
         if moment >= after:
             return moment
+        again = wall.replace(tzinfo=zone, fold=1).timestamp()  # the hour the clocks repeat
+        if again >= after and datetime.fromtimestamp(again, zone).replace(tzinfo=None) == wall:
+            return again
     raise AssertionError("a local time comes back within three days")
 
 
