@@ -19,6 +19,15 @@ def test_an_exit_event_ends_a_waiting_instance_at_once() -> None:
     assert (exited.trigger, exited.reason) == ("cart", "exit_on")
 
 
+def test_a_late_exit_event_older_than_the_entry_ends_nothing() -> None:
+    """It happened before the instance began (as `purchases_since_entry` ignores it)."""
+    scenario = {"entry": {"on": "login"}, "exit_on": ["purchase"], "steps": STEPS}
+    customer = Customer(rules({"back": scenario}))
+    customer.event("login", "2026-11-22T10:00:00+03:00")
+    customer.event("receipt", "2026-11-22T09:00:00+03:00")  # arrives late
+    assert [n.step for n in customer.until("2026-11-25T00:00:00+03:00")] == ["a", "b"]
+
+
 def test_exit_where_filters_the_exit_event() -> None:
     exit_on = [{"on": "purchase", "where": {"total": {"gte": 1000}}}]
     scenario = {"entry": {"on": "registered"}, "exit_on": exit_on, "steps": STEPS}

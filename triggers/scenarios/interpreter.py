@@ -101,8 +101,8 @@ class Interpreter:
         run = _Run(state, customer_id, notes)
         for scenario, where in self.program.exited_on.get(signal.name, ()):
             raw = state.instances.get(scenario.id)
-            if raw is None or raw[ENDED] is not None:
-                continue
+            if raw is None or raw[ENDED] is not None or signal.at < raw[ENTRY_AT]:
+                continue  # a late event older than the entry did not happen while it ran
             instance = Instance(raw)
             if where is always or where(Facts(state, signal.at, scenario.kind, instance, signal)):
                 self._end(run, scenario, instance, EXIT_ON, signal.at)
