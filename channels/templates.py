@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import concat
 from markupsafe import Markup, escape
 
-from smartcomms.config import ConfigError
+from smartcomms.config import CHANNELS, ConfigError
 from triggers.scenarios.builtin import builtin_definitions
 from triggers.scenarios.library import recipe_templates
 from triggers.scenarios.model import ScenarioSpec
@@ -206,6 +206,12 @@ class TemplateSet:
             for channel, parts in channels.items()
         }
         for name, channels in sources.items():
+            unknown_channels = set(channels) - {"default", *CHANNELS}
+            if unknown_channels:
+                raise TemplateConfigError(
+                    f"template {name!r}: no channel {sorted(unknown_channels)}; "
+                    f"known: default, {', '.join(CHANNELS)}"
+                )
             if "default" not in channels:
                 raise TemplateConfigError(f"template {name!r} has no 'default' channel")
             for channel, parts in channels.items():

@@ -93,6 +93,10 @@ def test_missing_variable_fails_at_load_not_at_send() -> None:
         ({"promo": {"sms": {"text": "x"}}}, "no 'default'"),
         ({"win_back": {"sms": {"subject": "x"}}}, "no 'text'"),
         ({"win_back": {"sms": {"text": "x", "footer": "y"}}}, "unknown part"),
+        (
+            {"promo": {"default": {"text": "x"}, "pigeon": {"text": "y"}}},
+            r"no channel \['pigeon'\]",
+        ),
         ({"win_back": {"sms": {"text": "{% if %}"}}}, "win_back.sms"),
     ],
 )
