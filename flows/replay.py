@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -37,6 +38,8 @@ class _LinesPartition(StatefulSourcePartition[RawInput | ClockTick, int]):
         self._until = until
         self._stop = stop
         self._line_no = 0
+        if self._file.read(3) != codecs.BOM_UTF8:  # some editors and exports begin with one
+            self._file.seek(0)
         for _ in range(start_line):
             self._file.readline()
             self._line_no += 1

@@ -130,6 +130,20 @@ def test_a_dead_letter_on_stderr_is_one_short_line_a_terminal_cannot_act_on(
     assert len(line) < 2_200 and line.endswith(b"(100,013 bytes)")
 
 
+def test_a_file_that_begins_with_a_utf8_bom_reads_as_without_it(tmp_path: Path) -> None:
+    events = tmp_path / "bom.jsonl"
+    events.write_bytes(b"\xef\xbb\xbf" + jsonl(EVENTS))
+    result = subprocess.run(
+        [sys.executable, "-m", "smartcomms.cli", "replay", str(events)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [n["caused_by"] for n in notices_of(result.stdout)] == ["r1", "r2"]  # C1 known
+    assert b"dead letter at line 1:" not in result.stderr
+
+
 def test_outputs_never_overwrite_the_events_or_each_other(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     result = run_replay(tmp_path, "--out", str(events))
