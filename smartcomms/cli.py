@@ -640,7 +640,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    empty = [name for name, value in vars(args).items() if value == ""]
+    if empty:  # `--out ""` wrote to stdout, `--redis-url ""` ran in memory: say so instead
+        name = empty[0]
+        shown = "EVENTS.jsonl" if name == "events" else "--" + name.replace("_", "-")
+        parser.error(f"argument {shown}: must not be empty")
     if getattr(args, "bytewax_args", None) and args.bytewax_args[0] == "--":
         args.bytewax_args = args.bytewax_args[1:]
     try:

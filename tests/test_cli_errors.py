@@ -199,6 +199,9 @@ def test_a_flow_without_a_broker_waits_quietly_and_stops_on_sigterm_or_ctrl_c(
         (["trace", "--limit", "1.5"], "--limit: not an integer: '1.5'"),
         (["simulate", "--bad-rate", "nan"], "--bad-rate: not a finite number: 'nan'"),
         (["demo", "--rate", "inf"], "--rate: not a finite number: 'inf'"),
+        (["replay", "x.jsonl", "--out", ""], "argument --out: must not be empty"),
+        (["replay", "", "--report", "r.json"], "argument EVENTS.jsonl: must not be empty"),
+        (["report", "--redis-url", ""], "argument --redis-url: must not be empty"),
     ],
 )
 def test_bad_arguments_are_one_line_not_the_usage(args: list[str], expected: str) -> None:
