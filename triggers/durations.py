@@ -7,6 +7,7 @@ of time is written the same way and fails at load with the field path when it is
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -43,11 +44,11 @@ def format_duration(seconds: float) -> str | int:
         return 0
     for unit in ("d", "h", "m"):
         count = seconds / UNITS[unit]
-        if count == int(count):
+        if count == int(count) and int(count) * UNITS[unit] == seconds:  # not an underflow
             return f"{int(count)}{unit}"
     if seconds == int(seconds):
         return f"{int(seconds)}s"
-    return f"{seconds:f}".rstrip("0") + "s"
+    return format(Decimal(repr(seconds)), "f").rstrip("0") + "s"  # every digit, no exponent
 
 
 Duration = Annotated[

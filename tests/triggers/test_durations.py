@@ -33,3 +33,9 @@ def test_no_duration_is_longer_than_100_years(too_long: str) -> None:
 @given(st.integers(0, 10**7))
 def test_written_back_as_read(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(st.floats(min_value=0, max_value=36_500 * 86_400, allow_nan=False))
+def test_any_duration_is_written_back_as_read(seconds: float) -> None:
+    """`scenarios show` prints what the configuration takes back (1e-07 s was '0.s')."""
+    assert parse_duration(format_duration(seconds)) == seconds
