@@ -107,8 +107,15 @@ def redis_url(value: str) -> str:
             "not a Redis URL: expected redis://host:port/db (or rediss://, unix://, "
             "redis+cluster://)"
         )
-    if scheme != "unix" and not urlsplit(value.replace("+cluster", "", 1)).hostname:
+    if scheme == "unix":
+        return value
+    parts = urlsplit(value.replace("+cluster", "", 1))
+    if not parts.hostname:
         raise ValueError("a Redis URL needs a host: redis://host:port/db")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+    except ValueError:
+        raise ValueError("the port of a Redis URL is a number from 0 to 65535") from None
     return value
 
 

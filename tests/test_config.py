@@ -112,6 +112,7 @@ def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
             "not an http:// or https:// URL",
         ),
         ("redis: {url: notaurl}", "redis.url", "not a Redis URL"),
+        ("redis: {url: 'redis://localhost:abc/0'}", "redis.url", "port of a Redis URL"),
         ("engine: {event_time: {max_ahead: 1 day}}", "engine.event_time.max_ahead", "duration"),
         (
             "engine: {event_time: {earliest: '2100-01-01T00:00:00+00:00'}}",

@@ -124,6 +124,7 @@ def test_durations(text: object) -> None:
             "scenarios.x.variants.a.weight: Input should be a finite number",
         ),
         ({"recipe": "welcome_series_2"}, "scenarios.x.recipe: unknown recipe"),
+        ({"recipe": ["welcome_series"]}, "scenarios.x.recipe: unknown recipe"),
         (  # a step of a recipe, by the id the override and the recipe share
             {"recipe": "welcome_series", "steps": [{"id": "d4", "after": "3x"}]},
             "scenarios.x.steps.d4.after: '3x' is not a duration",

@@ -47,7 +47,7 @@ def expand(definition: Mapping[str, Any], base: Mapping[str, Any] | None = None)
     name = definition.pop(RECIPE, None)
     if name is not None:
         recipes = _recipes()
-        if name not in recipes:
+        if not isinstance(name, str) or name not in recipes:
             raise ValueError(f"unknown recipe {name!r}; known: {recipe_names()}")
         base = recipes[name]["scenario"]
     if base is None:
