@@ -386,8 +386,11 @@ def cmd_console(args: argparse.Namespace) -> int:
     check_binding(config, host)
     ping(settings.redis.url)
     readings = Readings(connect(settings.redis.url, retry_for_s=0), settings)
-    server = serve(Console(readings), host, port)
     shown = f"[{host}]" if ":" in host else host
+    try:
+        server = serve(Console(readings), host, port)
+    except OSError as exc:  # the port taken, a host that is not this machine's
+        raise ConfigError(f"cannot listen on {shown}:{port}: {exc.strerror}") from None
     print(f"console: http://{shown}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
 
     def sample() -> None:  # for the rates, whether or not a page is open

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,6 +101,28 @@ def test_refuses_in_one_line(
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and said in err, err
+
+
+def test_a_port_taken_is_one_line_naming_it_and_ipv6_hosts_listen(redis_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with start_console(redis_url, "--port", str(port)) as proc:
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == "", err
+    assert (
+        err.strip()
+        == f"smartcomms console: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    with start_console(redis_url, "--port", "0", "--host", "::1") as proc:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        try:
+            assert url.startswith("http://[::1]:") and status_of(url + "healthz") == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def test_an_unreachable_redis_is_one_line() -> None:
