@@ -18,7 +18,7 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from flows.clock import ClockTick
-from flows.fatal import stop_if_redis_is_gone
+from flows.fatal import RedisLoss, stop_if_redis_is_gone
 from flows.inputs import DeadLetter, RawInput
 from flows.outliers import OutlierGuard
 from flows.processor import BatchProcessor, EmittedNotice, Output
@@ -42,9 +42,10 @@ Engine = tuple[Event, RawInput] | ClockTick
 class _EngineLogic(StatefulBatchLogic[Engine, Output, None]):
     """Bytewax adapter: the engine keeps no in-memory state (Redis holds it)."""
 
-    def __init__(self, processor: BatchProcessor, shards: int) -> None:
+    def __init__(self, processor: BatchProcessor, shards: int, loss: RedisLoss | None) -> None:
         self._processor = processor
         self._shards = shards
+        self._loss = loss
 
     def on_batch(self, values: list[Engine]) -> tuple[Iterable[Output], bool]:
         items: list[Event | ClockTick] = []
@@ -58,9 +59,14 @@ class _EngineLogic(StatefulBatchLogic[Engine, Output, None]):
                 sources.append(value[1])
         # Bytewax does not tell the logic its key; every item of the batch carries it
         shard = key_of(items[0], self._shards)
-        outputs = stop_if_redis_is_gone(
-            "engine", lambda: self._processor.process(shard, items, sources)
-        )
+
+        def process() -> list[Output]:
+            return stop_if_redis_is_gone(
+                "engine", lambda: self._processor.process(shard, items, sources)
+            )
+
+        nothing: list[Output] = []
+        outputs = process() if self._loss is None else self._loss.guard(process, nothing)
         return outputs, StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
@@ -149,6 +155,7 @@ def build_flow(
     notice_sink: Sink[tuple[str, EmittedNotice]],
     dead_letter_sink: Sink[DeadLetter],
     guard_clock: float | None = None,
+    redis_loss: RedisLoss | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``processor()`` is called once per shard batch (cache it).
 
@@ -157,7 +164,8 @@ def build_flow(
     (live: flows.ticker) come from ``source`` like events and go to their shard. Dead
     letters are the input that does not parse and the events the engine refused or failed
     on (flows.processor). ``guard_clock``: replay's event-time clock is guarded against
-    outliers more than this many seconds ahead (flows.outliers).
+    outliers more than this many seconds ahead (flows.outliers). ``redis_loss``: how an
+    in-process run stops when Redis is gone (flows.fatal; None: the error is raised).
     """
     flow = Dataflow(flow_id)
     raw = op.input("input", flow, source)
@@ -175,7 +183,7 @@ def build_flow(
     engine = op.stateful_batch(
         "engine",
         keyed,
-        lambda _: _EngineLogic(stop_if_redis_is_gone("engine", processor), shards),
+        lambda _: _EngineLogic(stop_if_redis_is_gone("engine", processor), shards, redis_loss),
     )
     notices, failed = _without_dead_letters("split_failed", engine)
     op.output("dead_letters", op.merge("all_dead_letters", *dead, failed), dead_letter_sink)

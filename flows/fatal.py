@@ -8,8 +8,9 @@ the sinks' hooks that confirm in Redis (flows.kafka_io), call through
 `stop_if_redis_is_gone`: one error line naming Redis, then the process exits 1 at once, as
 a crash would. The supervisor restarts it; the outbox and the snapshots make a
 crash lose nothing. Only a flow process (``python -m bytewax.run``: `smartcomms run` and
-`dispatch`, the pods) stops so; a flow run inside another program (replay, tests,
-benchmarks) gets the exception, and ``SMARTCOMMS_TRACEBACK=1`` keeps Bytewax's report.
+`dispatch`, the pods) stops so; replay stops its input and reports the error once the
+flow has ended (`RedisLoss`); a flow run inside another program (tests, benchmarks) gets
+the exception, and ``SMARTCOMMS_TRACEBACK=1`` keeps Bytewax's report.
 The observability server's start goes through `stop_if_port_is_taken` alike (exit 2).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
@@ -65,3 +67,30 @@ def _stop(message: str, code: int, step: str, exc: Exception) -> NoReturn:
     sys.stderr.flush()
     sys.stdout.flush()
     os._exit(code)
+
+
+class RedisLoss:
+    """An in-process run's (replay's) answer to Redis gone: the first error is kept and the
+    input told to stop, and the steps through `guard` do nothing more; the caller reports
+    the error once the flow has ended (a flow process stops at once instead)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self.error: Exception | None = None
+
+    def guard(self, call: Callable[[], T], nothing: T) -> T:
+        """``call()``; ``nothing`` once Redis is gone (this call's error is kept)."""
+        if self.error is not None:
+            return nothing
+        try:
+            return call()
+        except REDIS_GONE as exc:
+            self.error = exc
+            self._stop.set()
+            return nothing
+
+    def raise_error(self) -> None:
+        """`RedisUnavailable` naming the error, if Redis went."""
+        if self.error is not None:
+            error = f"{type(self.error).__name__}: {self.error}"
+            raise RedisUnavailable(f"Redis is gone ({error})") from self.error

@@ -15,6 +15,7 @@ from bytewax.testing import run_main
 
 from flows.clock import ClockTick, EventTimeClock
 from flows.dataflow import build_flow
+from flows.fatal import RedisLoss
 from flows.inputs import DeadLetter, RawInput
 from flows.processor import EmittedNotice
 from flows.stats import Stats
@@ -181,10 +182,12 @@ def replay(
         else None
     )
 
+    loss = RedisLoss(stop)
+
     def write_dead_letters(items: list[DeadLetter]) -> None:
         stats.dead_letters.update(letter.kind for letter in items)
         if tally is not None:  # for the console over the replay's Redis
-            tally(items)
+            loss.guard(lambda: tally(items), None)
         dead_letters.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
 
     processor = processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False)
@@ -197,8 +200,10 @@ def replay(
         BatchCallbackSink(write_notices),
         BatchCallbackSink(write_dead_letters),
         guard_clock=settings.engine.event_time.replay_max_jump,
+        redis_loss=loss,
     )
     run_main(flow)
+    loss.raise_error()
     if report is not None:
         report.update(processor().report_counts())
     for what, writer in (("notices", notices), ("dead letters", dead_letters)):
