@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.metadata
 import math
 import os
 import sys
@@ -435,12 +436,21 @@ def _bounded(kind: Callable[[str], T], low: T, high: T | None = None) -> Callabl
     return parse
 
 
+def _version() -> str:
+    """The installed package's version (SREs compare it across pods)."""
+    try:
+        return importlib.metadata.version("smartcomms")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(
         prog="smartcomms",
         description="Real-time trigger processor for retail loyalty communications.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: object, help_text: str) -> argparse.ArgumentParser:

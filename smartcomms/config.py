@@ -415,7 +415,7 @@ class WebhookGatewaySettings(_HttpGateway):
 class SmtpGatewaySettings(_Gateway):
     kind: Literal["smtp"]
     host: str
-    port: int = 587
+    port: int = Field(default=587, ge=1, le=65535)
     sender: str
     starttls: bool = True
     username: str | None = None

@@ -211,6 +211,13 @@ def test_bad_arguments_are_one_line_not_the_usage(args: list[str], expected: str
     assert message.startswith("smartcomms") and expected in message, message
 
 
+def test_version_is_the_installed_packages() -> None:
+    from importlib.metadata import version
+
+    result = smartcomms("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"smartcomms {version('smartcomms')}"
+
+
 def test_every_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     from smartcomms.cli import build_parser
 

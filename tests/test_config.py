@@ -113,6 +113,11 @@ def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
         ),
         ("redis: {url: notaurl}", "redis.url", "not a Redis URL"),
         ("redis: {url: 'redis://localhost:abc/0'}", "redis.url", "port of a Redis URL"),
+        (
+            "gateways: {mail: {kind: smtp, host: h, port: 99999, sender: a@b.ru}}",
+            "gateways.mail.smtp.port",
+            "65535",
+        ),
         ("engine: {event_time: {max_ahead: 1 day}}", "engine.event_time.max_ahead", "duration"),
         (
             "engine: {event_time: {earliest: '2100-01-01T00:00:00+00:00'}}",
