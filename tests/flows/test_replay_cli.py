@@ -47,9 +47,16 @@ def run_replay(
 ) -> subprocess.CompletedProcess:
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl(EVENTS))
+    return replay_of(path, *args, redis_allowed=redis_allowed)
+
+
+def replay_of(
+    events: Path | str, *args: str, redis_allowed: bool = True
+) -> subprocess.CompletedProcess:
+    """`smartcomms replay EVENTS ARGS` as a user runs it."""
     command = ["-m", "smartcomms.cli"] if redis_allowed else ["-c", NO_REDIS]
     return subprocess.run(
-        [sys.executable, *command, "replay", str(path), *args],
+        [sys.executable, *command, "replay", str(events), *args],
         capture_output=True,
         timeout=120,
         check=False,
@@ -104,12 +111,7 @@ def test_bad_arguments_fail_with_a_clear_message(tmp_path: Path) -> None:
     config.write_text("channels: {order: [sms, pigeon]}\n")
     result = run_replay(tmp_path, "--config", str(config))
     assert result.returncode != 0 and b"channels.order" in result.stderr
-    missing = subprocess.run(
-        [sys.executable, "-m", "smartcomms.cli", "replay", "/no/such.jsonl"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    missing = replay_of("/no/such.jsonl")
     assert missing.returncode != 0 and b"no such events file" in missing.stderr
 
 
@@ -118,12 +120,7 @@ def test_a_dead_letter_on_stderr_is_one_short_line_a_terminal_cannot_act_on(
 ) -> None:
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\x1b[2J{not json" + b"x" * 100_000 + b"\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "smartcomms.cli", "replay", str(events)],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    result = replay_of(events)
     assert result.returncode == 0, result.stderr
     [line] = [x for x in result.stderr.splitlines() if x.startswith(b"dead letter")]
     assert b"\x1b" not in line and b"\\x1b[2J{not json" in line
@@ -133,12 +130,7 @@ def test_a_dead_letter_on_stderr_is_one_short_line_a_terminal_cannot_act_on(
 def test_a_file_that_begins_with_a_utf8_bom_reads_as_without_it(tmp_path: Path) -> None:
     events = tmp_path / "bom.jsonl"
     events.write_bytes(b"\xef\xbb\xbf" + jsonl(EVENTS))
-    result = subprocess.run(
-        [sys.executable, "-m", "smartcomms.cli", "replay", str(events)],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    result = replay_of(events)
     assert result.returncode == 0, result.stderr
     assert [n["caused_by"] for n in notices_of(result.stdout)] == ["r1", "r2"]  # C1 known
     assert b"dead letter at line 1:" not in result.stderr
