@@ -125,6 +125,10 @@ def test_durations(text: object) -> None:
         ),
         ({"recipe": "welcome_series_2"}, "scenarios.x.recipe: unknown recipe"),
         ({"recipe": ["welcome_series"]}, "scenarios.x.recipe: unknown recipe"),
+        (  # a typo can never hold: the scenario would never enter
+            {"entry": {"on": "segment_changed", "where": {"to": "hibernatin"}}, "steps": [STEP]},
+            "scenarios.x.entry: where.to: 'hibernatin' is none of [",
+        ),
         (  # a step of a recipe, by the id the override and the recipe share
             {"recipe": "welcome_series", "steps": [{"id": "d4", "after": "3x"}]},
             "scenarios.x.steps.d4.after: '3x' is not a duration",

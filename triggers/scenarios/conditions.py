@@ -16,16 +16,16 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from triggers.customer import DAY, CustomerState, purchase_totals, shown_balance
 from triggers.events import CONTACT_CHANNEL
-from triggers.rfm import segment_of
+from triggers.rfm import SEGMENT_NAMES, segment_of
 from triggers.scenarios.instances import Instance
-from triggers.scenarios.signals import Signal
+from triggers.scenarios.signals import TRIGGER_EVENTS, Signal
 
 CHANNELS = frozenset(CONTACT_CHANNEL.values())
 
@@ -62,6 +62,8 @@ class Fact:
     trigger event's own fields (``where``)"""
     named: str | None = None
     """the key names a step (``step``) or a channel (``channel``) instead of comparing"""
+    values: tuple[str, ...] = ()
+    """the only values it can have (none: any); another can never hold: a typo"""
 
 
 def _rolling(days: int, spend: bool) -> Getter:
@@ -116,7 +118,7 @@ FACTS: dict[str, Fact] = {
     "opened": Fact(_step_has("o"), str, "instance", "step"),
     "clicked": Fact(_step_has("c"), str, "instance", "step"),
     "has_channel": Fact(_channels, str, "state", "channel"),
-    "segment": Fact(lambda f: segment_of(f.state.rfm), str),
+    "segment": Fact(lambda f: segment_of(f.state.rfm), str, values=SEGMENT_NAMES),
     "tier": Fact(lambda f: f.state.tier, str),
     "rfm": Fact(lambda f: f.state.rfm, str),
     # the trigger event's own fields (signals.TRIGGER_EVENTS says which event has which)
@@ -127,7 +129,7 @@ FACTS: dict[str, Fact] = {
     "channel": Fact(_event_field("channel"), str, "event"),
     "from": Fact(_event_field("from"), str, "event"),
     "to": Fact(_event_field("to"), str, "event"),
-    "direction": Fact(_event_field("direction"), str, "event"),
+    "direction": Fact(_event_field("direction"), str, "event", values=("up", "down")),
     "earned": Fact(_event_field("earned"), NUMBER, "event"),
     "spent": Fact(_event_field("spent"), NUMBER, "event"),
     "latest": Fact(_event_field("latest"), bool, "event"),
@@ -157,6 +159,14 @@ class Scope:
     """whether a running instance is at hand (not in an entry's ``where``)"""
     steps: Collection[str] = ()
     """the scenario's step ids (for ``sent: d1`` and the like)"""
+    event_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """the trigger event's fields that can have only these values"""
+
+
+def event_scope(on: str, instance: bool = True, steps: Collection[str] = ()) -> Scope:
+    """The scope of a ``where`` on trigger event ``on``."""
+    event = TRIGGER_EVENTS[on]
+    return Scope(event.fields, instance, steps, event.values)
 
 
 def compile_condition(condition: Any, scope: Scope, path: str = "") -> Predicate:
@@ -211,6 +221,9 @@ def _compile_key(key: str, value: Any, scope: Scope, path: str) -> Predicate:
         raise ConditionError(f"{path}: an entry has no instance yet to ask this of")
     if fact.named is not None:
         return _named(fact, value, scope, path)
+    values = fact.values or scope.event_values.get(key, ())
+    if values:
+        _check_values(value, values, path)
     compare = _comparison(value, fact.type, path)
     if key in ("category", "sku"):  # any of the event's products
         return lambda facts: any(compare(v) for v in (facts.signal.fields.get(key) or ()))  # type: ignore[union-attr]
@@ -301,6 +314,18 @@ def _compare(test: Callable[[Any, Any], bool], op: str, operand: Any) -> Callabl
     if op == "gt":
         return lambda actual: actual is not None and actual > operand
     return lambda actual: actual is not None and test(actual, operand)
+
+
+def _check_values(value: Any, values: tuple[str, ...], path: str) -> None:
+    """Every string ``value`` names (itself, a comparison's operand, ``in``'s items) is one
+    of ``values``."""
+    named = [value]
+    if isinstance(value, Mapping) and len(value) == 1:
+        [operand] = value.values()
+        named = operand if isinstance(operand, list) else [operand]
+    unknown = [v for v in named if isinstance(v, str) and v not in values]
+    if unknown:
+        raise ConditionError(f"{path}: {unknown[0]!r} is none of {list(values)}")
 
 
 def _check_type(value: Any, kind: type | tuple[type, ...], path: str) -> None:

@@ -21,7 +21,13 @@ from pydantic import (
 )
 
 from triggers.durations import LONGEST_DAYS, Duration
-from triggers.scenarios.conditions import ConditionError, Scope, compile_condition, keys_of
+from triggers.scenarios.conditions import (
+    ConditionError,
+    Scope,
+    compile_condition,
+    event_scope,
+    keys_of,
+)
 from triggers.scenarios.signals import TRIGGER_EVENTS
 from triggers.schema import Channel
 
@@ -66,7 +72,7 @@ def _trigger_event(value: str, entry: bool) -> str:
 def _where(on: str, where: dict[str, Any], instance: bool) -> None:
     """Compile a ``where`` now, so a bad one fails at load."""
     try:
-        compile_condition(where, Scope(TRIGGER_EVENTS[on].fields, instance=instance))
+        compile_condition(where, event_scope(on, instance=instance))
     except ConditionError as exc:
         raise ValueError(f"where.{exc}") from None
 

@@ -11,10 +11,16 @@ from typing import Any
 
 from triggers.customer import DAY
 from triggers.notices import Entered
-from triggers.scenarios.conditions import Predicate, Scope, compile_condition, keys_of
+from triggers.scenarios.conditions import (
+    Predicate,
+    Scope,
+    compile_condition,
+    event_scope,
+    keys_of,
+)
 from triggers.scenarios.experiments import Experiment
 from triggers.scenarios.model import ScenarioSpec
-from triggers.scenarios.signals import ENGAGEMENT, TRIGGER_EVENTS
+from triggers.scenarios.signals import ENGAGEMENT
 
 ENTRY_VARS: dict[str, tuple[str, ...]] = {
     "purchase": ("total", "lines", "store_id"),
@@ -206,8 +212,7 @@ def _scenario(
             "recommendations" in used_by[step.id] or "recommendations" in shown,
         )
     exits = tuple(
-        (e.on, compile_condition(e.where, Scope(TRIGGER_EVENTS[e.on].fields, steps=ids)))
-        for e in spec.exit_on
+        (e.on, compile_condition(e.where, event_scope(e.on, steps=ids))) for e in spec.exit_on
     )
     # a step decided after the entry (a later one; a marketing one held by quiet hours)
     later = spec.kind == "marketing" or any(not s.immediate for s in steps.values())
@@ -216,7 +221,7 @@ def _scenario(
         sid,
         spec.kind,
         on,
-        compile_condition(spec.entry.where, Scope(TRIGGER_EVENTS[on].fields, instance=False)),
+        compile_condition(spec.entry.where, event_scope(on, instance=False)),
         spec.entry.days_before or 0,
         spec.restart,
         None if spec.reentry_days is None else spec.reentry_days * DAY,

@@ -10,11 +10,13 @@ engine that emits it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import msgspec
+
+from triggers.rfm import SEGMENT_NAMES
 
 PRODUCT = ("category", "sku")
 """where keys of events about products: true when any line (or the product) has it"""
@@ -30,6 +32,8 @@ class TriggerEvent:
     """keys of the event itself a ``where`` may use"""
     entry: bool = True
     """whether a scenario can start on it (all can end one)"""
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """field -> the only values it can have (another in a ``where`` is a typo)"""
 
 
 TRIGGER_EVENTS: dict[str, TriggerEvent] = {
@@ -64,7 +68,11 @@ TRIGGER_EVENTS: dict[str, TriggerEvent] = {
         "a clicked receipt for one of the customer's notices", ("channel", "scenario", "step")
     ),
     "birthday": TriggerEvent("00:00 local time on the customer's birthday, every year"),
-    "segment_changed": TriggerEvent("the customer's RFM segment changed", ("from", "to")),
+    "segment_changed": TriggerEvent(
+        "the customer's RFM segment changed",
+        ("from", "to"),
+        values=MappingProxyType({"from": SEGMENT_NAMES, "to": SEGMENT_NAMES}),
+    ),
     "tier_changed": TriggerEvent(
         "the customer's loyalty tier changed", ("from", "to", "direction")
     ),
