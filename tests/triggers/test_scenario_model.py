@@ -125,6 +125,13 @@ def test_durations(text: object) -> None:
         ),
         ({"recipe": "welcome_series_2"}, "scenarios.x.recipe: unknown recipe"),
         ({"recipe": ["welcome_series"]}, "scenarios.x.recipe: unknown recipe"),
+        (  # decided before d2 is sent: it could never hold
+            {
+                "entry": {"on": "purchase"},
+                "steps": [{**STEP, "if": {"opened": "d2"}}, {**STEP, "id": "d2"}],
+            },
+            "scenarios.x: steps.d1.if.opened: no step ['d2']",
+        ),
         (  # a typo can never hold: the scenario would never enter
             {"entry": {"on": "segment_changed", "where": {"to": "hibernatin"}}, "steps": [STEP]},
             "scenarios.x.entry: where.to: 'hibernatin' is none of [",

@@ -192,14 +192,14 @@ class ScenarioSpec(_Spec):
         variants = {v.id for v in self.variants}
         if len(variants) != len(self.variants):
             raise ValueError("variants: a variant id is listed twice")
-        for step in self.steps:
-            self._check_step(step, set(ids), variants)
+        for index, step in enumerate(self.steps):
+            self._check_step(step, set(ids[:index]), variants)
         return self
 
-    def _check_step(self, step: StepSpec, ids: set[str], variants: set[str]) -> None:
+    def _check_step(self, step: StepSpec, earlier: set[str], variants: set[str]) -> None:
         where = f"steps.{step.id}"
-        try:
-            compile_condition(step.if_, Scope(steps=ids))
+        try:  # a step is decided before any later one is sent: it asks of earlier ones
+            compile_condition(step.if_, Scope(steps=earlier))
         except ConditionError as exc:
             raise ValueError(f"{where}.if.{exc}") from None
         if isinstance(step.template, dict):

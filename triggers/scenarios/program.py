@@ -204,7 +204,7 @@ def _scenario(
             step.id,
             step.after,
             step.at_local,
-            compile_condition(step.if_, Scope(steps=ids)),
+            compile_condition(step.if_, Scope(steps=ids[:index])),  # earlier steps only
             tuple(step.channels) if step.channels else None,
             step.template,
             dict(step.vars),
