@@ -73,6 +73,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             until = epoch_of(check_timestamp(args.until))
         except ValueError as exc:
             raise ConfigError(f"--until {args.until!r}: {exc}") from None
+        window = settings.engine.event_time
+        if not window.earliest.timestamp() <= until < window.latest.timestamp():
+            raise ConfigError(  # the clock would fire every timer up to then (birthdays...)
+                f"--until {args.until!r}: outside the event times accepted "
+                f"(engine.event_time: {window.earliest.isoformat()} to {window.latest.isoformat()})"
+            )
     err = sys.stderr.buffer
     counts: Counter[str] = Counter()
     with contextlib.ExitStack() as stack:

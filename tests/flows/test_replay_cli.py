@@ -107,6 +107,8 @@ def test_out_file_and_until(tmp_path: Path) -> None:
 def test_bad_arguments_fail_with_a_clear_message(tmp_path: Path) -> None:
     result = run_replay(tmp_path, "--until", "next tuesday")
     assert result.returncode != 0 and b"--until" in result.stderr
+    result = run_replay(tmp_path, "--until", "9999-12-31T23:59:59Z")  # every birthday till then
+    assert result.returncode == 2 and b"outside the event times accepted" in result.stderr
     config = tmp_path / "bad.yaml"
     config.write_text("channels: {order: [sms, pigeon]}\n")
     result = run_replay(tmp_path, "--config", str(config))
