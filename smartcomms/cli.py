@@ -56,6 +56,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run the trigger logic over a JSONL file with event time as the clock."""
     # Bytewax loads only for the commands that run it
     from flows.replay import replay, replay_prefix
+    from flows.wiring import admission_window
 
     settings = _settings(args, quiet=True)  # stderr is for dead letters and the summary
     events = Path(args.events)
@@ -73,11 +74,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             until = epoch_of(check_timestamp(args.until))
         except ValueError as exc:
             raise ConfigError(f"--until {args.until!r}: {exc}") from None
-        window = settings.engine.event_time
-        if not window.earliest.timestamp() <= until < window.latest.timestamp():
-            raise ConfigError(  # the clock would fire every timer up to then (birthdays...)
+        # the engine's own window: the clock would fire every timer up to then (birthdays)
+        refused = admission_window(settings, live=False).refuses(until, float("-inf"))
+        if refused is not None:
+            raise ConfigError(
                 f"--until {args.until!r}: outside the event times accepted "
-                f"(engine.event_time: {window.earliest.isoformat()} to {window.latest.isoformat()})"
+                f"({refused}; engine.event_time)"
             )
     err = sys.stderr.buffer
     counts: Counter[str] = Counter()
