@@ -616,6 +616,20 @@ class Settings(_Section):
         return gaps
 
     @model_validator(mode="after")
+    def _tiers_named_exist(self) -> Settings:
+        """A tier a condition names must be configured: another could never hold (a
+        typo). Without tiers, `standing_gaps` says the scenario never enters."""
+        tiers = [tier.name for tier in self.loyalty.tiers] if self.loyalty else []
+        if not tiers:
+            return self
+        for sid, spec in self.scenarios.items():
+            for where, values in spec.tiers_named().items():
+                unknown = [v for v in values if isinstance(v, str) and v not in tiers]
+                if unknown:
+                    raise ValueError(f"scenarios.{sid}.{where}: {unknown[0]!r} is none of {tiers}")
+        return self
+
+    @model_validator(mode="after")
     def _caps_of_known_triggers(self) -> Settings:
         known = set(self.scenarios)
         unknown = sorted(set(self.caps.per_trigger) - known)

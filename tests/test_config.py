@@ -97,6 +97,12 @@ def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
     assert "triggers.abandoned_cart.delay_minutes" in text
 
 
+TIERS = (
+    "loyalty: {tiers: [{name: base, from_spend: 0, accrual_percent: 3},"
+    " {name: gold, from_spend: 1000, accrual_percent: 5}]}\n"
+)
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "field", "reason"),
     [
@@ -136,6 +142,25 @@ def test_timed_trigger_defaults_and_cap_errors(tmp_path: Path) -> None:
         ("engine: {timers_per_tick: 9223372036854775808}", "engine.timers_per_tick", "1000000"),
         ("dispatch: {timeout_minutes: {push: -5}}", "dispatch.timeout_minutes.push", "greater"),
         ("dispatch: {ending: {push: [bogus]}}", "dispatch.ending.push.0", "'sent'"),
+        # a tier no customer can hold: a condition on it never holds (a typo)
+        (
+            TIERS + "scenarios: {up: {entry: {on: tier_changed, where: {to: {in: [gold, golld]}}},"
+            " steps: [{id: a, template: win_back}]}}",
+            "scenarios.up.entry.where.to",
+            "'golld' is none of ['base', 'gold']",
+        ),
+        (
+            TIERS + "scenarios: {up: {entry: {on: purchase}, exit_on: [{on: tier_changed,"
+            " where: {from: silver}}], steps: [{id: a, template: win_back}]}}",
+            "scenarios.up.exit_on.0.where.from",
+            "'silver' is none of",
+        ),
+        (
+            TIERS + "scenarios: {up: {entry: {on: purchase}, steps: [{id: a, template: win_back,"
+            " if: {any: [{not: {tier: Gold}}, {balance: 1}]}}]}}",
+            "scenarios.up.steps.a.if.tier",
+            "'Gold' is none of",
+        ),
     ],
 )
 def test_settings_that_would_lie_are_refused_with_the_field(

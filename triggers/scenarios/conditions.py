@@ -199,6 +199,32 @@ def keys_of(condition: Any) -> set[str]:
     return keys
 
 
+def values_compared(condition: Any, key: str) -> list[Any]:
+    """Every value a (valid) condition compares ``key`` with: a scalar, a comparison's
+    operand, ``in``'s items; inside ``all``/``any``/``not`` too."""
+    if not isinstance(condition, Mapping):
+        return []
+    found: list[Any] = []
+    for name, value in condition.items():
+        if name == "not":
+            found += values_compared(value, key)
+        elif name in COMBINATORS:
+            for inner in value:
+                found += values_compared(inner, key)
+        elif name == key:
+            _operands_into(value, found)
+    return found
+
+
+def _operands_into(value: Any, found: list[Any]) -> None:
+    """Add what a key's ``value`` names: itself, or its comparison's operand(s)."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        [operand] = value.values()
+        found += operand if isinstance(operand, list) else [operand]
+    else:
+        found.append(value)
+
+
 def always(_facts: Facts) -> bool:
     """The empty condition."""
     return True
@@ -319,10 +345,8 @@ def _compare(test: Callable[[Any, Any], bool], op: str, operand: Any) -> Callabl
 def _check_values(value: Any, values: tuple[str, ...], path: str) -> None:
     """Every string ``value`` names (itself, a comparison's operand, ``in``'s items) is one
     of ``values``."""
-    named = [value]
-    if isinstance(value, Mapping) and len(value) == 1:
-        [operand] = value.values()
-        named = operand if isinstance(operand, list) else [operand]
+    named: list[Any] = []
+    _operands_into(value, named)
     unknown = [v for v in named if isinstance(v, str) and v not in values]
     if unknown:
         raise ConditionError(f"{path}: {unknown[0]!r} is none of {list(values)}")

@@ -27,6 +27,7 @@ from triggers.scenarios.conditions import (
     compile_condition,
     event_scope,
     keys_of,
+    values_compared,
 )
 from triggers.scenarios.signals import TRIGGER_EVENTS
 from triggers.schema import Channel
@@ -221,6 +222,20 @@ class ScenarioSpec(_Spec):
             for name in names:
                 used.setdefault(name, []).append(step.id)
         return used
+
+    def tiers_named(self) -> dict[str, list[Any]]:
+        """The values its conditions compare a tier with (``tier``; ``from``/``to`` of
+        ``tier_changed``), by where they stand; checked against the configured tiers."""
+        conditions = [("entry.where", self.entry.on, self.entry.where)]
+        conditions += [(f"exit_on.{n}.where", e.on, e.where) for n, e in enumerate(self.exit_on)]
+        conditions += [(f"steps.{step.id}.if", "", step.if_) for step in self.steps]
+        named = {}
+        for where, on, condition in conditions:
+            for key in ("tier", "from", "to") if on == "tier_changed" else ("tier",):
+                values = values_compared(condition, key)
+                if values:
+                    named[f"{where}.{key}"] = values
+        return named
 
     def names_used(self) -> set[str]:
         """Every trigger event and condition key it uses."""
