@@ -746,6 +746,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise ConfigError(f"configuration {path} is not valid YAML: {reason}") from None
+    except RecursionError:
+        raise ConfigError(f"configuration {path} nests too deeply to read") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

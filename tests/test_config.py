@@ -186,6 +186,9 @@ def test_event_time_window_defaults_and_durations(tmp_path: Path) -> None:
 
 def test_files_and_variables_that_cannot_be_read_are_one_line_errors(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
+    path.write_text("log: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nests too deeply to read"):
+        load_settings(path, env={})
     path.write_bytes(b"log: {level: \xff\xfe}\n")
     with pytest.raises(ConfigError, match="is not UTF-8"):
         load_settings(path, env={})

@@ -101,6 +101,19 @@ def test_a_missing_value_satisfies_only_ne_and_eq_null() -> None:
         assert compile_condition(condition, Scope())(facts) is expected, condition
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    condition: dict[str, Any] = {"balance": 1}
+    for level in range(depth):
+        condition = {"not": condition} if level % 2 else {"any": [condition]}
+    return condition
+
+
+def test_conditions_nest_sixteen_deep() -> None:
+    facts = Facts(CustomerState(), NOW, "marketing")  # balance 0: not 1
+    assert compile_condition(_nested(15), Scope())(facts) is True  # seven nots
+    assert compile_condition(_nested(16), Scope())(facts) is False  # eight
+
+
 @pytest.mark.parametrize(
     ("condition", "scope", "message"),
     [
@@ -123,6 +136,7 @@ def test_a_missing_value_satisfies_only_ne_and_eq_null() -> None:
         ({"any": []}, {}, "any: takes a non-empty list"),
         ({"all": [{"nope": 1}]}, {}, "all.0.nope: unknown condition"),
         ([1], {}, "must be a mapping"),
+        (_nested(17), {}, "all/any/not nest at most 16 deep"),  # 300: a RecursionError
     ],
 )
 def test_bad_conditions_fail_at_compile_time_naming_the_key(

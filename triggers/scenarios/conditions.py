@@ -147,6 +147,9 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "gte": operator.ge,
 }
 COMBINATORS = ("all", "any", "not")
+MAX_NESTING = 16
+"""how deep ``all``/``any``/``not`` may nest (deeper is no condition a marketer writes, and
+compiling it would exhaust the interpreter's stack)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,8 @@ def _compile_key(key: str, value: Any, scope: Scope, path: str) -> Predicate:
 
 
 def _combine(key: str, value: Any, scope: Scope, path: str) -> Predicate:
+    if sum(part in COMBINATORS for part in path.split(".")) > MAX_NESTING:
+        raise ConditionError(f"{path}: all/any/not nest at most {MAX_NESTING} deep")
     if key == "not":
         inner = compile_condition(value, scope, path)
         return lambda facts: not inner(facts)
