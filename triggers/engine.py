@@ -358,7 +358,7 @@ def _click(
         if merge_cart(state, linked) and state.cart_cause and state.cart_changed_ts:
             changed_at = state.cart_changed_at or at
             signals += _cart_signals(
-                state, state.cart_cause, changed_at, state.cart_changed_ts, None, program
+                state, state.cart_cause, changed_at, state.cart_changed_ts, None, program, at
             )
     elif click.type == "product_view" and program.views and click.sku:
         record_view(state, click.sku, click.category, at)
@@ -383,11 +383,14 @@ def _cart_signals(
     ts: str,
     click: Click | None,
     program: Program,
+    learned_at: float = 0.0,
 ) -> list[Signal]:
     """A cart change: cart_emptied, or cart_changed when the cart is news (changed after
     the latest purchase; triggers.cart.cart_is_news). ``click``: the click that changed it
-    (its product is what ``where`` sees; None: a merge at login, the cart's own products).
-    Its vars are the cart's when a step falls due (triggers.scenarios.vars), not now."""
+    (its product is what ``where`` sees; None: a merge at login, the cart's own products,
+    ``learned_at`` the login's time: an old cart's nudge falls due then, not in the past,
+    and quiet hours judge it then). Its vars are the cart's when a step falls due
+    (triggers.scenarios.vars), not now."""
     name = "cart_changed" if state.cart else "cart_emptied"
     if not program.uses(name) or (state.cart and not cart_is_news(state)):
         return []
@@ -397,7 +400,7 @@ def _cart_signals(
     if program.asks(name, "total"):
         fields["total"] = round(sum(qty * price for qty, price, _c in state.cart.values()), 2)
     skus = tuple(state.cart) if program.recommends else ()
-    return [Signal(name, event_id, at, ts, fields, {}, skus)]
+    return [Signal(name, event_id, at, ts, fields, {}, skus, learned_at)]
 
 
 def _order(

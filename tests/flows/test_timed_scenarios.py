@@ -116,6 +116,32 @@ def test_login_moves_the_anonymous_cart_keeping_its_age(replay) -> None:  # type
     assert utc(cart["due_ts"]) == utc("2026-11-20T13:00:00+03:00")
 
 
+def test_a_login_with_a_cart_older_than_its_delay_nudges_at_the_login(replay) -> None:  # type: ignore[no-untyped-def]
+    """The cart keeps its age, but its nudge cannot fall due before the login that made it
+    the customer's: at once after the login, with the login's time as ``due_ts``."""
+    anonymous = add("2026-11-20T10:00:00+03:00", customer=None, device="D9")
+    login = click("login", "2026-11-20T14:00:00+03:00", customer="C1", device="D9")
+    notices, _ = replay([anonymous, login], until="2026-11-20T15:00:00+03:00")
+    [cart] = of(notices, "abandoned_cart")
+    assert cart["caused_by"] == anonymous["event_id"]
+    assert cart["event_ts"] == "2026-11-20T10:00:00+03:00"
+    assert utc(cart["due_ts"]) == utc("2026-11-20T14:00:00+03:00")
+
+
+def test_a_late_night_login_with_an_old_cart_waits_for_quiet_hours(replay) -> None:  # type: ignore[no-untyped-def]
+    """Due at a 23:30 login, the nudge is held to 09:00, and a purchase at 08:00 cancels
+    it (it went out at 23:30 when it counted as due at 13:00, the cart's age)."""
+    anonymous = add("2026-11-20T12:00:00+03:00", customer=None, device="D9")
+    login = click("login", "2026-11-20T23:30:00+03:00", customer="C1", device="D9")
+    notices, _ = replay([anonymous, login], until="2026-11-21T12:00:00+03:00")
+    [cart] = of(notices, "abandoned_cart")
+    assert utc(cart["due_ts"]) == utc("2026-11-21T09:00:00+03:00")
+    bought = receipt("r1", "C1", 1000.0, ts="2026-11-21T08:00:00+03:00")
+    notices, stats = replay([anonymous, login, bought], until="2026-11-21T12:00:00+03:00")
+    assert of(notices, "abandoned_cart") == []
+    assert stats.suppressed["quiet_hours_then_cancelled"] == 1
+
+
 def test_anonymous_carts_are_never_notified(replay) -> None:  # type: ignore[no-untyped-def]
     notices, _ = replay(
         [add("2026-11-20T12:00:00+03:00", customer=None)], until="2026-11-21T15:00:00+03:00"

@@ -267,7 +267,7 @@ class Interpreter:
             instance.assign(assigned.variant, assigned.control)
             run.notes.append(Entered(scenario.id, assigned.variant, assigned.control))
         first = scenario.steps[scenario.first]
-        due = self._due(state, instance, first, signal.at)
+        due = self._due(state, instance, first, max(signal.at, signal.learned_at))
         if due <= signal.at:
             self._decide(run, scenario, instance, first, due, signal.vars)
         else:

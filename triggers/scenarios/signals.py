@@ -105,3 +105,6 @@ class Signal(msgspec.Struct, gc=False):
     """template vars the event gives an instance it starts"""
     skus: tuple[str, ...] = ()
     """products the event is about (recommendations start from them)"""
+    learned_at: float = 0.0
+    """when the customer's state learned of it, when later than ``at``: a login bringing
+    a device's cart (``at`` is the cart's own time). No step falls due before it."""
