@@ -50,6 +50,7 @@ JSON_KEYS: dict[str, str] = {
     "tier": "T",
     "lots": "L",
     "sketched": "K",
+    "consents_at": "O",
 }
 """field -> its key in the state's JSON form (every field, in the order written; the
 stored format, state.codec, depends on both: never change a key)"""
@@ -116,6 +117,9 @@ class CustomerState(msgspec.Struct, rename=JSON_KEYS, omit_defaults=True, gc=Fal
     item, 1: its expiry warning was given), oldest first (triggers.points)"""
     sketched: list[int] | None = None
     """its cell in the RFM histograms, quantile bounds only (triggers.rfm_quantiles)"""
+    consents_at: dict[str, int] = {}
+    """channel -> event time (whole seconds) of the profile update its consent is from,
+    within the dedup window: the newest answer stands, whatever order updates arrive in"""
 
     def reachable_channels(self) -> set[str]:
         """Channels with a contact."""
@@ -150,8 +154,12 @@ def from_bytes(raw: bytes) -> CustomerState:
     return state
 
 
-def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
-    """Merge a profile update field by field: what the update leaves out keeps its value."""
+def apply_customer_update(state: CustomerState, update: CustomerUpdate, at: float) -> None:
+    """Merge a profile update (event time ``at``) field by field: what the update leaves
+    out keeps its value. A consent older than the one kept (an update arriving late, such
+    as a CRM sync behind an opt-out made in the app) changes nothing: the newest answer
+    stands (to the second; within the dedup window, triggers.dedup.forget_before). Other
+    fields take the update that arrived last."""
     for name in ("first_name", "timezone", "birthday", "registered_at"):
         value = getattr(update, name)
         if value is not None:
@@ -163,8 +171,12 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate) -> None:
             else:
                 state.contacts[kind] = value
     for channel, granted in (update.consents or {}).items():
-        if channel in CHANNELS:  # consent to a channel we do not know is not kept
+        if channel not in CHANNELS:  # consent to a channel we do not know is not kept
+            continue
+        second = round(at)
+        if second >= state.consents_at.get(channel, second):
             state.consents[channel] = granted
+            state.consents_at[channel] = second
 
 
 VIEWS_KEPT = 5

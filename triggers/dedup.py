@@ -25,6 +25,10 @@ def remember(state: CustomerState, digest: str, now: float) -> None:
 
 
 def forget_before(state: CustomerState, cutoff: float) -> None:
-    """Drop ids applied before ``cutoff``: the dedup window slides with the engine clock."""
+    """Drop ids applied before ``cutoff``: the dedup window slides with the engine clock.
+    The times of consents answered before it go too: an update later than the window
+    is taken as it arrives (triggers.customer.apply_customer_update)."""
     if state.seen and min(state.seen.values()) < cutoff:
         state.seen = {d: t for d, t in state.seen.items() if t >= cutoff}
+    if state.consents_at and min(state.consents_at.values()) < cutoff:
+        state.consents_at = {c: t for c, t in state.consents_at.items() if t >= cutoff}

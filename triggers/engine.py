@@ -447,7 +447,7 @@ def _customer(
     state: CustomerState, update: CustomerUpdate, at: float, rules: Rules
 ) -> list[Signal]:
     first_registration = state.registered_at is None and update.registered_at is not None
-    apply_customer_update(state, update)
+    apply_customer_update(state, update, at)
     first_registration = first_registration and rules.program.uses("registered")
     interpreter = rules.interpreter
     if interpreter.program.birthdays and (update.birthday or update.timezone):

@@ -142,6 +142,17 @@ def test_a_late_night_login_with_an_old_cart_waits_for_quiet_hours(replay) -> No
     assert stats.suppressed["quiet_hours_then_cancelled"] == 1
 
 
+def test_a_late_crm_sync_does_not_undo_an_opt_out(replay) -> None:  # type: ignore[no-untyped-def]
+    opt_out = customer("C1", ts="2026-11-20T10:00:00+03:00", consents={"push": False})
+    sync = customer("C1", ts="2026-11-20T09:00:00+03:00", consents={"push": True, "sms": False})
+    cart = add("2026-11-20T10:10:00+03:00")
+    notices, _ = replay([opt_out, sync, cart], until="2026-11-20T12:00:00+03:00")
+    assert of(notices, "abandoned_cart") == []  # sms: the sync's answer, the newest for it
+    opt_in = customer("C1", ts="2026-11-20T10:05:00+03:00", consents={"push": True})
+    notices, _ = replay([opt_out, sync, opt_in, cart], until="2026-11-20T12:00:00+03:00")
+    assert [n["channels"] for n in of(notices, "abandoned_cart")] == [["push"]]
+
+
 def test_anonymous_carts_are_never_notified(replay) -> None:  # type: ignore[no-untyped-def]
     notices, _ = replay(
         [add("2026-11-20T12:00:00+03:00", customer=None)], until="2026-11-21T15:00:00+03:00"

@@ -69,6 +69,7 @@ FULL = CustomerState(
     rfm="543",
     tier="silver",
     sketched=[498710, 2, 1520],
+    consents_at={"sms": 1795358706, "email": 1795300000},
     lots=[[1795358706.342, 99.0, 1.0], [1795458706.0, 12.0]],
 )
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tests.events import customer, receipt
 from triggers.customer import CustomerState, apply_customer_update
+from triggers.dedup import forget_before
 from triggers.events import (
     Click,
     CustomerUpdate,
@@ -97,8 +98,25 @@ def test_consent_to_an_unknown_channel_is_ignored_not_rejected() -> None:
     parsed = parse(customer("C1", consents={"sms": True, "max_messenger": True}))
     assert isinstance(parsed, CustomerUpdate)
     state = CustomerState()
-    apply_customer_update(state, parsed)
+    apply_customer_update(state, parsed, 0.0)
     assert state.consents == {"sms": True}
+
+
+def test_the_newest_consent_stands_whatever_order_updates_arrive_in() -> None:
+    state = CustomerState()
+    for at, consents in [
+        (100.0, {"sms": True, "email": True}),
+        (300.0, {"sms": False}),  # an opt-out in the app
+        (200.0, {"sms": True, "push": True}),  # a CRM sync from before it, arriving late
+        (300.0, {"email": False}),  # the same time as the newest: applied in order
+    ]:
+        update = parse(customer("C1", consents=consents))
+        assert isinstance(update, CustomerUpdate)
+        apply_customer_update(state, update, at)
+    assert state.consents == {"sms": False, "email": False, "push": True}
+    assert state.consents_at == {"sms": 300, "email": 300, "push": 200}
+    forget_before(state, 250.0)  # the dedup window moved on: push's time is forgotten
+    assert state.consents_at == {"sms": 300, "email": 300}
 
 
 @pytest.mark.parametrize(
