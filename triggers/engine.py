@@ -46,13 +46,13 @@ from triggers.scenarios.interpreter import Interpreter, Note
 from triggers.scenarios.model import ScenarioSpec
 from triggers.scenarios.program import Program, compile_program
 from triggers.scenarios.signals import PRODUCT, Signal
+from triggers.schema import CART_CHANGES
 from triggers.standing import NEXT_CHANGE, STANDING_EVENTS, Loyalty
 from triggers.timers import take
 
 Action = ScenarioAction | Anomaly
 """what the engine acts on or counts: notices to decide, notices that will not be sent,
 data corrected"""
-CART_CHANGES = frozenset(("add_to_cart", "remove_from_cart"))
 REGISTERED_WITHIN_S = DAY
 """a first registered_at at most this long before the event starts welcome chains"""
 CLICK_SIGNALS = frozenset(("product_view", "add_to_cart", "checkout_start", "login", "page_view"))

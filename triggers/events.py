@@ -29,6 +29,7 @@ from triggers.schema import (
     MAX_LINES,
     MAX_MONEY,
     MAX_QTY,
+    check_cart_product,
     check_date,
     check_timestamp,
     check_timezone,
@@ -189,7 +190,10 @@ RECORD_OF: dict[str, type[Event]] = {
     **{kind: Click for kind in CLICK_TYPES},
 }
 """the record of each event type"""
-_CHECKS: dict[type[Event], Callable[[Any], None]] = {CustomerUpdate: _checked_customer}
+_CHECKS: dict[type[Event], Callable[[Any], None]] = {
+    CustomerUpdate: _checked_customer,
+    Click: lambda click: check_cart_product(click.type, click.sku),
+}
 
 
 @dataclass(frozen=True, slots=True)

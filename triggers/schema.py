@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    model_validator,
 )
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -144,6 +145,14 @@ ClickType = Literal[
     "login",
 ]
 CLICK_TYPES: tuple[str, ...] = get_args(ClickType)
+CART_CHANGES = frozenset(("add_to_cart", "remove_from_cart"))
+"""the clicks that change a cart: they name the product (no sku: no cart line)"""
+
+
+def check_cart_product(kind: str, sku: str | None) -> None:
+    """A cart change names its product (else it would add a line of no product)."""
+    if sku is None and kind in CART_CHANGES:
+        raise ValueError("sku is required (a cart change names its product)")
 
 
 class Click(_Event):
@@ -160,6 +169,11 @@ class Click(_Event):
     order_id: Name | None = None
     total: Money | None = None
     lines: Annotated[list[ReceiptLine], Field(max_length=MAX_LINES)] | None = None
+
+    @model_validator(mode="after")
+    def _names_its_product(self) -> Click:
+        check_cart_product(self.type, self.sku)
+        return self
 
 
 class Contacts(BaseModel):

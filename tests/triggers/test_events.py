@@ -54,6 +54,15 @@ def test_anonymous_receipt_has_no_subject() -> None:
     assert isinstance(parsed, Receipt) and subject_of(parsed) == "-"
 
 
+def _click(kind: str, **fields: object) -> bytes:
+    base = {"event_id": "k", "type": kind, "ts": "2026-11-22T10:00:00Z", "anonymous_id": "D"}
+    return orjson.dumps({**base, "customer_id": "C1", **fields})
+
+
+def test_a_product_view_may_leave_its_product_out() -> None:
+    assert isinstance(parse_event(_click("product_view")), Click)
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -77,6 +86,8 @@ def test_anonymous_receipt_has_no_subject() -> None:
         (orjson.dumps(customer("C1", timezone="Mars/Olympus")), "timezone"),
         (orjson.dumps(customer("C1", birthday="1990-13-01")), "birthday"),
         ('{"event_id":"x","type":"receipt","ts":"é'.encode("latin-1"), "not JSON"),
+        (_click("add_to_cart", price=10), "add_to_cart: sku is required"),  # no phantom line
+        (_click("remove_from_cart"), "remove_from_cart: sku is required"),
     ],
 )
 def test_bad_input_is_rejected_with_a_one_line_reason(raw: bytes, reason: str) -> None:
