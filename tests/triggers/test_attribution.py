@@ -68,6 +68,20 @@ def test_the_next_instance_converts_again_and_the_one_it_replaced_keeps_its_wind
     assert len(customer.converted) == 2
 
 
+def test_the_replaced_instance_still_converts_after_its_successor_did() -> None:
+    """The other order: the newer instance converts first; the window it carried over is
+    still open, and the next purchase converts the instance it replaced."""
+    customer = Customer(rules(nudge(restart=True, reentry_days=0)))
+    customer.event("login", "2026-11-01T10:00:00+03:00")
+    customer.until("2026-11-02T10:00:00+03:00")  # the first instance's notice
+    customer.event("login", "2026-11-02T12:00:00+03:00")
+    customer.until("2026-11-03T12:00:00+03:00")  # the second's notice
+    customer.event("receipt", "2026-11-04T10:00:00+03:00", total=100.0)  # the second's
+    customer.event("receipt", "2026-11-05T10:00:00+03:00", total=50.0)  # the first's
+    customer.event("receipt", "2026-11-06T10:00:00+03:00", total=9.0)  # nothing left
+    assert [c.revenue for c in customer.converted] == [100.0, 50.0]
+
+
 def test_a_purchase_that_restarts_a_chain_converts_the_instance_it_ends() -> None:
     retention = {
         "retention": {

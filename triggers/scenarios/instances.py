@@ -111,14 +111,14 @@ class Instance:
             extra["ctl"] = 1
 
     def latest_touch(self) -> tuple[float, str] | None:
-        """(when, step) of the instance's latest notice or control step, else the one
-        it carried over; None once converted or when there is none."""
+        """(when, step) of the instance's latest notice or control step while it has not
+        converted, else the one it carried over and has not converted yet; None when
+        there is none."""
         extra = self.raw[EXTRA]
-        if "cv" in extra:
-            return None
-        for step, code, at in reversed(self.outcomes):
-            if code[0] in TOUCHES:
-                return float(at), str(step)
+        if "cv" not in extra:
+            for step, code, at in reversed(self.outcomes):
+                if code[0] in TOUCHES:
+                    return float(at), str(step)
         if "pw" in extra:
             at, step = extra["pw"]
             return float(at), str(step)
@@ -128,21 +128,21 @@ class Instance:
         """Attribute a purchase at ``at``: the step of the latest notice (or control step)
         released before it, when the purchase comes within ``window_s`` after it (the
         window's end included); None when nothing converts. The instance then converted
-        and no later purchase converts it again; failing its own notices, the window it
-        carried over converts (once) the instance it replaced."""
+        and no later purchase converts it again; failing its own notices (or once they
+        converted), the window it carried over converts (once) the instance it replaced:
+        one purchase converts one of the two, a later one may convert the other."""
         extra = self.raw[EXTRA]
-        if "cv" in extra:
-            return None
-        touched = None
-        for step, code, when in self.outcomes:
-            if code[0] in TOUCHES and when < at <= when + window_s:
-                touched = str(step)
-        if touched is not None:
-            extra["cv"] = 1
-            extra.pop("pw", None)
-        elif "pw" in extra and extra["pw"][0] < at <= extra["pw"][0] + window_s:
-            touched = str(extra.pop("pw")[1])
-        return touched
+        if "cv" not in extra:
+            touched = None
+            for step, code, when in self.outcomes:
+                if code[0] in TOUCHES and when < at <= when + window_s:
+                    touched = str(step)
+            if touched is not None:
+                extra["cv"] = 1
+                return touched
+        if "pw" in extra and extra["pw"][0] < at <= extra["pw"][0] + window_s:
+            return str(extra.pop("pw")[1])
+        return None
 
     def carry(self, predecessor: Instance) -> None:
         """Take over the attribution window of the instance this one replaces."""
