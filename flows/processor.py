@@ -631,6 +631,7 @@ class BatchProcessor:
     def _fire(self, batch: _Batch, subject: str, name: str, due: float) -> None:
         self._stage = "timer"
         state = batch.states[subject]
+        batch.stats.timers_fired += 1
         if self._clock.ticking:
             batch.lateness.append(time.time() - due)
         notes: list[Note] = []

@@ -28,6 +28,8 @@ class Stats:
     """rejected input, by kind of reason"""
     held: int = 0
     """marketing notices moved to the end of quiet hours"""
+    timers_fired: int = 0
+    """due timers fired (steps, releases from quiet hours, standing changes)"""
     reemitted: int = 0
     """notices (and engine dead letters) an earlier process left unconfirmed, emitted again"""
     poisoned: Counter[str] = field(default_factory=Counter)
@@ -72,6 +74,7 @@ class Stats:
             "notices_by_trigger": dict(sorted(by_trigger.items())),
             "suppressed": dict(sorted(self.suppressed.items())),
             "held_for_quiet_hours": self.held,
+            "timers_fired": self.timers_fired,
             "reemitted": self.reemitted,
             "poisoned": dict(sorted(self.poisoned.items())),
             "dropped_timers": dict(sorted(self.dropped_timers.items())),
@@ -90,8 +93,9 @@ SEP = "|"
 def activity_counts(stats: Stats, lateness: list[float]) -> dict[str, int]:
     """A batch's counts as the console's fields (state.activity): events by type, notices
     by scenario and first channel, suppressions by reason, timers dropped by stage, delivery
-    receipts by status and channel, timers fired and their summed lateness in ms
-    (``lateness``: seconds each). Dead letters are counted by their sinks."""
+    receipts by status and channel, timers fired, and the summed lateness in ms of those
+    fired on the wall clock (``lateness``: seconds each; live only). Dead letters are
+    counted by their sinks."""
     counts: Counter[str] = Counter()
     for kind, by in (
         ("events", stats.events),
@@ -104,10 +108,13 @@ def activity_counts(stats: Stats, lateness: list[float]) -> dict[str, int]:
         counts[f"receipts{SEP}{status}{SEP}{channel}"] += count
     for (trigger, _kind, channel), count in stats.notices.items():
         counts[f"notices{SEP}{trigger}{SEP}{channel}"] += count
-    for name, count in (("duplicates", stats.duplicates), ("held", stats.held)):
+    for name, count in (
+        ("duplicates", stats.duplicates),
+        ("held", stats.held),
+        ("timers_fired", stats.timers_fired),
+    ):
         counts[name] += count
     if lateness:
-        counts["timers_fired"] += len(lateness)
         counts["timers_late_ms"] += int(sum(max(late, 0.0) for late in lateness) * 1000)
     return {field: count for field, count in counts.items() if count}
 

@@ -89,9 +89,9 @@ def processor_factory(
 
     Rules, policy and templates are checked now, so a bad configuration stops the start.
     ``redis_url`` None: the state lives in the process's memory (replay without a server).
-    ``live``: track notices until Kafka confirms them and keep each customer's
-    recent decisions for `smartcomms trace`; replay has no crash to recover from and keeps
-    nothing after its run.
+    ``live``: track notices until Kafka confirms them; replay has no crash to recover
+    from. Each customer's recent decisions are kept for `smartcomms trace` and the console
+    where the state outlives the run (live, and replay with ``redis_url``).
     """
     rules, policy = configured(settings)
     built: list[BatchProcessor] = []
@@ -113,7 +113,9 @@ def processor_factory(
                     clock,
                     stats,
                     outbox,
-                    keep_decisions_s=engine.decision_log_days * DAY if live else 0.0,
+                    keep_decisions_s=(
+                        engine.decision_log_days * DAY if live or redis_url is not None else 0.0
+                    ),
                     retry_for_s=settings.redis.retry_for_s,
                     timers_per_tick=engine.timers_per_tick,
                     window=admission_window(settings, live),

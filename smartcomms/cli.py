@@ -260,8 +260,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
         prefix = settings.redis.prefix
         if args.customer is not None:
             subject = "c:" + args.customer
-            state = CustomerStore(client, prefix, 0).load([subject])[subject]
-            lines = recent(state)[: args.limit]
+            customers = CustomerStore(client, prefix, 0)
+            if not customers.exists(subject):
+                print(f"no customer {args.customer!r} in {prefix}:*", file=sys.stderr)
+                return 1
+            lines = recent(customers.load([subject])[subject])[: args.limit]
             missing = f"no decisions recorded for customer {args.customer!r}"
         else:
             store = DispatchStore(client, prefix)

@@ -8,19 +8,10 @@ import sys
 from pathlib import Path
 
 import orjson
-import redis
 import yaml
 
-from channels.policy import Policy
-from flows.clock import ClockTick, EventTimeClock
-from flows.processor import BatchProcessor
-from flows.stats import Stats
 from smartcomms.config import load_settings
-from state.customers import CustomerStore
-from state.timers import TimerIndex
 from tests.events import customer, receipt
-from triggers.engine import Rules
-from triggers.events import epoch_of, parse_event
 
 WELCOME = "scenarios:\n  welcome: {recipe: welcome_series, exit_on: [return]}\n"
 
@@ -89,23 +80,13 @@ def test_show_prints_a_scenario_as_the_engine_runs_it(tmp_path: Path) -> None:
     assert nope.returncode == 2 and "no scenario 'nope'" in nope.stderr
 
 
-def test_trace_shows_skipped_and_exited_steps(
-    tmp_path: Path, redis_client: redis.Redis, redis_url: str
+def test_trace_shows_skipped_and_exited_steps_of_a_replay_on_redis(
+    tmp_path: Path, redis_url: str
 ) -> None:
+    """`replay --redis-url` keeps the decision log as live does: the state it leaves is
+    inspected with `trace --customer` (and the console)."""
     config = tmp_path / "c.yaml"
     config.write_text(WELCOME)
-    settings = load_settings(config, env={})
-    policy = Policy.from_settings(settings)
-    processor = BatchProcessor(
-        CustomerStore(redis_client, "sc", 3600),
-        TimerIndex(redis_client, "sc"),
-        Rules(scenarios=settings.scenarios, template_vars=policy.templates.variables),
-        policy,
-        7 * 86_400.0,
-        EventTimeClock(),
-        Stats(),
-        keep_decisions_s=30 * 86_400.0,
-    )
     events = [
         customer(
             "C1",
@@ -117,16 +98,16 @@ def test_trace_shows_skipped_and_exited_steps(
         receipt("r1", "C1", 100.0, ts="2026-11-03T10:00:00+03:00"),  # d4 skipped: a purchase
         receipt("r2", "C1", 100.0, ts="2026-11-06T10:00:00+03:00", type="return"),  # exit
     ]
-    processor.process("0", [parse_event(orjson.dumps(e)) for e in events])  # type: ignore[misc]
-    processor.process("0", [ClockTick(epoch_of("2026-11-20T00:00:00+03:00"))])
-    result = smartcomms(
-        "trace",
-        "--customer",
-        "C1",
-        "--redis-url",
-        redis_url,
-        env={"SMARTCOMMS_REDIS__PREFIX": "sc"},
-    )
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    env = {"SMARTCOMMS_REDIS__PREFIX": "sc"}
+    replayed = smartcomms(
+        "replay", str(path), "--config", str(config), "--redis-url", redis_url,
+        "--until", "2026-11-20T00:00:00+03:00", env=env,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
+    env = {"SMARTCOMMS_REDIS__PREFIX": "sc-replay"}  # where replay keeps its state
+    result = smartcomms("trace", "--customer", "C1", "--redis-url", redis_url, env=env)
     assert result.returncode == 0, result.stderr
     welcome = [orjson.loads(line) for line in result.stdout.splitlines()]
     welcome = [d for d in welcome if d["trigger"] == "welcome"]

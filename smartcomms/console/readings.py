@@ -101,7 +101,7 @@ class Readings:
             "duplicates": counts["duplicates"],
             "held": counts["held"],
             "timers_fired": counts["timers_fired"],
-            "timer_lateness_ms": late_ms / fired if fired else None,
+            "timer_lateness_ms": late_ms / fired if fired and late_ms else None,  # replay: none
             "timers_overdue": self._overdue(sorted(clocks), now),
             "lag_s": max(now - newest_event / 1000, 0.0) if newest_event else None,
             "last_commit_s": now - last_commit / 1000 if last_commit else None,

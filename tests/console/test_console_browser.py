@@ -134,6 +134,7 @@ def test_overview_counts_equal_the_replay(
     assert tiles["events"] == summary["events"]
     assert tiles["notices"] == summary["notices"] > 0
     assert tiles["dead_letters"] == summary["dead_letters"] > 0
+    assert tiles["timers_fired"] == summary["timers_fired"] > 0  # replay counts them too
     tables = browser.evaluate(
         "Object.fromEntries([...document.querySelectorAll('section')].filter(s => s.id)"
         ".map(s => [s.id, Object.fromEntries([...s.querySelectorAll('tbody tr')]"

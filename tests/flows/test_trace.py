@@ -106,4 +106,8 @@ def test_trace_shows_emitted_held_and_suppressed_with_reasons(
         timeout=60,
         check=False,
     )
-    assert nobody.returncode == 0 and nobody.stdout == "" and "no decisions" in nobody.stderr
+    assert (nobody.returncode, nobody.stdout, nobody.stderr) == (
+        1,
+        "",
+        "no customer 'C404' in tr:*\n",
+    )
