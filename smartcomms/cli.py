@@ -135,8 +135,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args, quiet=True)
     if not settings.redis.url:
         raise ConfigError("report needs a Redis URL (--redis-url or SMARTCOMMS_REDIS__URL)")
+    prefix = settings.redis.prefix
     with one_shot(settings.redis.url) as client:
-        counts = ReportCounters(client, settings.redis.prefix).totals()
+        counts = ReportCounters(client, prefix).totals()
+    if not counts:  # the wrong prefix reads as a report of zeros: say so
+        print(f"note: nothing counted under prefix {prefix!r} yet", file=sys.stderr)
     _write_report(settings, counts, sys.stdout.buffer, sys.stderr.buffer)
     return 0
 
