@@ -159,8 +159,11 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate, at: floa
     out keeps its value. A consent older than the one kept (an update arriving late, such
     as a CRM sync behind an opt-out made in the app) changes nothing: the newest answer
     stands (to the second; within the dedup window, triggers.dedup.forget_before). Other
-    fields take the update that arrived last."""
-    for name in ("first_name", "timezone", "birthday", "registered_at"):
+    fields take the update that arrived last; a name is kept without the blanks around
+    it (one of blanks only is none: «, начислено…» greets nobody)."""
+    if update.first_name is not None:
+        state.first_name = update.first_name.strip()
+    for name in ("timezone", "birthday", "registered_at"):
         value = getattr(update, name)
         if value is not None:
             setattr(state, name, value)

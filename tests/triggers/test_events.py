@@ -113,6 +113,15 @@ def test_consent_to_an_unknown_channel_is_ignored_not_rejected() -> None:
     assert state.consents == {"sms": True}
 
 
+def test_a_name_is_kept_without_blanks_and_blanks_only_are_no_name() -> None:
+    state = CustomerState()
+    for given, kept in [(" Анна ", "Анна"), ("   ", "")]:
+        update = parse(customer("C1", first_name=given))
+        assert isinstance(update, CustomerUpdate)
+        apply_customer_update(state, update, 0.0)
+        assert state.first_name == kept
+
+
 def test_the_newest_consent_stands_whatever_order_updates_arrive_in() -> None:
     state = CustomerState()
     for at, consents in [
