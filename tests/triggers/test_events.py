@@ -115,8 +115,8 @@ def test_consent_to_an_unknown_channel_is_ignored_not_rejected() -> None:
 
 def test_a_name_is_kept_without_blanks_and_blanks_only_are_no_name() -> None:
     state = CustomerState()
-    for given, kept in [(" Анна ", "Анна"), ("   ", "")]:
-        update = parse(customer("C1", first_name=given))
+    for name, kept in [(" Анна ", "Анна"), ("   ", "")]:
+        update = parse(customer("C1", first_name=name))
         assert isinstance(update, CustomerUpdate)
         apply_customer_update(state, update, 0.0)
         assert state.first_name == kept
