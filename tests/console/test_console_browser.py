@@ -181,6 +181,7 @@ def test_customer_lookup_finds_a_customer_with_contacts_masked(
     text = browser.evaluate("document.body.innerText")
     phone = customer["contacts"]["phone"]
     assert phone not in text and phone[:2] + "***" in text
+    assert not {"None", "True", "False"} & set(text.split()), text  # read, not Python's
     browser.screenshot(ARTIFACTS / "customer-lookup.png")
     browser.submit(
         "document.querySelector('#id').value = 'nobody-here';"
