@@ -21,6 +21,7 @@ from flows.processor import EmittedNotice
 from flows.stats import Stats
 from flows.wiring import processor_factory, tally_dead_letters
 from smartcomms.config import Settings
+from state.activity import keep_replay_clock
 from state.connection import connect
 
 BATCH_LINES = 1000
@@ -190,7 +191,8 @@ def replay(
             loss.guard(lambda: tally(items), None)
         dead_letters.write(b"".join(_dead_letter_line(letter) + b"\n" for letter in items))
 
-    processor = processor_factory(run_settings, redis_url, EventTimeClock(), stats, live=False)
+    clock = EventTimeClock()
+    processor = processor_factory(run_settings, redis_url, clock, stats, live=False)
     flow = build_flow(
         "smartcomms_replay",
         JsonLinesSource(events, until, stop),
@@ -204,6 +206,9 @@ def replay(
     )
     run_main(flow)
     loss.raise_error()
+    if redis_url is not None:  # its state is read at the time it ended (`profile`, console)
+        with connect(redis_url) as client:
+            keep_replay_clock(client, run_settings.redis.prefix, clock.current())
     if report is not None:
         report.update(processor().report_counts())
     for what, writer in (("notices", notices), ("dead letters", dead_letters)):

@@ -231,6 +231,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     """Print what the engine knows of one customer."""
     from smartcomms.standing_settings import loyalty_of
+    from state.activity import state_time
     from state.customers import CustomerStore
     from state.inspect import describe_customer
 
@@ -240,7 +241,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     loyalty = loyalty_of(settings.segments, settings.loyalty)
     with one_shot(settings.redis.url) as client:
         store = CustomerStore(client, settings.redis.prefix, 0)
-        view = describe_customer(store, args.customer_id, time.time(), loyalty)
+        now = state_time(client, settings.redis.prefix, time.time())
+        view = describe_customer(store, args.customer_id, now, loyalty)
     if view is None:
         print(f"no customer {args.customer_id!r} in {settings.redis.prefix}:*", file=sys.stderr)
         return 1

@@ -7,6 +7,8 @@
                                        of a stateless event the shard counted
     <prefix>:delivery:{<shard>}        hash: the dispatcher's cascade outcomes
                                        (channels.cascade.outcome_counts)
+    <prefix>:replay-clock              where a replay's event-time clock ended (epoch s;
+                                       none live): its state is read at that time
 
 Counted like the scenario report (state.report): in the batch's own transaction, so a
 figure is applied exactly when its batch is, and read with one HGETALL per shard. Events
@@ -109,3 +111,15 @@ class DeadLetterTally:
         """kind -> count."""
         counts = cast(dict[bytes, bytes], self._client.hgetall(self._counts))
         return {kind.decode(): int(n) for kind, n in counts.items()}
+
+
+def keep_replay_clock(client: RedisClient, prefix: str, at: float) -> None:
+    """A replay over Redis ended with its event-time clock at ``at``."""
+    client.set(f"{prefix}:replay-clock", repr(at))
+
+
+def state_time(client: RedisClient, prefix: str, wall: float) -> float:
+    """The time the state under ``prefix`` is read at (rolling windows, elapsed days): a
+    replay's where it ended, else ``wall`` (the live engine's clock is the wall clock)."""
+    at = client.get(f"{prefix}:replay-clock")
+    return float(at) if at is not None else wall

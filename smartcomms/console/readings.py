@@ -15,7 +15,7 @@ from typing import Any
 from smartcomms.config import CHANNELS, Settings
 from smartcomms.logs import mask, mask_text
 from smartcomms.standing_settings import loyalty_of
-from state.activity import ActivityCounters, DeadLetterTally, delivery_counters
+from state.activity import ActivityCounters, DeadLetterTally, delivery_counters, state_time
 from state.connection import RedisClient
 from state.customers import CustomerStore
 from state.dispatches import DispatchStore
@@ -155,7 +155,8 @@ class Readings:
         if not self._customers.exists(subject):
             return None
         state = self._customers.load([subject])[subject]
-        view = describe_state(customer_id, state, time.time(), self._loyalty)
+        now = state_time(self._client, self.settings.redis.prefix, time.time())
+        view = describe_state(customer_id, state, now, self._loyalty)
         decisions = recent(state)
         refs = [(customer_id, d["notice_id"]) for d in decisions if d.get("notice_id")]
         cascades = self._dispatches.load(refs)

@@ -200,6 +200,8 @@ def test_profile_shows_the_standing(redis_url: str, tmp_path: Path) -> None:
         }
     ]
     assert view["next_change"] == "2026-01-24T09:00:00.000+00:00"  # R 5 -> 4 at 14 days
+    # read at the replay's end (its last event), not today: the receipt is in every window
+    assert view["purchases"]["30d"] == {"count": 1, "spend": 21000.0}
 
 
 def test_quantile_bounds_rescore_a_customer_at_its_next_event(
