@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.caps import WEEK
 from state.customers import CustomerStore
 from triggers.customer import CustomerState, purchase_totals
 from triggers.notices import plain_number, rfc3339_utc
@@ -49,7 +50,9 @@ def describe_state(
         "cart": state.cart,
         "timers": {name: rfc3339_utc(due) for name, due in state.timers.items()},
         "held_for_quiet_hours": state.held,
-        "marketing_sent_7d": [[rfc3339_utc(due), trigger, ch] for due, trigger, ch in state.sent],
+        "marketing_sent_7d": [
+            [rfc3339_utc(due), trigger, ch] for due, trigger, ch in state.sent if due > now - WEEK
+        ],
         "scenarios": {name: describe_instance(raw) for name, raw in state.instances.items()},
     }
 
