@@ -159,7 +159,9 @@ def serve(console: Console, host: str, port: int) -> QuietHTTPServer:
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "smartcomms-console"
-        sys_version = ""
+
+        def version_string(self) -> str:
+            return self.server_version  # not Python's version, no trailing blank
 
         def do_GET(self) -> None:
             if expected is not None and not _authorized(

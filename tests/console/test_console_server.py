@@ -69,6 +69,9 @@ def test_a_token_is_required_once_set(guarded: str) -> None:
     assert status_of(guarded + "/", f"Bearer {TOKEN}") == 200
     assert status_of(guarded + "/nowhere", f"Bearer {TOKEN}") == 404
     assert status_of(guarded + "/scenarios/nowhere", f"Bearer {TOKEN}") == 404
+    request = urllib.request.Request(guarded + "/", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.headers["Server"] == "smartcomms-console"  # no Python version
 
 
 def test_basic_auth(redis_url: str) -> None:
