@@ -53,7 +53,7 @@ from state.fence import LostWrites
 from state.outbox import Outbox
 from triggers import decisions
 from triggers.customer import DAY, CustomerState, from_bytes, to_bytes
-from triggers.dedup import already_applied, event_digest, forget_before, remember
+from triggers.dedup import already_applied, dedup_key, forget_before, remember
 from triggers.engine import (
     Action,
     Note,
@@ -549,8 +549,8 @@ class BatchProcessor:
             return
         subject = subject_of(event)
         state = batch.states[subject]  # loaded for every event that can change state
-        digest = event_digest(event.event_id)
-        if already_applied(state, digest):
+        digest = dedup_key(event)
+        if already_applied(state, digest, event.event_id):
             batch.stats.duplicates += 1
             return
         linked_key = linked_subject(event)

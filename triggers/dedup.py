@@ -1,4 +1,8 @@
-"""Per-customer memory of applied event ids, so that a redelivered event is applied once."""
+"""Per-customer memory of applied event ids, so that a redelivered event is applied once.
+
+An ``event_id`` is unique per event at its source (contract), so the memory keys it by
+its source too: a receipt and a web event that happen to share an id (two systems'
+counters) are two events."""
 
 from __future__ import annotations
 
@@ -6,6 +10,17 @@ import base64
 import hashlib
 
 from triggers.customer import CustomerState
+from triggers.events import Event
+from triggers.schema import CLICK_TYPES
+
+SOURCE_OF: dict[str, str] = {
+    "receipt": "r",
+    "return": "r",
+    "customer": "c",
+    "delivery": "d",
+    **dict.fromkeys(CLICK_TYPES, "k"),
+}
+"""event type -> its source (input topic) in the dedup key"""
 
 
 def event_digest(event_id: str) -> str:
@@ -14,9 +29,17 @@ def event_digest(event_id: str) -> str:
     return base64.b64encode(raw).decode()
 
 
-def already_applied(state: CustomerState, digest: str) -> bool:
-    """True when this event was applied to this state within the dedup window."""
-    return digest in state.seen
+def dedup_key(event: Event) -> str:
+    """The event's key in the dedup window: the digest of its source and id."""
+    return event_digest(f"{SOURCE_OF[event.type]}:{event.event_id}")
+
+
+def already_applied(state: CustomerState, key: str, event_id: str) -> bool:
+    """True when this event was applied to this state within the dedup window. Versions
+    before 2026-12-08 kept the id alone: one window after the upgrade (7 days by
+    default) nothing is kept that way any more, and the second look can go."""
+    seen = state.seen
+    return bool(seen) and (key in seen or event_digest(event_id) in seen)
 
 
 def remember(state: CustomerState, digest: str, now: float) -> None:

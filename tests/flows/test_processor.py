@@ -20,6 +20,7 @@ from state.outbox import Outbox
 from tests.backends import Backend
 from tests.events import customer, receipt
 from triggers.customer import CustomerState
+from triggers.dedup import event_digest
 from triggers.engine import Rules
 from triggers.events import Event, epoch_of, parse_event
 from triggers.notices import MAX_NOTICE_BYTES
@@ -89,6 +90,27 @@ def test_duplicate_inside_one_batch_is_applied_once(backend: Backend) -> None:
         ),
     )
     assert len(out) == 1 and stats.duplicates == 1
+
+
+def test_an_event_id_is_unique_per_source_only(backend: Backend) -> None:
+    """A profile update and a receipt of one customer that share an id (two systems'
+    counters) are both applied; the receipt once."""
+    stats = Stats()
+    shared = customer("C1", contacts={"phone": "+7999"}) | {"event_id": "1001"}
+    out = processor(backend, stats).process(
+        "0", events(shared, receipt("1001", "C1", 1000), receipt("1001", "C1", 1000))
+    )
+    assert len(out) == 1 and stats.duplicates == 1
+
+
+def test_ids_remembered_by_an_earlier_version_are_still_applied_once(backend: Backend) -> None:
+    """Before sources were part of the key the id alone was kept: a redelivery after the
+    upgrade finds it."""
+    state = CustomerState(contacts={"phone": "+7999"}, seen={event_digest("r1"): 1_795_000_000})
+    backend.documents().write(backend.documents().encode({"c:C1": state}))
+    stats = Stats()
+    assert processor(backend, stats).process("0", events(receipt("r1", "C1", 1000))) == []
+    assert stats.duplicates == 1
 
 
 def test_notice_without_a_contact_is_counted_unreachable(backend: Backend) -> None:
