@@ -53,7 +53,7 @@ from state.fence import LostWrites
 from state.outbox import Outbox
 from triggers import decisions
 from triggers.customer import DAY, CustomerState, from_bytes, to_bytes
-from triggers.dedup import already_applied, dedup_key, forget_before, remember
+from triggers.dedup import already_applied, dedup_keys, forget_before, remember
 from triggers.engine import (
     Action,
     Note,
@@ -549,8 +549,8 @@ class BatchProcessor:
             return
         subject = subject_of(event)
         state = batch.states[subject]  # loaded for every event that can change state
-        digest = dedup_key(event)
-        if already_applied(state, digest, event.event_id):
+        digest, old_digest = dedup_keys(event)
+        if already_applied(state, digest, old_digest):
             batch.stats.duplicates += 1
             return
         linked_key = linked_subject(event)

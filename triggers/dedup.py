@@ -29,17 +29,19 @@ def event_digest(event_id: str) -> str:
     return base64.b64encode(raw).decode()
 
 
-def dedup_key(event: Event) -> str:
-    """The event's key in the dedup window: the digest of its source and id."""
-    return event_digest(f"{SOURCE_OF[event.type]}:{event.event_id}")
+def dedup_keys(event: Event) -> tuple[str, str]:
+    """The event's key in the dedup window (its id's digest with the first character
+    naming its source), and the key versions before 2026-12-08 kept (the digest alone)."""
+    digest = event_digest(event.event_id)
+    return SOURCE_OF[event.type] + digest[1:], digest
 
 
-def already_applied(state: CustomerState, key: str, event_id: str) -> bool:
-    """True when this event was applied to this state within the dedup window. Versions
-    before 2026-12-08 kept the id alone: one window after the upgrade (7 days by
-    default) nothing is kept that way any more, and the second look can go."""
+def already_applied(state: CustomerState, key: str, old_key: str) -> bool:
+    """True when this event was applied to this state within the dedup window (under its
+    key, or under the key an earlier version kept: one window after the upgrade, 7 days
+    by default, none is kept any more and that look can go)."""
     seen = state.seen
-    return bool(seen) and (key in seen or event_digest(event_id) in seen)
+    return key in seen or old_key in seen
 
 
 def remember(state: CustomerState, digest: str, now: float) -> None:
