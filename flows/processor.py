@@ -160,7 +160,7 @@ class _Batch:
         """What to go back to when the next item fails (careful passes only)."""
         return _RestorePoint(
             {s: (to_bytes(self.states[s]), s in self.touched) for s in subjects},
-            (len(self.emitted), len(self.flow_times)),
+            (len(self.emitted), len(self.flow_times), len(self.lateness)),
             self.stats.copy(),
             self.report.copy(),
             self.sketch.copy(),
@@ -175,9 +175,10 @@ class _Batch:
                 self.touch(subject, state)
             else:
                 self.touched.pop(subject, None)
-        emitted, timed = point.emitted
+        emitted, timed, fired = point.emitted
         del self.emitted[emitted:]
         del self.flow_times[timed:]
+        del self.lateness[fired:]
         self.stats = point.stats
         self.report = point.report
         self.sketch = point.sketch
@@ -204,14 +205,14 @@ class _RestorePoint:
     def __init__(
         self,
         states: dict[str, tuple[bytes, bool]],
-        emitted: tuple[int, int],
+        emitted: tuple[int, int, int],
         stats: Stats,
         report: Counter[ReportKey],
         sketch: Counter[str],
     ) -> None:
         self.states = states
         self.emitted = emitted
-        """how many notices, and flow times of notices, the batch had"""
+        """how many notices, flow times of notices and timer latenesses the batch had"""
         self.stats = stats
         self.report = report
         self.sketch = sketch

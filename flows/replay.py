@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -206,9 +207,10 @@ def replay(
     )
     run_main(flow)
     loss.raise_error()
-    if redis_url is not None:  # its state is read at the time it ended (`profile`, console)
+    ended_at = clock.current()  # -inf: no event admitted, no --until
+    if redis_url is not None and math.isfinite(ended_at):  # its state is read then
         with connect(redis_url) as client:
-            keep_replay_clock(client, run_settings.redis.prefix, clock.current())
+            keep_replay_clock(client, run_settings.redis.prefix, ended_at)
     if report is not None:
         report.update(processor().report_counts())
     for what, writer in (("notices", notices), ("dead letters", dead_letters)):

@@ -157,8 +157,10 @@ def from_bytes(raw: bytes) -> CustomerState:
 def apply_customer_update(state: CustomerState, update: CustomerUpdate, at: float) -> None:
     """Merge a profile update (event time ``at``) field by field: what the update leaves
     out keeps its value. A consent older than the one kept (an update arriving late, such
-    as a CRM sync behind an opt-out made in the app) changes nothing: the newest answer
-    stands (to the second; within the dedup window, triggers.dedup.forget_before). Other
+    as a CRM sync behind an opt-out made in the app) grants nothing: the newest answer
+    stands (to the second; within the dedup window, triggers.dedup.forget_before), but a
+    withdrawal holds whatever its time (a source whose clock runs ahead cannot keep a
+    customer who opted out from opting out). Other
     fields take the update that arrived last; a name is kept without the blanks around
     it (one of blanks only is none: «, начислено…» greets nobody)."""
     if update.first_name is not None:
@@ -176,10 +178,11 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate, at: floa
     for channel, granted in (update.consents or {}).items():
         if channel not in CHANNELS:  # consent to a channel we do not know is not kept
             continue
-        second = round(at)
-        if second >= state.consents_at.get(channel, second):
-            state.consents[channel] = granted
-            state.consents_at[channel] = second
+        second, answered = round(at), state.consents_at.get(channel)
+        if answered is None or second >= answered:
+            state.consents[channel], state.consents_at[channel] = granted, second
+        elif not granted:  # a withdrawal always holds: a clock ahead must not pin a grant
+            state.consents[channel] = False
 
 
 VIEWS_KEPT = 5

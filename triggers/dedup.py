@@ -14,13 +14,14 @@ from triggers.events import Event
 from triggers.schema import CLICK_TYPES
 
 SOURCE_OF: dict[str, str] = {
-    "receipt": "r",
-    "return": "r",
-    "customer": "c",
-    "delivery": "d",
-    **dict.fromkeys(CLICK_TYPES, "k"),
+    "receipt": "!",
+    "return": "!",
+    "customer": "@",
+    "delivery": "^",
+    **dict.fromkeys(CLICK_TYPES, "~"),
 }
-"""event type -> its source (input topic) in the dedup key"""
+"""event type -> its source (input topic) in the dedup key: characters outside base64's,
+so that no key can equal a digest an earlier version kept"""
 
 
 def event_digest(event_id: str) -> str:

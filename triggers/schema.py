@@ -151,7 +151,7 @@ CART_CHANGES = frozenset(("add_to_cart", "remove_from_cart"))
 
 def check_cart_product(kind: str, sku: str | None) -> None:
     """A cart change names its product (else it would add a line of no product)."""
-    if sku is None and kind in CART_CHANGES:
+    if not sku and kind in CART_CHANGES:
         raise ValueError("sku is required (a cart change names its product)")
 
 

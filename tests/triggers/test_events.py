@@ -88,6 +88,7 @@ def test_a_product_view_may_leave_its_product_out() -> None:
         ('{"event_id":"x","type":"receipt","ts":"é'.encode("latin-1"), "not JSON"),
         (_click("add_to_cart", price=10), "add_to_cart: sku is required"),  # no phantom line
         (_click("remove_from_cart"), "remove_from_cart: sku is required"),
+        (_click("add_to_cart", sku=""), "add_to_cart: sku is required"),
     ],
 )
 def test_bad_input_is_rejected_with_a_one_line_reason(raw: bytes, reason: str) -> None:
@@ -129,11 +130,12 @@ def test_the_newest_consent_stands_whatever_order_updates_arrive_in() -> None:
         (300.0, {"sms": False}),  # an opt-out in the app
         (200.0, {"sms": True, "push": True}),  # a CRM sync from before it, arriving late
         (300.0, {"email": False}),  # the same time as the newest: applied in order
+        (150.0, {"push": False}),  # an older withdrawal still holds (a clock behind)
     ]:
         update = parse(customer("C1", consents=consents))
         assert isinstance(update, CustomerUpdate)
         apply_customer_update(state, update, at)
-    assert state.consents == {"sms": False, "email": False, "push": True}
+    assert state.consents == {"sms": False, "email": False, "push": False}
     assert state.consents_at == {"sms": 300, "email": 300, "push": 200}
     forget_before(state, 250.0)  # the dedup window moved on: push's time is forgotten
     assert state.consents_at == {"sms": 300, "email": 300}
