@@ -116,11 +116,20 @@ class HttpGateway:
             sent_at.append(index)
         for index, answer in zip(sent_at, self._transport.exchange(requests), strict=True):
             results[index] = (
-                self.read(answer)
+                self._read(answer)
                 if isinstance(answer, Response)
                 else SendResult("retry", error=answer)
             )
         return [r for r in results if r is not None]
+
+    def _read(self, response: Response) -> SendResult:
+        """``read``, and an answer it cannot make sense of (a proxy's error page, a field
+        of another shape) read by its status alone: never a crash of the sender."""
+        try:
+            return self.read(response)
+        except Exception as exc:
+            reply = f"unreadable reply ({type(exc).__name__}): {snippet(response)}"
+            return by_status(response, None, reply)
 
     def close(self) -> None:
         """Close the connections of every thread that sent through this gateway."""

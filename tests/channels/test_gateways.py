@@ -153,6 +153,29 @@ def test_whatsapp_cloud_messages(server: Provider, make: Make) -> None:
     assert failed.outcome == "failed" and "131030" in (failed.error or "")
 
 
+def test_a_reply_of_another_shape_is_read_by_its_status_never_a_crash(
+    server: Provider, make: Make
+) -> None:
+    """A proxy's error page, or a field of another type: the sender goes on."""
+    fcm = make(FcmGateway, server.url, token="t", project_id="p")
+    telegram = make(TelegramGateway, server.url, token="t")
+    whatsapp = make(WhatsAppGateway, server.url, token="t", phone_number_id="1")
+    server.answer(
+        Answer(502, {"error": "Bad Gateway"}),
+        Answer(429, {"ok": False, "parameters": {"retry_after": "soon"}}),
+        Answer(400, {"error": "bad"}),
+        Answer(200, {"ok": True, "result": None}),
+    )
+    results = [
+        fcm.send(message("push", "token")),
+        telegram.send(message("telegram", "1")),
+        whatsapp.send(message("whatsapp", "+1")),
+        telegram.send(message("telegram", "1")),
+    ]
+    assert [r.outcome for r in results] == ["retry", "retry", "failed", "sent"]
+    assert all("unreadable reply" in (r.error or "") for r in results[:3])
+
+
 def test_fcm_v1_send(server: Provider, make: Make) -> None:
     gateway = make(FcmGateway, server.url, token="ya29.token", project_id="shop-app")
     server.answer(
