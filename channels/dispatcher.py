@@ -100,7 +100,8 @@ class Dispatcher:
                 )
                 touched[_ref_of(dispatch)] = dispatch
         created: list[NoticeRef] = []
-        for index, item in enumerate(items):
+        # ticks last: a receipt read in the same batch as a timeout came before it
+        for index, item in sorted(enumerate(items), key=lambda pair: isinstance(pair[1], Tick)):
             undo = _undo_point(item, known, touched, created)
             try:
                 self._apply(item, known, touched, created, now)

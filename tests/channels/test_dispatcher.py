@@ -119,6 +119,17 @@ def test_delivered_receipt_stops_the_cascade(
     assert providers["sms"].requests == []
 
 
+def test_a_receipt_read_with_its_timeout_wins_over_it(
+    harness: Harness, providers: dict[str, Provider]
+) -> None:
+    """The tick before the receipt in one batch: the receipt came in time, read late."""
+    harness.run(notice(["push", "sms"]))
+    harness.now += 11 * 60
+    assert harness.run(Tick(harness.now, "0"), delivery("push", "delivered")) == []
+    assert harness.dispatch().status == "done"
+    assert providers["sms"].requests == []
+
+
 def test_unanswered_channel_times_out_to_the_next(
     harness: Harness, providers: dict[str, Provider]
 ) -> None:
