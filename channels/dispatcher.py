@@ -88,9 +88,9 @@ class Dispatcher:
         counted and logged."""
         now = self._clock()
         refs = [_ref(item) for item in items if not isinstance(item, Tick)]
-        if any(isinstance(item, Tick) for item in items):
-            refs += self._store.due(shard, now)
-        known = self._store.load(refs)
+        due = self._store.due(shard, now) if any(isinstance(i, Tick) for i in items) else []
+        known = self._store.load([*refs, *due])
+        gone = [ref for ref in due if ref not in known]  # expired, its index entry left
         ended_before = {ref for ref, dispatch in known.items() if dispatch.finished}
         touched: dict[NoticeRef, Dispatch] = {}
         for dispatch in known.values():  # a previous process died between claim and answer
@@ -114,7 +114,7 @@ class Dispatcher:
                     failed(index, reason)
         receipts = self._send_pending(shard, touched, now, created)
         ended = (d for ref, d in touched.items() if d.finished and ref not in ended_before)
-        self._store.save(shard, touched, outcomes=outcome_counts(ended))
+        self._store.save(shard, touched, outcomes=outcome_counts(ended), gone=gone)
         BATCH_SIZE.labels("dispatch").observe(len(items))
         HEALTH.beat()
         return receipts

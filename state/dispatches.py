@@ -67,21 +67,21 @@ class DispatchStore:
         dispatches: Mapping[NoticeRef, Dispatch],
         new: Iterable[NoticeRef] = (),
         outcomes: Mapping[str, int] | None = None,
+        gone: Iterable[NoticeRef] = (),
     ) -> None:
         """Write dispatches and their deadlines as one batch (state.batch; ``new``: first
-        writes; ``outcomes``: the console's counts of cascades that ended, state.activity)."""
-        if not dispatches:
+        writes; ``outcomes``: the console's counts of cascades that ended, state.activity;
+        ``gone``: due dispatches no longer stored, whose deadlines go)."""
+        deadlines: dict[str, float | None] = {_SEP.join(ref): None for ref in gone}
+        if not dispatches and not deadlines:
             return
         writes = BatchWrite(self._client)
         for customer_id, notice_id in new:
             writes.main.set(f"{self._prefix}:dn:{notice_id}", customer_id, ex=TTL_S)
         for ref, dispatch in dispatches.items():
             writes.main.set(self.key(ref), orjson.dumps(dispatch), ex=TTL_S)
-        self._deadlines.update(
-            writes,
-            shard,
-            {_SEP.join(ref): dispatch.wake_at for ref, dispatch in dispatches.items()},
-        )
+        deadlines.update((_SEP.join(ref), d.wake_at) for ref, d in dispatches.items())
+        self._deadlines.update(writes, shard, deadlines)
         if outcomes:
             self._outcomes.add(writes, shard, outcomes)
         writes.execute()

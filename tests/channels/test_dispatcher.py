@@ -130,6 +130,17 @@ def test_a_receipt_read_with_its_timeout_wins_over_it(
     assert providers["sms"].requests == []
 
 
+def test_a_deadline_whose_cascade_expired_leaves_the_index(
+    harness: Harness, providers: dict[str, Provider], redis_client: redis.Redis
+) -> None:
+    harness.run(notice(["push", "sms"]))
+    redis_client.delete(harness.store.key(("C1", "n1")))  # expired, or evicted
+    harness.now += 11 * 60
+    assert harness.run(Tick(harness.now, "0")) == []
+    assert harness.store.due("0", harness.now) == []  # not read again at every tick
+    assert providers["sms"].requests == []
+
+
 def test_unanswered_channel_times_out_to_the_next(
     harness: Harness, providers: dict[str, Provider]
 ) -> None:
