@@ -160,9 +160,9 @@ def apply_customer_update(state: CustomerState, update: CustomerUpdate, at: floa
     as a CRM sync behind an opt-out made in the app) grants nothing: the newest answer
     stands (to the second; within the dedup window, triggers.dedup.forget_before), but a
     withdrawal holds whatever its time (a source whose clock runs ahead cannot keep a
-    customer who opted out from opting out). Other
-    fields take the update that arrived last; a name is kept without the blanks around
-    it (one of blanks only is none: «, начислено…» greets nobody)."""
+    customer who opted out from opting out). Other fields take the update that arrived
+    last; a name is kept without the blanks around it (one of blanks only is none:
+    «, начислено…» greets nobody)."""
     if update.first_name is not None:
         state.first_name = update.first_name.strip()
     for name in ("timezone", "birthday", "registered_at"):

@@ -10,18 +10,13 @@ import base64
 import hashlib
 
 from triggers.customer import CustomerState
-from triggers.events import Event
-from triggers.schema import CLICK_TYPES
+from triggers.events import RECORD_OF, Click, CustomerUpdate, Delivery, Event, Receipt
 
-SOURCE_OF: dict[str, str] = {
-    "receipt": "!",
-    "return": "!",
-    "customer": "@",
-    "delivery": "^",
-    **dict.fromkeys(CLICK_TYPES, "~"),
-}
-"""event type -> its source (input topic) in the dedup key: characters outside base64's,
+_MARKS: dict[type[Event], str] = {Receipt: "!", CustomerUpdate: "@", Delivery: "^", Click: "~"}
+"""each record's source (its input topic) in the dedup key: characters outside base64's,
 so that no key can equal a digest an earlier version kept"""
+SOURCE_OF: dict[str, str] = {kind: _MARKS[record] for kind, record in RECORD_OF.items()}
+"""event type -> its source's mark"""
 
 
 def event_digest(event_id: str) -> str:

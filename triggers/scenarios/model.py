@@ -223,14 +223,20 @@ class ScenarioSpec(_Spec):
                 used.setdefault(name, []).append(step.id)
         return used
 
+    def _conditions(self) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """Every condition, with where it stands and its trigger event (None: a step's)."""
+        conditions: list[tuple[str, str | None, dict[str, Any]]] = [
+            ("entry.where", self.entry.on, self.entry.where)
+        ]
+        conditions += [(f"exit_on.{n}.where", e.on, e.where) for n, e in enumerate(self.exit_on)]
+        conditions += [(f"steps.{step.id}.if", None, step.if_) for step in self.steps]
+        return conditions
+
     def tiers_named(self) -> dict[str, list[Any]]:
         """The values its conditions compare a tier with (``tier``; ``from``/``to`` of
         ``tier_changed``), by where they stand; checked against the configured tiers."""
-        conditions = [("entry.where", self.entry.on, self.entry.where)]
-        conditions += [(f"exit_on.{n}.where", e.on, e.where) for n, e in enumerate(self.exit_on)]
-        conditions += [(f"steps.{step.id}.if", "", step.if_) for step in self.steps]
         named = {}
-        for where, on, condition in conditions:
+        for where, on, condition in self._conditions():
             for key in ("tier", "from", "to") if on == "tier_changed" else ("tier",):
                 values = values_compared(condition, key)
                 if values:
@@ -239,7 +245,5 @@ class ScenarioSpec(_Spec):
 
     def names_used(self) -> set[str]:
         """Every trigger event and condition key it uses."""
-        conditions = [self.entry.where, *(e.where for e in self.exit_on)]
-        conditions += [step.if_ for step in self.steps]
         used = {self.entry.on, *(e.on for e in self.exit_on)}
-        return used.union(*(keys_of(c) for c in conditions))
+        return used.union(*(keys_of(condition) for _, _, condition in self._conditions()))
