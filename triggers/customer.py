@@ -190,7 +190,11 @@ BOUGHT_KEPT = 20
 
 
 def record_view(state: CustomerState, sku: str, category: str | None, at: float) -> None:
-    """A product view: the latest few distinct products, each with its latest view."""
+    """A product view: the latest few distinct products, each with its latest view (an
+    older view arriving late, or merged in from a device at login, changes nothing of a
+    product seen since)."""
+    if any(view[0] == sku and view[2] >= at for view in state.viewed):
+        return
     views = [view for view in state.viewed if view[0] != sku]
     views.append([sku, category, at])
     views.sort(key=lambda view: view[2])

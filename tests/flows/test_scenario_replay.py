@@ -163,6 +163,31 @@ def test_browse_abandonment_two_hours_after_the_last_view(replay) -> None:  # ty
     assert nudge["text"] == "Товары, которые вы смотрели, ещё в наличии."
 
 
+def test_a_late_older_view_does_not_move_a_product_back(replay) -> None:  # type: ignore[no-untyped-def]
+    events = [
+        BROWSER,
+        view("2026-11-20T10:00:00+03:00", "kettle"),
+        view("2026-11-20T10:30:00+03:00", "iron"),
+        view("2026-11-20T09:00:00+03:00", "iron"),  # late, older than the view before
+    ]
+    notices, _ = replay(events, until="2026-11-20T15:00:00+03:00", cfg=BROWSE)
+    [nudge] = notices
+    assert [v["sku"] for v in nudge["vars"]["viewed"]] == ["iron", "kettle"]
+
+
+def test_a_device_view_merged_at_login_keeps_the_newer_view(replay) -> None:  # type: ignore[no-untyped-def]
+    on_device = {"customer": None, "device": "D9", "sku": "kettle", "category": "техника"}
+    events = [
+        BROWSER,
+        click("product_view", "2026-11-12T10:00:00+03:00", **on_device),
+        view("2026-11-20T10:10:00+03:00", "kettle"),
+        click("login", "2026-11-20T10:20:00+03:00", device="D9"),
+    ]
+    notices, _ = replay(events, until="2026-11-20T15:00:00+03:00", cfg=BROWSE)
+    [nudge] = notices  # the 8-day-old device view would have left the 7-day window
+    assert nudge["vars"]["viewed"] == [{"sku": "kettle", "category": "техника"}]
+
+
 @pytest.mark.parametrize(
     "then",
     [
