@@ -101,7 +101,9 @@ class Rules:
         program = compile_program(specs, self.template_vars, self.global_control_percent)
         object.__setattr__(self, "interpreter", Interpreter(program, self.default_timezone))
         heard = frozenset(name for name in STANDING_EVENTS if program.uses(name))
-        object.__setattr__(self, "loyalty", replace(self.loyalty, heard=heard))
+        object.__setattr__(
+            self, "loyalty", replace(self.loyalty, heard=heard, timezone=self.default_timezone)
+        )
         reads_code = any("rfm" in spec.names_used() for spec in specs.values() if spec.enabled)
         object.__setattr__(self, "reads_code", reads_code and self.loyalty.rfm is not None)
         object.__setattr__(self, "changing", _changing(program))

@@ -1,23 +1,22 @@
 """Bonus lots that expire (contract: "Segments and loyalty", ``expiry_days``).
 
 Each accrual of our own rules is a lot ``[earned_at, points]`` (points written as whole
-numbers where they are: the state is stored as JSON); lots earned on the same
-(UTC) day are one lot, at the day's latest accrual, so that no point expires before its
-time. Spending takes the oldest lots first; a return takes back the newest. A lot
-expires ``expiry_s`` after it was earned (the balance drops by what is left of it), and
-its warning comes ``warning_s`` before (a third item, 1, marks it given). The lots never
-hold more than the balance.
+numbers where they are: the state is stored as JSON); accruals of the very same time are
+one lot. Spending takes the oldest lots first; a return takes back the newest. A lot
+expires exactly ``expiry_s`` after it was earned (the balance drops by what is left of
+it), and its warning comes ``warning_s`` before (a third item, 1, marks it given). The
+lots never hold more than the balance.
 """
 
 from __future__ import annotations
 
 import bisect
 
-from triggers.customer import DAY
 from triggers.notices import plain_number
 
 MAX_LOTS = 64
-"""lots per customer: beyond, the two oldest merge (at the later time)"""
+"""lots per customer: beyond, the two oldest merge (at the later time: no point expires
+before its time)"""
 WARNED = 1
 
 
@@ -25,11 +24,9 @@ def accrue(lots: list[list[float]], points: float, at: float) -> None:
     """A new accrual of ``points`` at ``at``."""
     if points <= 0:
         return
-    day = at // DAY
-    place = bisect.bisect_left(lots, day, key=lambda lot: lot[0] // DAY)
-    if place < len(lots) and lots[place][0] // DAY == day:
-        lot = lots[place]
-        lots[place] = [max(lot[0], at), plain_number(lot[1] + points)]  # warned anew
+    place = bisect.bisect_left(lots, at, key=lambda lot: lot[0])  # a late receipt: its place
+    if place < len(lots) and lots[place][0] == at:
+        lots[place] = [at, plain_number(lots[place][1] + points)]  # warned anew
     else:
         lots.insert(place, [at, plain_number(points)])
     if len(lots) > MAX_LOTS:

@@ -41,6 +41,7 @@ from triggers.rfm import (
     segment_of,
 )
 from triggers.rfm_quantiles import DailyBounds, Sketched, cell
+from triggers.scenarios.instances import local_date
 from triggers.scenarios.signals import Signal
 from triggers.tiers import Tier, cents, direction, tier_of
 from triggers.timers import arm, take
@@ -73,6 +74,9 @@ class Loyalty:
     heard: frozenset[str] = STANDING_EVENTS
     """the trigger events of a standing some enabled scenario enters or exits on (Rules
     sets it): only they are made. What is timed never depends on it."""
+    timezone: str = "Europe/Moscow"
+    """the timezone of customers without one of their own (Rules sets it): the local date
+    an expiry warning names"""
     daily: DailyBounds | None = field(default=None, compare=False)
     """quantile bounds (``quantiles: true``), taken anew each day; None: ``rfm`` fixed"""
 
@@ -164,7 +168,11 @@ class Loyalty:
             if expired:
                 state.balance = round(state.balance - expired, 2)
             for points, expires_at in warnings if "points_expiring" in self.heard else ():
-                expiring = {"points": plain_number(points), "expires_at": rfc3339_utc(expires_at)}
+                expiring = {
+                    "points": plain_number(points),
+                    "expires_at": rfc3339_utc(expires_at),
+                    "expires_on": local_date(expires_at, state.timezone or self.timezone),
+                }
                 signals.append(_signal("points_expiring", at, None, None, {}, expiring))
 
     def scores(self, state: CustomerState, now: float) -> tuple[str | None, str | None]:

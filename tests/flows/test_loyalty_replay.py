@@ -251,3 +251,29 @@ def test_an_expiry_warning_held_by_quiet_hours_keeps_its_points(
     assert utc(reminder["due_ts"]) == T0 + timedelta(days=24, hours=-3)  # 09:00 next day
     assert reminder["vars"]["points"] == 30
     assert utc(reminder["vars"]["expires_at"]) == late + timedelta(days=30)
+
+
+def test_two_accruals_of_a_day_expire_each_at_its_own_time(url: str | None, tmp_path: Path) -> None:
+    events = [
+        ANNA,
+        receipt("r1", "C1", 1000, ts=ts(0), lines=[]),  # 30 points, 09:00 UTC
+        receipt("r2", "C1", 2000, ts=ts(0.5), lines=[]),  # 60 points, 21:00 UTC, the same day
+        receipt("r3", "C1", 100, ts=ts(30.25), lines=[]),  # between the two expiries
+    ]
+    notices, _stats = run(url, tmp_path, events, ts(31), CONFIG)
+    balances = [(n["caused_by"], n["vars"]["balance"]) for n in of(notices, "bonus_earned")]
+    assert balances == [("r1", 30), ("r2", 90), ("r3", 63)]  # r1's 30 gone at day 30
+    expiring = [(n["vars"]["points"], utc(n["due_ts"])) for n in of(notices, "points_expiry")]
+    assert expiring == [(30, T0 + timedelta(days=23)), (60, T0 + timedelta(days=24, hours=-3))]
+
+
+def test_an_expiry_reminder_names_the_customers_own_date(url: str | None, tmp_path: Path) -> None:
+    """The lot expires at 03:30 UTC on 9 February: still the 8th in New York."""
+    earned = datetime.fromisoformat("2026-01-10T03:30:00+00:00")
+    new_yorker = {**ANNA, "timezone": "America/New_York"}
+    events = [new_yorker, receipt("r1", "C1", 1000, ts=earned.isoformat(), lines=[])]
+    notices, _stats = run(url, tmp_path, events, ts(40), CONFIG)
+    [reminder] = of(notices, "points_expiry")
+    assert utc(reminder["vars"]["expires_at"]) == earned + timedelta(days=30)
+    assert reminder["vars"]["expires_on"] == "2026-02-08"
+    assert reminder["text"] == "30 бонусов сгорят 2026-02-08"  # the SMS text

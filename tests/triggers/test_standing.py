@@ -172,15 +172,17 @@ def test_refresh_arms_one_timer_and_names_the_changes() -> None:
     assert (tier.event_id, tier.ts, tier.vars) == ("r9", "ts", {"from": "base", "to": "silver"})
 
 
-def test_accrual_lots_merge_by_day_and_spend_oldest_first() -> None:
+def test_accrual_lots_by_time_and_spend_oldest_first() -> None:
     lots: list[list[float]] = []
     day = 20_000 * DAY
     accrue(lots, 10, day + 100)
-    accrue(lots, 5, day + 50_000)  # the same day: one lot, at its latest accrual
+    accrue(lots, 5, day + 50_000)  # the same day: a lot of its own, expiring at its time
     accrue(lots, 20, day + DAY + 1)
     accrue(lots, 0, day + 2 * DAY)  # nothing earned: no lot
-    assert lots == [[day + 50_000, 15], [day + DAY + 1, 20]]
-    spend_oldest(lots, 18)
+    accrue(lots, 1, day + 50_000)  # the very same time: the same lot
+    accrue(lots, 2, day + 200)  # a late receipt: in its place
+    assert lots == [[day + 100, 10], [day + 200, 2], [day + 50_000, 6], [day + DAY + 1, 20]]
+    spend_oldest(lots, 21)
     assert lots == [[day + DAY + 1, 17]]
     accrue(lots, 4, day + 3 * DAY)
     take_newest(lots, 6)  # a return: the newest lot first
@@ -203,12 +205,17 @@ def test_a_lot_warns_then_expires_at_its_exact_times() -> None:
 
 def test_expiry_drops_the_balance_and_warns_before() -> None:
     loyalty = Loyalty(multipliers={}, expiry_s=100 * DAY, warning_s=14 * DAY)
-    state = CustomerState(balance=50.0, lots=[[NOW, 30.0], [NOW + DAY, 20.0]])
+    lots = [[NOW, 30.0], [NOW + DAY, 20.0]]
+    state = CustomerState(balance=50.0, lots=lots, timezone="Pacific/Honolulu")
     assert loyalty.refresh(state, NOW) == []
     assert state.timers == {NEXT_CHANGE: NOW + 86 * DAY}
     [warning] = loyalty.refresh(state, NOW + 86 * DAY)
     assert warning.name == "points_expiring"
-    assert warning.vars == {"points": 30, "expires_at": "2027-04-25T08:00:00.000+00:00"}
+    assert warning.vars == {
+        "points": 30,
+        "expires_at": "2027-04-25T08:00:00.000+00:00",
+        "expires_on": "2027-04-24",  # 22:00 in Honolulu
+    }
     assert state.timers == {NEXT_CHANGE: NOW + 87 * DAY}  # the second lot's warning
     loyalty.refresh(state, NOW + 87 * DAY)
     assert loyalty.refresh(state, NOW + 100 * DAY) == []

@@ -202,6 +202,11 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def local_date(at: float, timezone: str) -> str:
+    """The date (``YYYY-MM-DD``) of the moment ``at`` (epoch s) in ``timezone``."""
+    return datetime.fromtimestamp(at, _zone(timezone)).date().isoformat()
+
+
 def at_local(after: float, local: time, timezone: str) -> float:
     """The first moment at or after ``after`` (epoch s) whose local time in ``timezone`` is
     ``local``. On a day the clocks jump over it, the moment of the jump; on a day it comes

@@ -25,7 +25,7 @@ from triggers.scenarios.signals import ENGAGEMENT
 ENTRY_VARS: dict[str, tuple[str, ...]] = {
     "purchase": ("total", "lines", "store_id"),
     "cart_changed": ("lines", "total", "items"),
-    "points_expiring": ("points", "expires_at"),
+    "points_expiring": ("points", "expires_at", "expires_on"),
     "segment_changed": ("from", "to"),
     "tier_changed": ("from", "to"),
 }

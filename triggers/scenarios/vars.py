@@ -148,6 +148,7 @@ SAMPLES: dict[str, Any] = {
     "recommendations": [{"sku": "tea", "category": "чай"}, {"sku": "mug", "category": "посуда"}],
     "points": 250,
     "expires_at": "2026-12-31T21:00:00.000+00:00",
+    "expires_on": "2027-01-01",
     "from": "base",
     "to": "silver",
     "direction": "up",
