@@ -357,11 +357,18 @@ def _click(
         signals += _order(state, click, at, rules, notes)
     elif click.type == "login" and linked is not None:
         merge_views(state, linked)
+        had_cart = bool(state.cart)
         if merge_cart(state, linked) and state.cart_cause and state.cart_changed_ts:
             changed_at = state.cart_changed_at or at
-            signals += _cart_signals(
-                state, state.cart_cause, changed_at, state.cart_changed_ts, None, program, at
+            # the device's cart alone is caused by its last change; joined to a cart the
+            # customer had, it makes a new cart, caused by the login (a change of the
+            # customer's own cart may have had its nudge already: one id per nudge)
+            cause, ts = (
+                (click.event_id, click.ts)
+                if had_cart
+                else (state.cart_cause, state.cart_changed_ts)
             )
+            signals += _cart_signals(state, cause, changed_at, ts, None, program, at)
     elif click.type == "product_view" and program.views and click.sku:
         record_view(state, click.sku, click.category, at)
     return signals

@@ -128,6 +128,32 @@ def test_a_login_with_a_cart_older_than_its_delay_nudges_at_the_login(replay) ->
     assert utc(cart["due_ts"]) == utc("2026-11-20T14:00:00+03:00")
 
 
+def test_a_device_cart_joining_the_customers_own_is_a_new_nudge(replay) -> None:  # type: ignore[no-untyped-def]
+    """The customer's own cart was nudged; a day later a login brings a device's cart into
+    it: a second nudge, caused by the login, with an id of its own."""
+    anonymous = add("2026-11-20T10:10:00+03:00", customer=None, device="D2", sku="bread")
+    own = add("2026-11-20T10:30:00+03:00", sku="milk", price=100.0)
+    login = click("login", "2026-11-21T12:00:00+03:00", customer="C1", device="D2")
+    notices, _ = replay([anonymous, own, login], until="2026-11-21T13:00:00+03:00")
+    first, second = of(notices, "abandoned_cart")
+    assert (first["caused_by"], second["caused_by"]) == (own["event_id"], login["event_id"])
+    assert first["notice_id"] != second["notice_id"]
+    assert second["event_ts"] == login["ts"]
+    assert utc(second["due_ts"]) == utc(login["ts"])  # the cart is older than the delay
+    assert [line["sku"] for line in second["vars"]["lines"]] == ["milk", "bread"]
+
+
+def test_a_device_cart_joining_a_waiting_nudge_rearms_it(replay) -> None:  # type: ignore[no-untyped-def]
+    own = add("2026-11-20T10:30:00+03:00", sku="milk", price=100.0)
+    anonymous = add("2026-11-20T10:10:00+03:00", customer=None, device="D2", sku="bread")
+    login = click("login", "2026-11-20T11:00:00+03:00", customer="C1", device="D2")
+    notices, stats = replay([own, anonymous, login], until="2026-11-20T13:00:00+03:00")
+    [cart] = of(notices, "abandoned_cart")  # one nudge, at the own cart's 60 minutes
+    assert cart["caused_by"] == login["event_id"]
+    assert utc(cart["due_ts"]) == utc("2026-11-20T11:30:00+03:00")
+    assert [line["sku"] for line in cart["vars"]["lines"]] == ["milk", "bread"]
+
+
 def test_a_late_night_login_with_an_old_cart_waits_for_quiet_hours(replay) -> None:  # type: ignore[no-untyped-def]
     """Due at a 23:30 login, the nudge is held to 09:00, and a purchase at 08:00 cancels
     it (it went out at 23:30 when it counted as due at 13:00, the cart's age)."""
