@@ -194,8 +194,8 @@ def apply_event(
     interpreter = rules.interpreter
     if interpreter.program.birthdays:
         interpreter.arm_birthdays(state, at)
-    for signal in signals:
-        actions += interpreter.signal(state, customer_id, signal, notes)
+    if signals:
+        actions += interpreter.signals(state, customer_id, signals, notes)
     return actions
 
 
@@ -234,8 +234,9 @@ def fire_timer(
         take(state, name)
     elif not rules.reads_code:
         return list(interpreter.fire(state, customer_id, name, due, notes))
-    for signal in rules.loyalty.refresh(state, due, sketched=notes):
-        actions += interpreter.signal(state, customer_id, signal, notes)
+    signals = rules.loyalty.refresh(state, due, sketched=notes)
+    if signals:
+        actions += interpreter.signals(state, customer_id, signals, notes)
     if name != NEXT_CHANGE:
         actions += interpreter.fire(state, customer_id, name, due, notes)
     return actions

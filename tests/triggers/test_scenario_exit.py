@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.triggers.driver import Customer, rules
-from triggers.notices import Candidate, Decision, Emit, Hold
+from triggers.notices import Candidate, Decision, Emit, Exited, Hold
 
 STEPS = [{"id": "a", "after": "1h", "template": "t"}, {"id": "b", "after": "1d", "template": "t"}]
 
@@ -82,3 +82,29 @@ def test_a_held_step_is_checked_again_at_release() -> None:
     assert customer.until("2026-11-22T13:00:00+03:00") == []
     [skipped] = [n for n in customer.notes if type(n).__name__ == "Skipped"]
     assert skipped.step == "a"
+
+
+def test_an_event_that_starts_an_instance_does_not_also_end_it() -> None:
+    """An online order is a purchase (the entry) and empties the cart (an exit): the exit
+    acts on what ran before the order; the chain it starts goes on, its first notice
+    recorded, so a later purchase converts it."""
+    steps = [{"id": "a", "after": 0, "template": "t"}, {"id": "b", "after": "1d", "template": "t"}]
+    scenario = {"entry": {"on": "purchase"}, "exit_on": ["cart_emptied"], "steps": steps}
+    customer = Customer(rules({"thanks": scenario}))
+    customer.event("add_to_cart", "2026-11-22T10:00:00+03:00", sku="tea", price=100.0)
+    sent = customer.event("order", "2026-11-22T12:00:00+03:00", order_id="O1", total=100.0)
+    assert [n.step for n in sent] == ["a"]
+    assert [n for n in customer.notes if isinstance(n, Exited)] == []
+    customer.event("receipt", "2026-11-22T14:00:00+03:00", total=500.0)
+    assert [(c.step, c.revenue) for c in customer.converted] == [("a", 500.0)]
+    assert [n.step for n in customer.until("2026-11-24T00:00:00+03:00")] == ["b"]
+
+
+def test_an_order_ends_what_ran_before_it() -> None:
+    scenario = {"entry": {"on": "cart_changed"}, "exit_on": ["cart_emptied"], "steps": STEPS}
+    customer = Customer(rules({"cart": scenario}))
+    customer.event("add_to_cart", "2026-11-22T10:00:00+03:00", sku="tea", price=100.0)
+    customer.event("order", "2026-11-22T10:30:00+03:00", order_id="O1", total=100.0)
+    assert customer.until("2026-11-25T00:00:00+03:00") == []
+    [exited] = [n for n in customer.notes if isinstance(n, Exited)]
+    assert exited.reason == "exit_on"

@@ -19,7 +19,7 @@ like everything else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from triggers.customer import CustomerState
@@ -93,21 +93,30 @@ class Interpreter:
         self.program = program
         self._default_timezone = default_timezone
 
-    def signal(
-        self, state: CustomerState, customer_id: str, signal: Signal, notes: list[Note]
+    def signals(
+        self,
+        state: CustomerState,
+        customer_id: str,
+        signals: Sequence[Signal],
+        notes: list[Note],
     ) -> list[Action]:
-        """A trigger event of the customer: running instances it ends, then instances it
-        starts (or restarts), with the steps due at once."""
+        """The trigger events one event makes (an online order: a purchase and an emptied
+        cart): first the running instances they end, then the instances they start (or
+        restart), with the steps due at once. An event that starts an instance does not
+        also end it: its exits act on what ran before it."""
         run = _Run(state, customer_id, notes)
-        for scenario, where in self.program.exited_on.get(signal.name, ()):
-            raw = state.instances.get(scenario.id)
-            if raw is None or raw[ENDED] is not None or signal.at < raw[ENTRY_AT]:
-                continue  # a late event older than the entry did not happen while it ran
-            instance = Instance(raw)
-            if where is always or where(Facts(state, signal.at, scenario.kind, instance, signal)):
-                self._end(run, scenario, instance, EXIT_ON, signal.at)
-        for scenario in self.program.entered_on.get(signal.name, ()):
-            self._enter(run, scenario, signal)
+        for signal in signals:
+            for scenario, where in self.program.exited_on.get(signal.name, ()):
+                raw = state.instances.get(scenario.id)
+                if raw is None or raw[ENDED] is not None or signal.at < raw[ENTRY_AT]:
+                    continue  # a late event older than the entry did not happen while it ran
+                instance = Instance(raw)
+                facts = Facts(state, signal.at, scenario.kind, instance, signal)
+                if where is always or where(facts):
+                    self._end(run, scenario, instance, EXIT_ON, signal.at)
+        for signal in signals:
+            for scenario in self.program.entered_on.get(signal.name, ()):
+                self._enter(run, scenario, signal)
         return run.actions
 
     def fire(
