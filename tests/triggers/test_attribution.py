@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.triggers.driver import Customer, rules
 from triggers.notices import Converted
 from triggers.scenarios.experiments import Experiment
+from triggers.scenarios.instances import Instance
 
 NUDGE = [{"id": "nudge", "after": "1d", "template": "t"}]
 CHAIN = [
@@ -68,18 +69,27 @@ def test_the_next_instance_converts_again_and_the_one_it_replaced_keeps_its_wind
     assert len(customer.converted) == 2
 
 
-def test_the_replaced_instance_still_converts_after_its_successor_did() -> None:
-    """The other order: the newer instance converts first; the window it carried over is
-    still open, and the next purchase converts the instance it replaced."""
+def test_one_purchase_converts_every_instance_whose_window_it_falls_in() -> None:
+    """Each instance converts at its first purchase within its window: the replaced ones
+    too, at the same purchase as their successor (three instances, three conversions)."""
     customer = Customer(rules(nudge(restart=True, reentry_days=0)))
+    for day in ("01", "02", "03"):
+        customer.event("login", f"2026-11-{day}T12:00:00+03:00")  # restarts the one before
+        customer.until(f"2026-11-{int(day) + 1:02d}T12:00:00+03:00")  # its notice
+    customer.event("receipt", "2026-11-05T10:00:00+03:00", total=100.0)
+    customer.event("receipt", "2026-11-05T11:00:00+03:00", total=50.0)  # nothing left
+    assert [(c.step, c.revenue) for c in customer.converted] == [("nudge", 100.0)] * 3
+
+
+def test_a_replaced_window_closed_at_the_next_entry_is_let_go() -> None:
+    customer = Customer(rules(nudge(restart=True, reentry_days=0, attribution_days=1)))
     customer.event("login", "2026-11-01T10:00:00+03:00")
-    customer.until("2026-11-02T10:00:00+03:00")  # the first instance's notice
-    customer.event("login", "2026-11-02T12:00:00+03:00")
-    customer.until("2026-11-03T12:00:00+03:00")  # the second's notice
-    customer.event("receipt", "2026-11-04T10:00:00+03:00", total=100.0)  # the second's
-    customer.event("receipt", "2026-11-05T10:00:00+03:00", total=50.0)  # the first's
-    customer.event("receipt", "2026-11-06T10:00:00+03:00", total=9.0)  # nothing left
-    assert [c.revenue for c in customer.converted] == [100.0, 50.0]
+    customer.until("2026-11-02T10:00:00+03:00")  # the notice; its window ends on the 3rd
+    customer.event("login", "2026-11-04T10:00:00+03:00")  # re-entry: nothing to carry
+    assert "pw" not in customer.state.instances["nudge"][-1]
+    customer.until("2026-11-05T10:00:00+03:00")
+    customer.event("receipt", "2026-11-05T12:00:00+03:00")
+    assert len(customer.converted) == 1
 
 
 def test_a_purchase_that_restarts_a_chain_converts_the_instance_it_ends() -> None:
@@ -145,3 +155,12 @@ def test_a_transactional_notice_converts_nothing_and_keeps_its_receipts() -> Non
     assert [n.trigger for n in failed] == ["rescue"]
     customer.event("receipt", "2026-11-23T11:00:00+03:00", total=500.0)
     assert customer.converted == []
+
+
+def test_a_window_carried_in_the_earlier_format_still_converts() -> None:
+    """Documents kept before several windows were carried hold one ``[at, step]``."""
+    instance = Instance.start("e1", 1000.0, "ts", "nudge")
+    instance.extra["pw"] = [900.0, "d2"]
+    assert instance.may_convert() and instance.carried == [[900.0, "d2"]]
+    assert instance.convert(1100.0, 7 * 86_400) == ["d2"]
+    assert "pw" not in instance.extra and not instance.may_convert()

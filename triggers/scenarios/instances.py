@@ -15,8 +15,9 @@ the receipts it got (``d`` delivered, ``o`` opened, ``c`` clicked, ``f`` a faile
 channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed), ``n``
 (control: it would have sent). ``extra`` holds what only some scenarios need (``sk``: the
 entry's products, ``ev``: the entry's vars for later steps; ``v``: the customer's
-variant, ``ctl``: in a control group, ``cv``: converted, ``pw``: ``[at, step]`` the latest
-notice of the instance this one replaced, while it may still convert: see `convert`).
+variant, ``ctl``: in a control group, ``cv``: converted, ``pw``: ``[[at, step], ...]`` the
+latest notice of each instance this one replaced while it may still convert: see
+`convert`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ TOUCHES = frozenset((SENT, CONTROL))
 DONE, EXIT_ON, RESTART, REMOVED = "done", "exit_on", "restart", "removed"
 """why an instance ended: its last step was decided, an exit_on event, a new entry, its
 scenario (or its next step) is no longer configured"""
+CARRIED = 32
+"""open attribution windows of replaced instances an instance keeps (marketing caps allow
+far fewer notices in any window; beyond, the oldest are let go)"""
 IMPLIED = {"c": "cod", "o": "od", "d": "d", "f": "f"}
 """a receipt's flag and the flags it implies (a click was opened, an opening delivered)"""
 
@@ -112,26 +116,35 @@ class Instance:
 
     def latest_touch(self) -> tuple[float, str] | None:
         """(when, step) of the instance's latest notice or control step while it has not
-        converted, else the one it carried over and has not converted yet; None when
-        there is none."""
-        extra = self.raw[EXTRA]
-        if "cv" not in extra:
+        converted; None when there is none (or it converted)."""
+        if "cv" not in self.raw[EXTRA]:
             for step, code, at in reversed(self.outcomes):
                 if code[0] in TOUCHES:
                     return float(at), str(step)
-        if "pw" in extra:
-            at, step = extra["pw"]
-            return float(at), str(step)
         return None
 
-    def convert(self, at: float, window_s: float) -> str | None:
-        """Attribute a purchase at ``at``: the step of the latest notice (or control step)
-        released before it, when the purchase comes within ``window_s`` after it (the
-        window's end included); None when nothing converts. The instance then converted
-        and no later purchase converts it again; failing its own notices (or once they
-        converted), the window it carried over converts (once) the instance it replaced:
-        one purchase converts one of the two, a later one may convert the other."""
+    @property
+    def carried(self) -> list[list[Any]]:
+        """The open windows of the instances this one replaced, ``[[when, step], ...]``
+        (each their latest touch, not converted yet), oldest first."""
+        windows = self.raw[EXTRA].get("pw")
+        if not windows:
+            return []
+        return windows if isinstance(windows[0], list) else [windows]  # one, as kept before
+
+    def may_convert(self) -> bool:
+        """Whether a later purchase may still convert it, or one it replaced."""
+        return self.latest_touch() is not None or bool(self.carried)
+
+    def convert(self, at: float, window_s: float) -> list[str]:
+        """Attribute a purchase at ``at``: the steps it converts, each for one instance.
+        The instance's own is the step of its latest notice (or control step) released
+        before the purchase, when the purchase comes within ``window_s`` after it (the
+        window's end included); the instance then converted, and no later purchase
+        converts it again. Each window carried over from a replaced instance converts
+        that instance the same way, once."""
         extra = self.raw[EXTRA]
+        steps = []
         if "cv" not in extra:
             touched = None
             for step, code, when in self.outcomes:
@@ -139,16 +152,26 @@ class Instance:
                     touched = str(step)
             if touched is not None:
                 extra["cv"] = 1
-                return touched
-        if "pw" in extra and extra["pw"][0] < at <= extra["pw"][0] + window_s:
-            return str(extra.pop("pw")[1])
-        return None
+                steps.append(touched)
+        carried = self.carried
+        if carried:
+            left = [w for w in carried if not w[0] < at <= w[0] + window_s]
+            steps += [str(w[1]) for w in carried if w not in left]
+            if left:
+                extra["pw"] = left
+            else:
+                del extra["pw"]
+        return steps
 
-    def carry(self, predecessor: Instance) -> None:
-        """Take over the attribution window of the instance this one replaces."""
+    def carry(self, predecessor: Instance, at: float, window_s: float) -> None:
+        """Take over, at ``at``, the attribution windows still open of the instance this
+        one replaces: its own, and those it carried (at most `CARRIED` of the latest)."""
+        windows = [list(w) for w in predecessor.carried if at <= w[0] + window_s]
         touch = predecessor.latest_touch()
         if touch is not None:
-            self.raw[EXTRA]["pw"] = [touch[0], touch[1]]
+            windows.append([touch[0], touch[1]])
+        if windows:
+            self.raw[EXTRA]["pw"] = windows[-CARRIED:]
 
     def advance(self, next_step: str | None) -> None:
         """Go on to ``next_step``; None: the last step was decided, the instance is done."""

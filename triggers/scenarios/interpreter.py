@@ -196,8 +196,7 @@ class Interpreter:
     def _attribute(
         self, scenario: Scenario, instance: Instance, total: float, at: float, notes: list[Note]
     ) -> None:
-        step = instance.convert(at, scenario.attribution_s)
-        if step is not None:
+        for step in instance.convert(at, scenario.attribution_s):
             notes.append(Converted(scenario.id, step, instance.variant, instance.control, total))
 
     def arm_birthdays(self, state: CustomerState, now: float, again: bool = False) -> None:
@@ -262,7 +261,7 @@ class Interpreter:
                 take(state, scenario.id)
         instance = Instance.start(signal.event_id, signal.at, signal.ts, scenario.first)
         if raw is not None and scenario.converts:
-            instance.carry(Instance(raw))
+            instance.carry(Instance(raw), signal.at, scenario.attribution_s)
         if scenario.keeps_entry:
             instance.extra["ev"] = entry_snapshot(scenario, signal.vars)
         if signal.skus and scenario.recommends:
@@ -354,7 +353,7 @@ class Interpreter:
         scenario's own timer; else it is tidied at once."""
         window = scenario.attribution_s
         if window > 0 and (
-            self.program.engagement or (scenario.converts and instance.latest_touch() is not None)
+            self.program.engagement or (scenario.converts and instance.may_convert())
         ):
             arm(state, scenario.id, at + window + WINDOW_END_S)
         else:
