@@ -62,6 +62,29 @@ def test_held_then_exit_counts_the_held_notice_as_cancelled() -> None:
     assert customer.state.held == [] and customer.state.timers == {}
 
 
+def test_a_purchase_cancels_a_held_step_and_the_chain_goes_on() -> None:
+    """Quiet hours: a held marketing notice is "re-checked (cancelled by a purchase
+    meanwhile)" at the release, also in a scenario that does not exit on purchases;
+    counted, and the next step follows."""
+    held: list[Candidate] = []
+
+    def quiet_once(candidate: Candidate) -> Decision:
+        if not held:
+            held.append(candidate)
+            return Hold(candidate.due + 8 * 3600)
+        return Emit(["sms"])
+
+    scenario = {"entry": {"on": "product_view"}, "steps": STEPS}
+    customer = Customer(rules({"browse": scenario}), quiet_once)
+    customer.event("product_view", "2026-11-22T20:30:00+03:00", sku="tea")
+    assert customer.until("2026-11-22T22:00:00+03:00") == [] and held  # a held to 05:30
+    customer.event("receipt", "2026-11-23T05:00:00+03:00")
+    assert [n.step for n in customer.until("2026-11-25T00:00:00+03:00")] == ["b"]
+    [cancelled] = customer.suppressed  # at the release, 05:30
+    assert (cancelled.trigger, cancelled.step) == ("browse", "a")
+    assert cancelled.reason == "quiet_hours_then_cancelled"
+
+
 def test_a_held_step_is_checked_again_at_release() -> None:
     decisions: list[Decision] = [Hold(0.0)]
 

@@ -17,7 +17,7 @@ channel), ``k`` (skipped: its ``if`` was false), ``x:<reason>`` (suppressed), ``
 entry's products, ``ev``: the entry's vars for later steps; ``v``: the customer's
 variant, ``ctl``: in a control group, ``cv``: converted, ``pw``: ``[[at, step], ...]`` the
 latest notice of each instance this one replaced while it may still convert: see
-`convert`).
+`convert`; ``hs``: when the step held by quiet hours fell due).
 """
 
 from __future__ import annotations

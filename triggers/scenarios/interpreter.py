@@ -68,6 +68,9 @@ Note = Entered | Exited | Skipped | Converted | Sketched
 """how an instance went: counted and logged (and a move in the RFM histograms: counted)"""
 BIRTHDAY = "birthday:"
 """prefix of the timer of a birthday scenario's next entry"""
+HELD_SINCE = "hs"
+"""an instance's extra: when its step held by quiet hours fell due (a purchase after it
+cancels the notice at the release)"""
 KEPT_SKUS = 10
 WINDOW_END_S = 0.001
 """an ended instance is tidied this long after its window (a purchase at the window's
@@ -124,7 +127,7 @@ class Interpreter:
     ) -> list[Action]:
         """A due timer (already due at ``due``): the step it stands for, decided now."""
         run = _Run(state, customer_id, notes)
-        take(state, name)
+        released = take(state, name)
         if name.startswith(BIRTHDAY):
             self._birthday(run, name.removeprefix(BIRTHDAY), due)
             return run.actions
@@ -141,7 +144,8 @@ class Interpreter:
             instance.end(REMOVED)
             self._tidy(state, name, scenario, due)
         else:
-            self._decide(run, scenario, instance, step, due, None)
+            held_since = instance.extra.pop(HELD_SINCE, None) if released else None
+            self._decide(run, scenario, instance, step, due, None, held_since)
         return run.actions
 
     def conclude(
@@ -157,6 +161,7 @@ class Interpreter:
             return run.actions
         if isinstance(decision, Hold):
             hold(state, scenario.id, decision.release)
+            raw[EXTRA][HELD_SINCE] = candidate.due
             return run.actions
         instance = Instance(raw)
         if isinstance(decision, Emit):
@@ -297,13 +302,21 @@ class Interpreter:
         step: Step,
         due: float,
         entry_vars: Mapping[str, Any] | None,
+        held_since: float | None = None,
     ) -> None:
+        """Decide a step falling due at ``due``: its ``if`` (false: skipped), then, at the
+        release of a step held by quiet hours since ``held_since``, whether a purchase came
+        meanwhile (its notice is cancelled), else a candidate for the delivery policy."""
         state = run.state
         check = step.check
         if check is not always and not check(Facts(state, due, scenario.kind, instance, None)):
             instance.decided(step.id, SKIPPED, due)
             run.notes.append(Skipped(scenario.id, step.id, due))
             self._advance(run, scenario, instance, step.id, due)
+            return
+        last_purchase = state.last_purchase_at
+        if held_since is not None and last_purchase is not None and last_purchase > held_since:
+            self._suppress(run, scenario, instance, step.id, QUIET_HOURS_THEN_CANCELLED, due)
             return
         entry_ts = instance.entry_ts
         variant = _variant(scenario, instance, run.customer_id)
@@ -344,6 +357,14 @@ class Interpreter:
         else:
             arm(run.state, scenario.id, due)
 
+    def _suppress(
+        self, run: _Run, scenario: Scenario, instance: Instance, step: str, reason: str, at: float
+    ) -> None:
+        """The step's notice is not sent (``reason``): counted, and the chain goes on."""
+        instance.decided(step, f"{SUPPRESSED}:{reason}", at)
+        run.actions.append(Suppression(scenario.id, run.customer_id, reason, at, step))
+        self._advance(run, scenario, instance, step, at)
+
     def _ended(
         self, state: CustomerState, scenario: Scenario, instance: Instance, at: float
     ) -> None:
@@ -379,6 +400,7 @@ class Interpreter:
     ) -> None:
         """End a running instance early (exit_on, or a restart, which starts another)."""
         was_held = take(run.state, scenario.id)
+        instance.extra.pop(HELD_SINCE, None)
         held_step = instance.next_step or ""
         instance.end(reason)
         notable = reason == EXIT_ON or bool(instance.outcomes) or was_held
