@@ -16,8 +16,10 @@ document is written by one SET, with its dedup window, so nothing is applied twi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from redis.commands.core import Script
 
 from state.connection import RedisClient, is_cluster
 
@@ -37,6 +39,16 @@ class BatchWrite:
             self.before = self.main = self.after = watching
         else:
             self.before = self.main = self.after = client.pipeline(transaction=True)
+
+    def script(
+        self, pipe: Any, script: Script, keys: Sequence[str], args: Sequence[str | int]
+    ) -> None:
+        """Queue a Lua script on one of the phases: by its digest (EVALSHA; the pipeline
+        loads it first), or on a Cluster, whose pipelines refuse EVALSHA, by its text."""
+        if self._cluster:
+            pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
+        else:
+            script(keys=keys, args=args, client=pipe)
 
     def set_many(self, values: Mapping[str, bytes]) -> None:
         """Queue plain SETs in ``main`` (one MSET on a single server)."""

@@ -122,7 +122,7 @@ class CoPurchases:
             args: list[str | int] = [PARTNERS]
             for partner, count in sorted(partners.items()):
                 args += [partner, count]
-            self._add(keys=[self.key(sku)], args=args, client=writes.main)
+            writes.script(writes.main, self._add, [self.key(sku)], args)
         if categories:
             writes.main.hset(self.products_key, mapping=dict(categories))
         if anonymous is not None and anonymous[2]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from state.copurchases import PARTNERS
 from state.fence import FencedBatch
+from state.report import COUNT_MAX
 from triggers.customer import CustomerState, from_bytes, to_bytes
 
 
@@ -182,13 +183,19 @@ class MemoryReportCounters:
 
     def add(self, writes: MemoryWrites, shard: str, counts: Mapping[str, int]) -> None:
         counts = dict(counts)
-        writes.queue(lambda: self._counts.setdefault(shard, Counter()).update(counts))
+        writes.queue(lambda: _add_bounded(self._counts.setdefault(shard, Counter()), counts))
 
     def totals(self) -> Counter[str]:
         total: Counter[str] = Counter()
         for counts in self._counts.values():
             total.update(counts)
         return total
+
+
+def _add_bounded(counter: Counter[str], counts: Mapping[str, int]) -> None:
+    """Add the counts, each stopping at the bounds Redis holds (state.report)."""
+    for field, count in counts.items():
+        counter[field] = max(-COUNT_MAX - 1, min(COUNT_MAX, counter[field] + count))
 
 
 def _space_saving_add(counts: dict[str, int], partner: str, count: int) -> None:

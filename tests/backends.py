@@ -10,7 +10,13 @@ import redis
 from state.backend import CoPurchaseTable, Documents, DueIndex
 from state.copurchases import CoPurchases
 from state.customers import CustomerStore
-from state.memory import MemoryCoPurchases, MemoryDocuments, MemoryTimerIndex
+from state.memory import (
+    MemoryCoPurchases,
+    MemoryDocuments,
+    MemoryReportCounters,
+    MemoryTimerIndex,
+)
+from state.report import ReportCounters
 from state.timers import TimerIndex
 
 
@@ -38,6 +44,11 @@ class Backend:
         if self.client is not None:
             return CoPurchases(self.client, prefix)
         return self._memory("copurchases", prefix, MemoryCoPurchases)  # type: ignore[no-any-return]
+
+    def report(self, prefix: str = "t") -> ReportCounters | MemoryReportCounters:
+        if self.client is not None:
+            return ReportCounters(self.client, prefix)
+        return self._memory("report", prefix, MemoryReportCounters)  # type: ignore[no-any-return]
 
     def _memory(self, kind: str, prefix: str, make: type) -> Any:
         return self._made.setdefault((kind, prefix), make())

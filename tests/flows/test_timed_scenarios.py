@@ -147,7 +147,7 @@ def test_a_device_cart_joining_a_waiting_nudge_rearms_it(replay) -> None:  # typ
     own = add("2026-11-20T10:30:00+03:00", sku="milk", price=100.0)
     anonymous = add("2026-11-20T10:10:00+03:00", customer=None, device="D2", sku="bread")
     login = click("login", "2026-11-20T11:00:00+03:00", customer="C1", device="D2")
-    notices, stats = replay([own, anonymous, login], until="2026-11-20T13:00:00+03:00")
+    notices, _ = replay([own, anonymous, login], until="2026-11-20T13:00:00+03:00")
     [cart] = of(notices, "abandoned_cart")  # one nudge, at the own cart's 60 minutes
     assert cart["caused_by"] == login["event_id"]
     assert utc(cart["due_ts"]) == utc("2026-11-20T11:30:00+03:00")

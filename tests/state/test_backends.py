@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from state.copurchases import PARTNERS
+from state.report import COUNT_MAX
 from tests.backends import Backend
 from triggers.customer import CustomerState
 
@@ -168,3 +169,21 @@ def test_far_dues_wait_in_day_lists_and_come_back_in_time(backend: Backend) -> N
         assert backend.client.keys("t:later:{0}:*")
     listed = timers.due("0", float("inf"))
     assert set(due_by(float("inf"))) <= set(listed)
+
+
+def test_report_counts_add_up_and_stop_at_the_largest_count(backend: Backend) -> None:
+    """Revenue in cents of a bot's receipts at the largest total would pass what a Redis
+    integer holds: the count stops there, and the batch (and every one after) is stored."""
+    report = backend.report()
+
+    def add(counts: dict[str, int]) -> None:
+        backend.documents().write({}, lambda writes: report.add(writes, "3", counts))
+
+    add({"s|revenue||": COUNT_MAX - 5, "s|converted||": 1})
+    add({"s|revenue||": 10, "s|converted||": 1, "s|delta||": -1})
+    add({"s|revenue||": 10, "s|converted||": 1, "s|delta||": -(2**63)})
+    assert report.totals() == {
+        "s|revenue||": COUNT_MAX,
+        "s|converted||": 3,
+        "s|delta||": -(2**63),
+    }

@@ -45,6 +45,8 @@ def run_engine(url: str, prefix: str) -> tuple[list[dict[str, Any]], dict[str, A
             "quiet_hours": {"enabled": False},
             # the traffic spans ~2 minutes of event time: carts come due within it
             "triggers": {"abandoned_cart": {"delay_minutes": 0.2}},
+            # counts co-purchases (Lua scripts in the batch's pipelines) from the start
+            "scenarios": {"cross_sell": {"recipe": "cross_sell"}},
         }
     )
     processor = processor_factory(settings, url, EventTimeClock(), Stats(), live=True)()
