@@ -141,6 +141,11 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+LATEST_EVENT_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+"""the latest an event-time window may reach: a step's delay or a win-back after an event
+near the calendar's end would fall past year 9999"""
+
+
 class EventTimeWindow(_Section):
     """Event times the engine accepts; an event outside goes to dead-letters. One typo'd
     timestamp (year 2926) would otherwise move replay's event-time clock past every
@@ -161,6 +166,8 @@ class EventTimeWindow(_Section):
     def _ordered(self) -> EventTimeWindow:
         if self.earliest >= self.latest:
             raise ValueError("earliest must lie before latest")
+        if self.latest > LATEST_EVENT_TIME:  # timers run centuries past their event
+            raise ValueError(f"latest lies after {LATEST_EVENT_TIME.date()}")
         return self
 
 

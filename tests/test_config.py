@@ -130,6 +130,11 @@ TIERS = (
             "engine.event_time",
             "earliest must lie before latest",
         ),
+        (  # a win-back after an event near the calendar's end falls past year 9999
+            "engine: {event_time: {latest: '9999-12-01T00:00:00+00:00'}}",
+            "engine.event_time",
+            "latest lies after 9000-01-01",
+        ),
         # no setting is infinite or NaN (an OverflowError, or a panic on Redis, at run time)
         ("triggers: {win_back: {after_days: .inf}}", "triggers.win_back.after_days", "finite"),
         ("redis: {retry_for_s: .nan}", "redis.retry_for_s", "finite"),

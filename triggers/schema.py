@@ -87,7 +87,10 @@ def check_timezone(value: str) -> str:
 
 
 def check_date(value: str) -> str:
-    """The value if it is an ISO date (``YYYY-MM-DD``); ValueError otherwise."""
+    """The value if it is a date written ``YYYY-MM-DD``; ValueError otherwise (Python's
+    ISO reading also takes ``20261126`` and week dates)."""
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise ValueError(f"not a date written YYYY-MM-DD: {value[:40]!r}")
     date.fromisoformat(value)
     return value
 

@@ -85,6 +85,8 @@ def test_a_product_view_may_leave_its_product_out() -> None:
         ),
         (orjson.dumps(customer("C1", timezone="Mars/Olympus")), "timezone"),
         (orjson.dumps(customer("C1", birthday="1990-13-01")), "birthday"),
+        (orjson.dumps(customer("C1", birthday="19901126")), "birthday"),  # ISO, not YYYY-MM-DD
+        (orjson.dumps(customer("C1", birthday="1990-W48-3")), "birthday"),
         ('{"event_id":"x","type":"receipt","ts":"é'.encode("latin-1"), "not JSON"),
         (_click("add_to_cart", price=10), "add_to_cart: sku is required"),  # no phantom line
         (_click("remove_from_cart"), "remove_from_cart: sku is required"),

@@ -123,6 +123,21 @@ def test_durations(text: object) -> None:
             },
             "scenarios.x.variants.a.weight: Input should be a finite number",
         ),
+        (  # two of these add up to infinity: every customer would draw the last one
+            {
+                "entry": {"on": "purchase"},
+                "steps": [STEP],
+                "variants": [{"id": "a", "weight": 1e308}, {"id": "b", "weight": 1e308}],
+            },
+            "scenarios.x.variants.a.weight: Input should be less than or equal to 1000000",
+        ),
+        (  # JSON has no NaN: the notice's var would be null and its text "nan"
+            {
+                "entry": {"on": "purchase"},
+                "steps": [{**STEP, "vars": {"o": [{"p": float("nan")}]}}],
+            },
+            "scenarios.x.steps.d1.vars: not JSON a notice can carry: NaN or infinity",
+        ),
         ({"recipe": "welcome_series_2"}, "scenarios.x.recipe: unknown recipe"),
         ({"recipe": ["welcome_series"]}, "scenarios.x.recipe: unknown recipe"),
         (  # decided before d2 is sent: it could never hold
