@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tests.triggers.driver import Customer, rules
 from triggers.notices import Candidate, Decision, Emit, Exited, Hold
 
@@ -41,8 +43,8 @@ def test_exit_where_filters_the_exit_event() -> None:
     assert customer.until("2026-11-25T00:00:00+03:00") == []
 
 
-def test_held_then_exit_counts_the_held_notice_as_cancelled() -> None:
-    held: list[Candidate] = []
+def holding_the_first(held: list[Candidate]) -> Callable[[Candidate], Decision]:
+    """A policy that holds the first candidate 8 hours (into ``held``), sends the rest."""
 
     def quiet_once(candidate: Candidate) -> Decision:
         if not held:
@@ -50,6 +52,12 @@ def test_held_then_exit_counts_the_held_notice_as_cancelled() -> None:
             return Hold(candidate.due + 8 * 3600)
         return Emit(["sms"])
 
+    return quiet_once
+
+
+def test_held_then_exit_counts_the_held_notice_as_cancelled() -> None:
+    held: list[Candidate] = []
+    quiet_once = holding_the_first(held)
     scenario = {"entry": {"on": "cart_changed"}, "exit_on": ["purchase"], "steps": STEPS}
     customer = Customer(rules({"cart": scenario}), quiet_once)
     customer.event("add_to_cart", "2026-11-22T20:30:00+03:00", sku="tea", price=100.0)
@@ -67,13 +75,7 @@ def test_a_purchase_cancels_a_held_step_and_the_chain_goes_on() -> None:
     meanwhile)" at the release, also in a scenario that does not exit on purchases;
     counted, and the next step follows."""
     held: list[Candidate] = []
-
-    def quiet_once(candidate: Candidate) -> Decision:
-        if not held:
-            held.append(candidate)
-            return Hold(candidate.due + 8 * 3600)
-        return Emit(["sms"])
-
+    quiet_once = holding_the_first(held)
     scenario = {"entry": {"on": "product_view"}, "steps": STEPS}
     customer = Customer(rules({"browse": scenario}), quiet_once)
     customer.event("product_view", "2026-11-22T20:30:00+03:00", sku="tea")
