@@ -155,8 +155,13 @@ class Instance:
                 steps.append(touched)
         carried = self.carried
         if carried:
-            left = [w for w in carried if not w[0] < at <= w[0] + window_s]
-            steps += [str(w[1]) for w in carried if w not in left]
+            left = []
+            for window in carried:
+                when, step = window
+                if when < at <= when + window_s:
+                    steps.append(str(step))
+                else:
+                    left.append(window)
             if left:
                 extra["pw"] = left
             else:
